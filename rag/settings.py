@@ -1,0 +1,91 @@
+"""Configuration: defaults, overridden by a TOML settings file, overridden by RAG_* environment variables."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from rag.errors import ConfigError
+
+
+def default_cache_dir() -> Path:
+    """Where provisioned models live: $RAG_CACHE_DIR, else the user's cache dir."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rag-news", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the pipeline. Model fields take a catalogue name (see `rag models --list`)
+    or a path to a local model folder / GGUF file."""
+
+    seeds_dir: str = "seeds"
+    index_dir: str = "embeddings"
+    cache_dir: str = ""
+    embedder: str = "embeddinggemma-300m"
+    embed_dim: int = 768
+    embed_batch: int = 8
+    llm: str = "qwen2.5-coder-1.5b-q4km"
+    backend: str = "llamacpp"  # llamacpp | transformers | extractive
+    threads: int = 0  # 0: one per physical core
+    context_tokens: int = 4096
+    max_new_tokens: int = 160
+    top_k: int = 4
+    candidates: int = 20
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    rrf_k: int = 60
+    chunk_chars: int = 220
+    chunk_overlap_sentences: int = 1
+    min_relevance: float = 0.02
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, raw: object, kind: type) -> object:
+    try:
+        if kind is bool:
+            return str(raw).lower() in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting '{name}' must be a {kind.__name__}, got {raw!r}") from None
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Build Settings from an optional TOML file (default: $RAG_SETTINGS or ./rag.toml) and RAG_* variables.
+
+    Example: RAG_TOP_K=6 RAG_BACKEND=extractive rag ask "…"
+    """
+    env = dict(os.environ if env is None else env)
+    types = {f.name: type(f.default) for f in fields(Settings)}
+    values: dict[str, object] = {}
+    file = Path(path or env.get("RAG_SETTINGS") or "rag.toml")
+    if file.is_file():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"settings file {file} is not valid TOML: {exc}") from None
+        for key, raw in data.items():
+            if key not in types:
+                raise ConfigError(f"unknown setting '{key}' in {file}; valid: {', '.join(sorted(types))}")
+            values[key] = _coerce(key, raw, types[key])
+    elif path:
+        raise ConfigError(f"settings file {file} does not exist")
+    for name, kind in types.items():
+        raw = env.get(f"RAG_{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw, kind)
+    settings = Settings(**values)
+    if settings.backend not in {"llamacpp", "transformers", "extractive"}:
+        raise ConfigError(f"backend must be one of llamacpp, transformers, extractive; got {settings.backend!r}")
+    return settings
