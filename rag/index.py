@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import shutil
@@ -149,6 +150,7 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
     import bm25s
     import faiss
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     started = time.perf_counter()
     seeds, root = Path(seeds), Path(root)
     report_progress = progress or (lambda *_: None)

@@ -1,0 +1,127 @@
+"""Cite stage: answer text -> claims with checked Citations pointing at exact spans of the passages.
+
+A claim is supported by a passage when most of its character bigrams occur in one or two adjacent
+sentences of that passage and every number in it appears there exactly. A claim citing the wrong
+passage gets its citation moved to the one that supports it; a claim nothing supports is dropped.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.chunk import sentence_spans
+from rag.types import Citation, Passage
+
+_MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
+_CLAIM_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
+_CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
+_REFUSAL = re.compile(r"没有找到|未找到|没有提到|未提及|没有提及|无法回答|无法确定|不包含|没有相关|"
+                      r"do(?:es)? not contain|not mention|cannot find|can't find|no information", re.I)
+SUPPORT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str  # the sentence without its [n] markers
+    cited: tuple[int, ...]
+
+
+def split_claims(answer: str) -> list[Claim]:
+    """Sentences of the answer with the passage numbers each one cites.
+
+    Example:
+        >>> split_claims("金额约3亿元[1]。共18家[2][3]。")
+        [Claim(text='金额约3亿元。', cited=(1,)), Claim(text='共18家。', cited=(2, 3))]
+    """
+    claims = []
+    for raw in _CLAIM_END.split(answer):
+        if not raw or not raw.strip():
+            continue
+        cited = tuple(int(n) for m in _MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1)) if n.strip())
+        text = _MARKER.sub("", raw).strip()
+        if len(_CONTENT.findall(text)) >= 2:
+            claims.append(Claim(text, tuple(dict.fromkeys(cited))))
+        elif claims and cited:  # a marker left alone after the sentence end belongs to the sentence before
+            prev = claims[-1]
+            claims[-1] = Claim(prev.text, tuple(dict.fromkeys(prev.cited + cited)))
+    return claims
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = [c.lower() for c in text if _CONTENT.match(c)]
+    return {a + b for a, b in zip(chars, chars[1:])}
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.rstrip(".,") for n in _NUMBER.findall(text)}
+
+
+def support(claim: str, span: str) -> float:
+    """Share of the claim's character bigrams found in `span`, 0 when a number of the claim is missing."""
+    if any(n not in span for n in _numbers(claim)):
+        return 0.0
+    grams = _bigrams(claim)
+    if not grams:
+        return 0.0
+    if not re.search(r"[\u4e00-\u9fff]", claim):
+        # An English claim over Chinese text shares no bigrams; its numbers are the checkable part.
+        return 1.0 if _numbers(claim) else 0.0
+    return len(grams & _bigrams(span)) / len(grams)
+
+
+def best_span(claim: str, passage: Passage) -> tuple[float, int, int]:
+    """(score, start, end) of the best 1-2 sentence window of the passage, offsets in the article."""
+    text = passage.chunk.text
+    sents = sentence_spans(text)
+    windows = [(support(claim, text[s:sents[j][1]]), s, sents[j][1])
+               for i, (s, _) in enumerate(sents) for j in (i, i + 1) if j < len(sents)]
+    if not windows:
+        return 0.0, passage.chunk.start, passage.chunk.end
+    top = max(w[0] for w in windows)
+    # Among windows nearly as good as the best, the shortest one is the most exact quote.
+    score, s, e = min((w for w in windows if w[0] >= top - 0.05), key=lambda w: (w[2] - w[1], -w[0]))
+    return score, passage.chunk.start + s, passage.chunk.start + e
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.search(text))
+
+
+def check_answer(answer: str, passages: list[Passage]) -> tuple[str, list[Citation], list[str]]:
+    """Check every claim of `answer` against the passages.
+
+    Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
+    """
+    by_rank = {p.rank: p for p in passages}
+    kept, citations, dropped = [], [], []
+    for claim in split_claims(answer):
+        scored = []
+        for p in passages:
+            score, start, end = best_span(claim.text, p)
+            preference = 1 if p.rank in claim.cited else 0  # the model's own choice wins a tie
+            scored.append((score >= SUPPORT_THRESHOLD, preference, score, p.rank, start, end))
+        scored.sort(key=lambda t: (t[0], t[1], t[2]), reverse=True)
+        ok, _, score, rank, start, end = scored[0] if scored else (False, 0, 0.0, 0, 0, 0)
+        if not ok:
+            dropped.append(claim.text)
+            continue
+        p = by_rank[rank]
+        article_text_start = p.chunk.start
+        quote = p.chunk.text[start - article_text_start:end - article_text_start]
+        citations.append(Citation(n=rank, article_id=p.chunk.article_id, title=p.chunk.title, source=p.chunk.source,
+                                  start=start, end=end, quote=quote, claim=claim.text, supported=True))
+        body = claim.text
+        tail = re.search(r"[。！？!?；;.]$", body)
+        kept.append(f"{body[:-1]}[{rank}]{body[-1]}" if tail else f"{body}[{rank}]")
+    return "".join(_join(kept)), citations, dropped
+
+
+def _join(sentences: list[str]) -> list[str]:
+    # English sentences need a space between them; Chinese ones do not.
+    out = []
+    for s in sentences:
+        if out and re.search(r"[A-Za-z0-9.\]]$", out[-1]) and re.match(r"[A-Za-z]", s):
+            out.append(" ")
+        out.append(s)
+    return out

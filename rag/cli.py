@@ -1,0 +1,214 @@
+"""The `rag` command: a thin layer over the same pipeline the UI uses."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.settings import Settings, load_settings
+
+
+class _Bar:
+    """A one-line progress bar on stderr: message, count and a time estimate."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.perf_counter
+        self._start: dict[str, float] = {}
+
+    def __call__(self, message: str, done: int, total: int) -> None:
+        start = self._start.setdefault(message, self._time())
+        width = 24
+        filled = int(width * done / total) if total else width
+        eta = ""
+        if 0 < done < total:
+            left = (self._time() - start) / done * (total - done)
+            eta = f" ~{left:.0f}s left"
+        line = f"\r{message[:36]:<36} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{eta}"
+        print(line.ljust(90), end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(getattr(args, "settings", None))
+    changes = {k: v for k, v in {
+        "seeds_dir": getattr(args, "seeds", None), "index_dir": getattr(args, "out", None) or getattr(args, "index", None),
+        "backend": getattr(args, "backend", None), "top_k": getattr(args, "top_k", None),
+    }.items() if v is not None}
+    return settings.replace(**changes) if changes else settings
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rag.models import CATALOGUE, installed_path, provision
+
+    settings = _settings(args)
+    cache = settings.cache_path
+    if args.list:
+        for name, spec in CATALOGUE.items():
+            where = installed_path(spec, cache)
+            print(f"{name:28} {spec.role:9} {spec.size_note:28} {'ready: ' + str(where) if where else 'not provisioned'}")
+        return 0
+    wanted = [settings.embedder] + ([settings.llm] if settings.backend != "extractive" else [])
+    for name in wanted:
+        if Path(name).expanduser().exists():
+            print(f"{name}: local path, nothing to provision")
+            continue
+        if name not in CATALOGUE:
+            raise RagError(f"unknown model '{name}'; known: {', '.join(CATALOGUE)}")
+        print(f"{name}: ready at {provision(CATALOGUE[name], cache, _Bar())}")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.index import build_index
+    from rag.pipeline import Pipeline
+
+    settings = _settings(args).replace(backend="extractive")
+    pipe = Pipeline.from_settings(settings, _Bar())
+    report = build_index(settings.seeds_dir, settings.index_dir, pipe.embedder, settings.chunk_chars,
+                         settings.chunk_overlap_sentences, rebuild=args.rebuild, progress=_Bar())
+    print(report.summary())
+    return 0
+
+
+def _pipeline(args: argparse.Namespace):
+    from rag.pipeline import pipeline_for
+
+    return pipeline_for(_settings(args), _Bar())
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.evaluate import answer_to_json
+
+    pipe = _pipeline(args)
+    if args.json:
+        print(json.dumps(answer_to_json(pipe.ask(args.question)), ensure_ascii=False, indent=2))
+        return 0
+    answer = None
+    for event in pipe.stream(args.question):
+        if event.kind == "token":
+            print(event.text, end="", flush=True)
+        elif event.kind == "answer":
+            answer = event.answer
+    print()
+    print("\n最终回答：" + answer.text)
+    if answer.notice:
+        print("注意：" + answer.notice)
+    for c in answer.citations:
+        print(f"  [{c.n}] 《{c.title}》 {c.source} {c.start}-{c.end}: {c.quote}")
+    if answer.refused:
+        print("最接近的资料：")
+        for p in answer.passages:
+            print(f"  [{p.rank}] 《{p.chunk.title}》 {p.chunk.text[:60]}…")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    pipe = _pipeline(args)
+    for p in pipe.retrieve(args.query, args.k):
+        dense = "-" if p.dense_score is None else f"{p.dense_score:.3f}"
+        lexical = "-" if p.lexical_score is None else f"{p.lexical_score:.2f}"
+        print(f"[{p.rank}] fused={p.score:.4f} dense={dense} bm25={lexical} 《{p.chunk.title}》 ({p.chunk.source})")
+        print("    " + p.chunk.text.replace("\n", " ")[:160])
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluate import evaluate, load_items
+
+    items = load_items(args.file)
+    pipe = _pipeline(args)
+
+    def show(i: int, n: int, item: dict, answer) -> None:
+        flag = "拒答" if answer.refused else "回答"
+        print(f"[{i}/{n}] {item.get('id', '')} {flag} {answer.timings.get('total_ms', 0) / 1000:.1f}s  "
+              f"{answer.text[:60]}", file=sys.stderr, flush=True)
+
+    result = evaluate(items, pipe.ask, Path(args.out) if args.out else None, show,
+                      search=lambda q: pipe.retrieve(q, 10))
+    result["backend"] = pipe.generator.name if pipe.generator else "extractive"
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_articles(args: argparse.Namespace) -> int:
+    pipe = _pipeline(args)
+    for a in pipe.index.articles.values():
+        print(f"{a.id}  {a.date or '-':8} {a.source:28} {a.title}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    pipe = _pipeline(args)
+    article = pipe.index.articles.get(args.article_id)
+    if article is None:
+        raise RagError(f"no article with id {args.article_id}; list them with  rag articles")
+    head = [f"# {article.title}"] + [x for x in (article.subtitle, " ".join(article.authors), article.date,
+                                                  article.section, article.continuation, article.source) if x]
+    print("\n".join(head) + "\n\n" + article.text)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import runpy
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.is_file():
+        raise RagError("app.py not found next to the rag package; run `rag serve` from the project folder")
+    if args.port:
+        os.environ["RAG_PORT"] = str(args.port)
+    runpy.run_path(str(app), run_name="__main__")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Offline Chinese question answering over news pages.")
+    parser.add_argument("--settings", help="TOML settings file (default: $RAG_SETTINGS or ./rag.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("models", help="provision the embedding model and the LLM into the cache")
+    p.add_argument("--list", action="store_true", help="list known models and where they are")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("index", help="build or update the index from the seeds folder")
+    p.add_argument("--seeds"), p.add_argument("--out"), p.add_argument("--rebuild", action="store_true")
+    p.set_defaults(func=cmd_index)
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question"), p.add_argument("--json", action="store_true")
+    p.add_argument("--backend", choices=["llamacpp", "transformers", "extractive"])
+    p.add_argument("--top-k", type=int, dest="top_k")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("search", help="show the ranked passages for a query with their scores")
+    p.add_argument("query"), p.add_argument("-k", type=int, default=8)
+    p.set_defaults(func=cmd_search)
+    p = sub.add_parser("eval", help="run a question file and print accuracy, refusals, recall and latency")
+    p.add_argument("file"), p.add_argument("--out")
+    p.add_argument("--backend", choices=["llamacpp", "transformers", "extractive"])
+    p.set_defaults(func=cmd_eval)
+    sub.add_parser("articles", help="list the indexed articles").set_defaults(func=cmd_articles)
+    p = sub.add_parser("show", help="print one article")
+    p.add_argument("article_id"), p.set_defaults(func=cmd_show)
+    p = sub.add_parser("serve", help="start the chat page (same as python app.py)")
+    p.add_argument("--port", type=int), p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""`rag eval`: answer accuracy, refusal accuracy, retrieval recall@k and citation precision on a question file."""
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rag.errors import InputError
+from rag.types import Answer, Passage
+
+_SPACE = re.compile(r"\s+")
+
+
+def _norm(text: str) -> str:
+    return _SPACE.sub("", text).lower()
+
+
+def load_items(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"question file {path} does not exist")
+    items = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise InputError(f"{path.name}: line {lineno} is not valid JSON") from None
+    return items
+
+
+def answer_correct(item: dict, answer: Answer) -> bool:
+    """All gold answers present (match=all) or any one (match=any), whitespace and case ignored."""
+    text = _norm(answer.text)
+    golds = [_norm(a) for a in item.get("answers", [])]
+    if answer.refused or not golds:
+        return False
+    hits = [g in text for g in golds]
+    return all(hits) if item.get("match", "all") == "all" else any(hits)
+
+
+def evidence_rank(item: dict, passages: Sequence[Passage]) -> int | None:
+    """1-based rank of the first passage holding an evidence quote (or from a `sources` article)."""
+    quotes = [_norm(q) for q in item.get("evidence", [])]
+    sources = set(map(str, item.get("sources", [])))
+    for p in passages:
+        text = _norm(p.chunk.text)
+        if any(q and q in text for q in quotes) or p.chunk.article_id in sources:
+            return p.rank
+    return None
+
+
+def citation_precise(item: dict, answer: Answer) -> list[bool]:
+    """Per citation: its quote contains an evidence quote, or every number of its claim."""
+    quotes = [_norm(q) for q in item.get("evidence", [])]
+    out = []
+    for c in answer.citations:
+        quote = _norm(c.quote)
+        numbers = re.findall(r"\d+(?:\.\d+)?", c.claim)
+        out.append(any(q in quote or quote in q for q in quotes if q) or bool(numbers) and all(n in quote for n in numbers))
+    return out
+
+
+def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None = None,
+             on_item: Callable[[int, int, dict, Answer], None] | None = None,
+             search: Callable[[str], Sequence[Passage]] | None = None) -> dict:
+    """Run every item through `ask` (and `search`, for recall@10 beyond the prompt's passages)."""
+    rows, answerable, unanswerable, ranks, precise, latencies, first_tokens = [], [], [], [], [], [], []
+    for i, item in enumerate(items):
+        answer = ask(item["question"])
+        if item.get("answerable", True):
+            answerable.append(answer_correct(item, answer))
+            ranks.append(evidence_rank(item, search(item["question"]) if search else answer.passages))
+            precise.extend(citation_precise(item, answer))
+        else:
+            unanswerable.append(answer.refused)
+        latencies.append(answer.timings.get("total_ms", 0.0))
+        first_tokens.append(answer.timings.get("first_token_ms", 0.0))
+        rows.append(dict(answer_to_json(answer), id=item.get("id")))
+        if on_item:
+            on_item(i + 1, len(items), item, answer)
+    if out:
+        with Path(out).open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def share(xs: list) -> float | None:
+        return round(sum(xs) / len(xs), 3) if xs else None
+
+    false_refusals = [r["refused"] for r, it in zip(rows, items) if it.get("answerable", True)]
+    return {
+        "items": len(items),
+        "answer_accuracy": share(answerable),
+        "refusal_accuracy": share(unanswerable),
+        "false_refusal_rate": share(false_refusals),
+        "recall": {f"@{k}": share([r is not None and r <= k for r in ranks]) for k in (1, 3, 5, 10)},
+        "mrr": round(statistics.mean([1 / r if r else 0.0 for r in ranks]), 3) if ranks else None,
+        "citation_precision": share(precise),
+        "latency_ms": {"mean": round(statistics.mean(latencies)), "p50": round(statistics.median(latencies))} if latencies else {},
+        "first_token_ms_p50": round(statistics.median(first_tokens)) if first_tokens else None,
+    }
+
+
+def answer_to_json(answer: Answer) -> dict:
+    """The `rag ask --json` object."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "citations": [{"n": c.n, "article_id": c.article_id, "title": c.title, "source": c.source,
+                       "start": c.start, "end": c.end, "quote": c.quote, "supported": c.supported}
+                      for c in answer.citations],
+        "passages": [{"rank": p.rank, "article_id": p.chunk.article_id, "title": p.chunk.title,
+                      "source": p.chunk.source, "text": p.chunk.text, "score": round(p.score, 6)}
+                     for p in answer.passages],
+        "timings": {k: round(v, 1) for k, v in answer.timings.items()},
+        "notice": answer.notice,
+    }

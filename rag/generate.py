@@ -1,0 +1,152 @@
+"""Generate stage: chat messages -> streamed answer text from a local LLM, behind a one-role protocol."""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from rag.errors import MissingPackageError, ModelError
+
+
+class Generator(Protocol):
+    name: str
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]: ...
+
+
+def default_threads() -> int:
+    # Decode is memory-bound: one thread per core; more threads only contend on this machine.
+    return max(1, os.cpu_count() or 1)
+
+
+class LlamaCppGenerator:
+    """A GGUF model run by llama.cpp through xllamacpp (in process, no server port opened).
+
+    The llama.cpp server core keeps the KV cache of the previous prompt, so the fixed system prefix
+    is not prefilled again for the next question.
+    """
+
+    def __init__(self, gguf: str | Path, threads: int = 0, context_tokens: int = 4096) -> None:
+        self.path = str(gguf)
+        self.name = f"llama.cpp:{Path(gguf).name}"
+        self.threads = threads or default_threads()
+        self.context_tokens = context_tokens
+        self._server = None
+        self._lock = threading.Lock()  # one generation at a time: one model in memory, deliberately
+
+    def _load(self):
+        if self._server is None:
+            try:
+                import xllamacpp as xlc
+            except ImportError:
+                raise MissingPackageError("xllamacpp", "the llama.cpp backend") from None
+            if not Path(self.path).is_file():
+                raise ModelError(f"GGUF file not found: {self.path}; run  rag models")
+            params = xlc.CommonParams()
+            params.model.path = self.path
+            params.n_ctx = self.context_tokens
+            params.n_parallel = 1
+            params.cpuparams.n_threads = self.threads
+            params.cpuparams_batch.n_threads = self.threads
+            try:
+                self._server = xlc.Server(params)
+            except Exception as exc:  # the C++ side reports load failures as plain exceptions
+                raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
+        return self._server
+
+    def warm_up(self) -> None:
+        self._load()
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int = 160) -> Iterator[str]:
+        with self._lock:
+            server = self._load()
+            chunks: queue.Queue = queue.Queue()
+            request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
+                       "stream": True, "cache_prompt": True}
+
+            def run() -> None:
+                try:
+                    server.handle_chat_completions(request, chunks.put)
+                except Exception as exc:  # surfaced to the caller below
+                    chunks.put(exc)
+                chunks.put(None)
+
+            worker = threading.Thread(target=run, daemon=True)
+            worker.start()
+            while (item := chunks.get()) is not None:
+                if isinstance(item, Exception):
+                    raise ModelError(f"generation failed: {item}")
+                if isinstance(item, dict) and "error" in item:
+                    raise ModelError(f"generation failed: {item['error']}")
+                for choice in item.get("choices", []) if isinstance(item, dict) else []:
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield text
+            worker.join()
+
+
+class TransformersGenerator:
+    """The same GGUF through transformers (dequantised). The first load converts the GGUF (~85 s) and
+    saves a bf16 copy in the cache; later starts load that copy in a few seconds."""
+
+    def __init__(self, gguf: str | Path, cache_dir: str | Path, threads: int = 0, dtype: str = "bfloat16") -> None:
+        self.gguf = Path(gguf)
+        self.converted = Path(cache_dir) / "converted" / f"{self.gguf.stem}-{dtype}"
+        self.name = f"transformers:{self.gguf.name}"
+        self.threads = threads or default_threads()
+        self.dtype = dtype
+        self._model = self._tok = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        if self._model is not None:
+            return self._model, self._tok
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise MissingPackageError("transformers", "the transformers backend") from None
+        torch.set_num_threads(self.threads)
+        dtype = getattr(torch, self.dtype)
+        if not (self.converted / "config.json").is_file():
+            self._convert(AutoModelForCausalLM, AutoTokenizer, torch)
+        self._tok = AutoTokenizer.from_pretrained(self.converted)
+        self._model = AutoModelForCausalLM.from_pretrained(self.converted, dtype=dtype).eval()
+        return self._model, self._tok
+
+    def _convert(self, model_cls, tok_cls, torch) -> None:
+        if not self.gguf.is_file():
+            raise ModelError(f"GGUF file not found: {self.gguf}; run  rag models")
+        folder, name = str(self.gguf.parent), self.gguf.name
+        tok = tok_cls.from_pretrained(folder, gguf_file=name)
+        model = model_cls.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model = model.to(getattr(torch, self.dtype))
+        staging = self.converted.with_name(self.converted.name + ".partial")
+        model.save_pretrained(staging)
+        tok.save_pretrained(staging)
+        staging.rename(self.converted)
+
+    def warm_up(self) -> None:
+        self._load()
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int = 160) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        with self._lock:
+            model, tok = self._load()
+            inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                             return_dict=True)
+            streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+            kwargs = dict(**inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer)
+            worker = threading.Thread(target=model.generate, kwargs=kwargs, daemon=True)
+            worker.start()
+            yield from (t for t in streamer if t)
+            worker.join()

@@ -1,0 +1,165 @@
+"""The one way to answer a question: retrieve -> prompt -> generate -> cite. The CLI and the UI both use it."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.cite import check_answer, is_refusal, split_claims
+from rag.embed import Embedder, SentenceTransformerEmbedder
+from rag.errors import InputError, ModelError, RagError
+from rag.extract import extractive_answer
+from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
+from rag.index import Index, Progress, build_index, index_is_stale, load_index
+from rag.models import resolve
+from rag.prompt import build_messages, refusal_for
+from rag.retrieve import HybridRetriever
+from rag.settings import Settings
+from rag.types import Answer, Passage
+
+log = logging.getLogger("rag")
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a streamed answer: kind is "passages", "token" or "answer"."""
+
+    kind: str
+    text: str = ""
+    passages: tuple[Passage, ...] = ()
+    answer: Answer | None = None
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    embedder: Embedder
+    generator: Generator | None  # None: extractive answers only
+    index: Index | None = None
+    notice: str = ""
+    _retriever: HybridRetriever | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, progress=None) -> Pipeline:
+        """The only place that names concrete models; provisions them on first use."""
+        cache = settings.cache_path
+        emb_path = resolve(settings.embedder, "embedder", cache, progress)
+        dim = settings.embed_dim if settings.embed_dim and settings.embed_dim < 768 else None
+        embedder = SentenceTransformerEmbedder(str(emb_path), settings.embedder, dim=dim,
+                                               batch_size=settings.embed_batch)
+        generator: Generator | None = None
+        if settings.backend != "extractive":
+            gguf = resolve(settings.llm, "llm", cache, progress)
+            if settings.backend == "transformers":
+                generator = TransformersGenerator(gguf, cache, threads=settings.threads)
+            else:
+                generator = LlamaCppGenerator(gguf, threads=settings.threads, context_tokens=settings.context_tokens)
+        return cls(settings, embedder, generator)
+
+    # -- index ---------------------------------------------------------------------------------
+    def ensure_index(self, rebuild: bool = False, progress: Progress | None = None) -> str:
+        """Build the index if it is missing, stale or forced, then load it. Returns a summary line."""
+        s = self.settings
+        summary = ""
+        if rebuild or index_is_stale(s.seeds_dir, s.index_dir):
+            report = build_index(s.seeds_dir, s.index_dir, self.embedder, s.chunk_chars,
+                                 s.chunk_overlap_sentences, rebuild=rebuild, progress=progress)
+            summary = report.summary()
+        self.load_index()
+        return summary
+
+    def load_index(self) -> Index:
+        self.index = load_index(self.settings.index_dir, self.embedder.name)
+        self._retriever = None
+        return self.index
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        if self.index is None:
+            self.load_index()
+        if self._retriever is None:
+            s = self.settings
+            self._retriever = HybridRetriever(self.index, self.embedder, s.candidates, s.dense_weight,
+                                              s.lexical_weight, s.rrf_k)
+        return self._retriever
+
+    # -- answering -----------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        return self.retriever.search(question, k or self.settings.top_k)
+
+    def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None) -> Iterator[Event]:
+        """Answer `question`, yielding the passages first, then tokens, then the checked Answer."""
+        question = validate_question(question)
+        t0 = time.perf_counter()
+        passages = self.retrieve(question, top_k)
+        timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
+        yield Event("passages", passages=tuple(passages))
+        raw, notice = "", self.notice
+        first = None
+        if passages:
+            try:
+                for piece in self._generate(question, passages, max_tokens):
+                    first = first or time.perf_counter()
+                    raw += piece
+                    yield Event("token", text=piece)
+            except ModelError as exc:
+                log.warning("LLM failed, falling back to extractive answers: %s", exc)
+                self.generator, self.notice = None, "语言模型不可用，已改用摘录模式（直接引用原文句子）。"
+                notice = self.notice
+                raw = extractive_answer(question, passages)
+                yield Event("token", text=raw)
+                first = first or time.perf_counter()
+        end = time.perf_counter()
+        timings["first_token_ms"] = ((first or end) - t0) * 1000
+        timings["total_ms"] = (end - t0) * 1000
+        yield Event("answer", answer=self._finish(question, raw, passages, timings, notice))
+
+    def _generate(self, question: str, passages: list[Passage], max_tokens: int | None) -> Iterator[str]:
+        if self.generator is None:
+            yield extractive_answer(question, passages)
+            return
+        yield from self.generator.stream(build_messages(question, passages), max_tokens or self.settings.max_new_tokens)
+
+    def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
+        refusal = refusal_for(question)
+        claims_text = "".join(c.text for c in split_claims(raw) if not is_refusal(c.text))
+        text, citations, dropped = check_answer(raw, passages) if claims_text else ("", [], [])
+        if dropped:
+            notice = (notice + " " if notice else "") + f"已删除 {len(dropped)} 句资料不支持的内容：" + "；".join(dropped)
+        if not citations:
+            return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip())
+        return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip())
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        answer = None
+        for event in self.stream(question, top_k):
+            if event.kind == "answer":
+                answer = event.answer
+        if answer is None:  # stream() always ends with an answer event
+            raise RagError("no answer was produced")
+        return answer
+
+
+def validate_question(question: str | None) -> str:
+    """The question, trimmed; a clear message for empty or oversized input."""
+    text = (question or "").replace("\x00", "").strip()
+    if not text:
+        raise InputError("请输入一个问题。(The question is empty.)")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InputError(f"问题太长（{len(text)} 字），请控制在 {MAX_QUESTION_CHARS} 字以内。")
+    return text
+
+
+def pipeline_for(settings: Settings, progress=None, build: bool = True) -> Pipeline:
+    pipe = Pipeline.from_settings(settings, progress)
+    if build:
+        summary = pipe.ensure_index(progress=progress)
+        if summary:
+            log.info(summary)
+    return pipe
+
+
+__all__ = ["Event", "Pipeline", "pipeline_for", "validate_question", "Path"]
