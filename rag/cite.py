@@ -64,7 +64,8 @@ def support(claim: str, span: str) -> float:
     grams = _bigrams(claim)
     if not grams:
         return 0.0
-    if not re.search(r"[\u4e00-\u9fff]", claim):
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", claim))
+    if cjk < 0.3 * len(_CONTENT.findall(claim)):
         # An English claim over Chinese text shares no bigrams; its numbers are the checkable part.
         return 1.0 if _numbers(claim) else 0.0
     return len(grams & _bigrams(span)) / len(grams)

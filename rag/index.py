@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,7 +198,7 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
         "files": {r.name: {"sha256": r.sha256, "articles": len(r.articles), "error": r.error} for r in results},
     }
     root.mkdir(parents=True, exist_ok=True)
-    version = root / f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    version = root / f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = root / f".building-{version.name}"
     staging.mkdir()
     _write_jsonl(staging / "articles.jsonl", [dataclasses.asdict(a) for a in articles])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rag.types import Article, content_id
 
 # A sentence that ends here: terminal punctuation, possibly followed by closing quotes/brackets.
-_ENDS_SENTENCE = re.compile(r"[。！？!?；;…][”’」』）)\]】》\"']*$|[：:]$")
+_ENDS_SENTENCE = re.compile(r"[。！？!?；;….][”’」』）)\]】》\"']*$|[：:]$")
 _MARKER = re.compile(r"^[◀▶《<\s]*[(（]\s*((?:上接|紧接|下转|转)\s*\d+\s*版\s*[①-⑳\d]*)\s*[)）][》>]*\s*")
 _BYLINE = re.compile(r"(记者|评论员|通讯员|特约|撰稿|编辑)[\s：:]")
 _CAPTION = re.compile(r"(摄影报道|\s摄$|^摄影[:：\s])")

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fakes import HashingEmbedder, ScriptedGenerator  # noqa: E402
+
+from rag.pipeline import Pipeline  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    dest = tmp_path / "seeds"
+    shutil.copytree(SEEDS, dest)
+    return dest
+
+
+@pytest.fixture
+def fake_pipeline(seeds_copy: Path, tmp_path: Path):
+    """A pipeline over the seed pages with the hashing embedder; pass a reply to script the LLM."""
+
+    def make(reply: str | None = None, **settings) -> Pipeline:
+        s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "index"), cache_dir=str(tmp_path / "cache"),
+                     **settings)
+        gen = ScriptedGenerator(reply) if reply is not None else None
+        pipe = Pipeline(s, HashingEmbedder(), gen)
+        pipe.ensure_index()
+        return pipe
+
+    return make

@@ -1,0 +1,56 @@
+"""Small fakes for fast tests: no torch, no model files."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class HashingEmbedder:
+    """Character-bigram hashing: texts that share words get similar vectors."""
+
+    def __init__(self, name: str = "hashing-test", dim: int = 64, fail_after: int | None = None) -> None:
+        self.name, self.dim = name, dim
+        self.calls = 0
+        self.fail_after = fail_after  # raise on the call after this many, to simulate a crash mid-build
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        chars = [c for c in text if not c.isspace()]
+        for a, b in zip(chars, chars[1:]):
+            v[int(hashlib.md5((a + b).encode()).hexdigest(), 16) % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise RuntimeError("simulated crash while embedding")
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vec(text)
+
+
+class ScriptedGenerator:
+    """Yields a fixed reply in small pieces and records every prompt it was given."""
+
+    def __init__(self, reply: str, name: str = "scripted") -> None:
+        self.reply, self.name = reply, name
+        self.prompts: list[list[dict[str, str]]] = []
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int = 160) -> Iterator[str]:
+        self.prompts.append(messages)
+        for i in range(0, len(self.reply), 3):
+            yield self.reply[i:i + 3]
+
+
+class BrokenGenerator:
+    name = "broken"
+
+    def stream(self, messages, max_tokens=160):
+        from rag.errors import ModelError
+
+        raise ModelError("weights could not be loaded")
+        yield ""  # pragma: no cover

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.chunk import chunk_article, sentence_spans
+from rag.cite import check_answer, is_refusal, split_claims, support
+from rag.types import Article, Chunk, Passage
+
+
+def article(text: str) -> Article:
+    return Article(id="a1", source="s.txt", title="标题", text=text, date="4月3日")
+
+
+@pytest.mark.parametrize("text", ["", "字", "一句话。", "😀表情。再来一句！", "Mixed 中文 and English. 还有一句？",
+                                  "很长" * 500, "甲。\n\n乙；丙…丁"])
+def test_chunks_point_at_their_article_text(text: str) -> None:
+    a = article(text)
+    for c in chunk_article(a, max_chars=50, overlap=1):
+        assert a.text[c.start:c.end] == c.text
+        assert c.text.strip()
+
+
+def test_chunks_follow_sentence_boundaries_and_overlap() -> None:
+    text = "".join(f"第{i}句话在这里结束。" for i in range(20))
+    chunks = chunk_article(article(text), max_chars=40, overlap=1)
+    assert len(chunks) > 3
+    for c in chunks:
+        assert c.text.endswith("。")
+    assert chunks[0].text.split("。")[-2] == chunks[1].text.split("。")[0]
+
+
+def test_sentence_spans() -> None:
+    assert sentence_spans("甲。乙！丙") == [(0, 2), (2, 4), (4, 5)]
+
+
+def test_embedding_text_carries_title_and_date() -> None:
+    (c,) = chunk_article(article("正文。"))
+    assert c.embedding_text().startswith("标题 4月3日\n")
+
+
+def passage(rank: int, text: str) -> Passage:
+    return Passage(Chunk(id=f"c{rank}", article_id=f"a{rank}", text=text, start=100, end=100 + len(text),
+                         title=f"文章{rank}", source="s.txt"), rank=rank, score=1.0)
+
+
+PASSAGES = [
+    passage(1, "对接会现场气氛热烈。当天，16家单位签署合作协议，总签约采购金额约3亿元。"),
+    passage(2, "全省拥有电机企业近500家，产业总产值达1000亿元。"),
+]
+
+
+@pytest.mark.parametrize("answer,cited", [
+    ("金额约3亿元[1]。", [(1,)]),
+    ("共18家[2][3]。再一句[1,2]。", [(2, 3), (1, 2)]),
+    ("数字【2】。", [(2,)]),
+    ("没有引用。", [()]),
+    ("错误标记[99]。", [(99,)]),
+    ("负数标记[-1]。", [()]),
+    ("", []),
+    ("[1]", []),
+])
+def test_split_claims(answer: str, cited: list[tuple[int, ...]]) -> None:
+    assert [c.cited for c in split_claims(answer)] == cited
+
+
+def test_supported_claim_gets_exact_span() -> None:
+    text, cits, dropped = check_answer("总签约采购金额约3亿元[1]。", PASSAGES)
+    assert text == "总签约采购金额约3亿元[1]。" and not dropped
+    (c,) = cits
+    assert c.quote == "当天，16家单位签署合作协议，总签约采购金额约3亿元。"
+    assert PASSAGES[0].chunk.text[c.start - 100:c.end - 100] == c.quote
+
+
+def test_wrong_citation_is_moved_to_the_supporting_passage() -> None:
+    text, cits, _ = check_answer("全省拥有电机企业近500家[1]。", PASSAGES)
+    assert text == "全省拥有电机企业近500家[2]。" and cits[0].n == 2
+
+
+@pytest.mark.parametrize("answer", ["总签约采购金额约5亿元[1]。", "益阳的房价比长沙低很多[1]。", "[99] 编造[-1]"])
+def test_unsupported_claims_are_dropped(answer: str) -> None:
+    text, cits, dropped = check_answer(answer, PASSAGES)
+    assert text == "" and cits == []
+
+
+def test_numbers_must_match_exactly() -> None:
+    assert support("采购金额约3亿元", "采购金额约3亿元") == 1.0
+    assert support("采购金额约30亿元", "采购金额约3亿元") == 0.0
+
+
+def test_english_claim_is_checked_by_its_numbers() -> None:
+    text, cits, _ = check_answer("The total signed value was about 3亿元 [1].", PASSAGES)
+    assert cits and cits[0].n == 1
+
+
+@pytest.mark.parametrize("text,refusal", [("资料中没有找到这个问题的答案。", True), ("资料中未提及。", True),
+                                          ("The documents do not contain the answer.", True), ("约3亿元。", False)])
+def test_refusal_detection(text: str, refusal: bool) -> None:
+    assert is_refusal(text) is refusal
