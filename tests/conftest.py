@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))  # app.py lives at the top of the repo
 
 from fakes import HashingEmbedder, ScriptedGenerator  # noqa: E402
 
