@@ -57,11 +57,18 @@ def _numbers(text: str) -> set[str]:
     return {n.rstrip(".,") for n in _NUMBER.findall(text)}
 
 
-def support(claim: str, span: str) -> float:
-    """Share of the claim's character bigrams found in `span`, 0 when a number of the claim is missing."""
+def support(claim: str, span: str, question: str = "") -> float:
+    """Share of the claim's character bigrams found in `span`, 0 when a number of the claim is missing.
+
+    Bigrams the claim merely repeats from the question are left out when enough remain, so that
+    "X的总部设在长沙" is judged by "长沙", not by the restated "X的总部设在".
+    """
     if any(n not in span for n in _numbers(claim)):
         return 0.0
     grams = _bigrams(claim)
+    novel = grams - _bigrams(question)
+    if len(novel) >= 2:
+        grams = novel
     if not grams:
         return 0.0
     cjk = len(re.findall(r"[\u4e00-\u9fff]", claim))
@@ -71,11 +78,11 @@ def support(claim: str, span: str) -> float:
     return len(grams & _bigrams(span)) / len(grams)
 
 
-def best_span(claim: str, passage: Passage) -> tuple[float, int, int]:
+def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, int, int]:
     """(score, start, end) of the best 1-2 sentence window of the passage, offsets in the article."""
     text = passage.chunk.text
     sents = sentence_spans(text)
-    windows = [(support(claim, text[s:sents[j][1]]), s, sents[j][1])
+    windows = [(support(claim, text[s:sents[j][1]], question), s, sents[j][1])
                for i, (s, _) in enumerate(sents) for j in (i, i + 1) if j < len(sents)]
     if not windows:
         return 0.0, passage.chunk.start, passage.chunk.end
@@ -89,7 +96,7 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
 
 
-def check_answer(answer: str, passages: list[Passage]) -> tuple[str, list[Citation], list[str]]:
+def check_answer(answer: str, passages: list[Passage], question: str = "") -> tuple[str, list[Citation], list[str]]:
     """Check every claim of `answer` against the passages.
 
     Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
@@ -99,7 +106,7 @@ def check_answer(answer: str, passages: list[Passage]) -> tuple[str, list[Citati
     for claim in split_claims(answer):
         scored = []
         for p in passages:
-            score, start, end = best_span(claim.text, p)
+            score, start, end = best_span(claim.text, p, question)
             preference = 1 if p.rank in claim.cited else 0  # the model's own choice wins a tie
             scored.append((score >= SUPPORT_THRESHOLD, preference, score, p.rank, start, end))
         scored.sort(key=lambda t: (t[0], t[1], t[2]), reverse=True)

@@ -36,7 +36,8 @@ class _Bar:
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(getattr(args, "settings", None))
     changes = {k: v for k, v in {
-        "seeds_dir": getattr(args, "seeds", None), "index_dir": getattr(args, "out", None) or getattr(args, "index", None),
+        "seeds_dir": getattr(args, "seeds", None),
+        "index_dir": getattr(args, "out", None) if args.command == "index" else None,
         "backend": getattr(args, "backend", None), "top_k": getattr(args, "top_k", None),
     }.items() if v is not None}
     return settings.replace(**changes) if changes else settings

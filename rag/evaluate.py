@@ -68,6 +68,10 @@ def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None =
              search: Callable[[str], Sequence[Passage]] | None = None) -> dict:
     """Run every item through `ask` (and `search`, for recall@10 beyond the prompt's passages)."""
     rows, answerable, unanswerable, ranks, precise, latencies, first_tokens = [], [], [], [], [], [], []
+    try:
+        sink = Path(out).open("w", encoding="utf-8") if out else None
+    except OSError as exc:
+        raise InputError(f"cannot write results to {out}: {exc.strerror}") from None
     for i, item in enumerate(items):
         answer = ask(item["question"])
         if item.get("answerable", True):
@@ -79,12 +83,13 @@ def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None =
         latencies.append(answer.timings.get("total_ms", 0.0))
         first_tokens.append(answer.timings.get("first_token_ms", 0.0))
         rows.append(dict(answer_to_json(answer), id=item.get("id")))
+        if sink:  # written as we go, so an interrupted run keeps what it answered
+            sink.write(json.dumps(rows[-1], ensure_ascii=False) + "\n")
+            sink.flush()
         if on_item:
             on_item(i + 1, len(items), item, answer)
-    if out:
-        with Path(out).open("w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if sink:
+        sink.close()
 
     def share(xs: list) -> float | None:
         return round(sum(xs) / len(xs), 3) if xs else None

@@ -126,7 +126,7 @@ class Pipeline:
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)
         claims_text = "".join(c.text for c in split_claims(raw) if not is_refusal(c.text))
-        text, citations, dropped = check_answer(raw, passages) if claims_text else ("", [], [])
+        text, citations, dropped = check_answer(raw, passages, question) if claims_text else ("", [], [])
         if dropped:
             notice = (notice + " " if notice else "") + f"已删除 {len(dropped)} 句资料不支持的内容：" + "；".join(dropped)
         if not citations:

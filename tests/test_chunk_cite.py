@@ -96,3 +96,11 @@ def test_english_claim_is_checked_by_its_numbers() -> None:
                                           ("The documents do not contain the answer.", True), ("约3亿元。", False)])
 def test_refusal_detection(text: str, refusal: bool) -> None:
     assert is_refusal(text) is refusal
+
+
+def test_restating_the_question_does_not_support_an_invented_fact() -> None:
+    company = passage(1, "湖南智通星辰科技有限公司是一家初创企业，成立时间不足一年。")
+    question = "湖南智通星辰科技有限公司的总部设在湖南哪个城市？"
+    text, cits, dropped = check_answer("湖南智通星辰科技有限公司的总部设在湖南长沙市[1]。", [company], question)
+    assert text == "" and dropped
+    assert check_answer("成立时间不足一年[1]。", [company], question)[1]

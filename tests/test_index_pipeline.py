@@ -194,3 +194,11 @@ def test_pipeline_accepts_fakes_directly(seeds_copy: Path, tmp_path: Path) -> No
     pipe = Pipeline(s, HashingEmbedder(), ScriptedGenerator("x"))
     assert "indexed" in pipe.ensure_index()
     assert pipe.ensure_index() == ""  # nothing changed: nothing rebuilt
+
+
+def test_cli_out_means_index_folder_only_for_rag_index() -> None:
+    from rag.cli import _settings, build_parser
+
+    parser = build_parser()
+    assert _settings(parser.parse_args(["index", "--out", "elsewhere"])).index_dir == "elsewhere"
+    assert _settings(parser.parse_args(["eval", "q.jsonl", "--out", "r.jsonl"])).index_dir == "embeddings"

@@ -94,3 +94,37 @@ def test_gradio_api_answers_with_citations(served_app) -> None:
     text = final if isinstance(final, str) else "".join(p.get("text", "") for p in final)
     assert "3亿元" in text and "#src-" in text
     assert "<mark>" in sources_html
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)")
+def test_chat_page_in_a_real_browser(served_app, tmp_path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS + [
+            f"--user-data-dir={tmp_path / 'profile'}"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(served_app)
+        page.locator("#question textarea").fill("对接会签约采购金额是多少？")
+        page.locator("#send").click()
+        # Sources appear first (retrieval), then the answer streams in and gets its [n] links.
+        page.locator("#sources .src-card").first.wait_for(timeout=120_000)
+        page.locator("#chat a[href^='#src-']").first.wait_for(timeout=180_000)
+        assert "3亿元" in page.locator("#chat").inner_text()
+        mark = page.locator("#sources mark").first
+        assert "3亿元" in mark.inner_text()
+        page.locator("#chat a[href^='#src-']").first.click()
+        page.screenshot(path=str(artifacts / "chat.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})  # phone width: sources stack below the chat
+        chat_box, sources_box = page.locator("#chat").bounding_box(), page.locator("#sources").bounding_box()
+        assert sources_box["y"] > chat_box["y"]
+        page.screenshot(path=str(artifacts / "chat-phone.png"), full_page=True)
+        browser.close()
