@@ -109,9 +109,10 @@ def test_chat_page_in_a_real_browser(served_app, tmp_path) -> None:
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS + [
-            f"--user-data-dir={tmp_path / 'profile'}"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        browser = pw.chromium.launch_persistent_context(  # a fresh profile folder per run
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True,
+            viewport={"width": 1280, "height": 900})
+        page = browser.new_page()
         page.goto(served_app)
         page.locator("#question textarea").fill("对接会签约采购金额是多少？")
         page.locator("#send").click()
