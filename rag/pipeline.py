@@ -5,7 +5,6 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rag.cite import check_answer, is_refusal, split_claims
 from rag.embed import Embedder, SentenceTransformerEmbedder
@@ -162,4 +161,4 @@ def pipeline_for(settings: Settings, progress=None, build: bool = True) -> Pipel
     return pipe
 
 
-__all__ = ["Event", "Pipeline", "pipeline_for", "validate_question", "Path"]
+__all__ = ["Event", "Pipeline", "pipeline_for", "validate_question"]

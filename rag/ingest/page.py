@@ -103,10 +103,8 @@ def join_broken(lines: list[Line]) -> list[Line]:
     out: list[Line] = []
     for ln in lines:
         prev = out[-1] if out else None
-        if (prev is not None and prev.kind == "text" and ln.kind in {"text", "short"}
-                and not _ENDS_SENTENCE.search(prev.text) and _CJK.search(ln.text[:1] or "")
-                or prev is not None and prev.kind == "text" and ln.kind == "text"
-                and not _ENDS_SENTENCE.search(prev.text)):
+        continues = ln.kind == "text" or (ln.kind == "short" and _CJK.match(ln.text))
+        if prev is not None and prev.kind == "text" and not _ENDS_SENTENCE.search(prev.text) and continues:
             out[-1] = Line("text", prev.text + ln.text, prev.start, ln.end)
         else:
             out.append(Line(ln.kind, ln.text, ln.start, ln.end, ln.level))
