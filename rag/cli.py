@@ -22,15 +22,17 @@ class _Bar:
         self._start: dict[str, float] = {}
 
     def __call__(self, message: str, done: int, total: int) -> None:
-        start = self._start.setdefault(message, self._time())
-        width = 24
+        # "stage · details": the estimate is per stage, the details (counts, file name) may change.
+        stage, _, details = message.partition(" · ")
+        start = self._start.setdefault(stage, self._time())
+        width = 20
         filled = int(width * done / total) if total else width
         eta = ""
         if 0 < done < total:
             left = (self._time() - start) / done * (total - done)
             eta = f" ~{left:.0f}s left"
-        line = f"\r{message[:36]:<36} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{eta}"
-        print(line.ljust(90), end="\n" if done >= total else "", file=sys.stderr, flush=True)
+        line = f"\r{stage[:24]:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{eta}  {details}"
+        print(line[:120].ljust(121), end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -54,8 +54,9 @@ class BuildReport:
     path: str = ""
 
     def summary(self) -> str:
-        lines = [f"indexed {self.files} file(s) ({self.reused_files} unchanged), {self.articles} articles, "
-                 f"{self.chunks} chunks; embedded {self.embedded} new chunk(s) in {self.seconds:.1f} s"]
+        lines = [f"indexed {self.files} file(s) ({self.reused_files} unchanged, {len(self.skipped)} skipped), "
+                 f"{self.articles} articles, {self.chunks} chunks; embedded {self.embedded} new chunk(s); "
+                 f"{self.seconds:.1f} s in all"]
         lines += [f"skipped {name}: {why}" for name, why in self.skipped]
         return "\n".join(lines)
 
@@ -163,7 +164,8 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
     sources = list_sources(seeds)
     results: list[FileResult] = []
     for n, path in enumerate(sources):
-        report_progress(f"reading {path.name}", n, len(sources))
+        found = sum(len(r.articles) for r in results)
+        report_progress(f"reading files · {found} articles · {path.name}", n, len(sources))
         name = str(path.relative_to(seeds))
         prev = old_files.get(name)
         if prev and not prev.get("error") and prev["sha256"] == file_sha256(path):
@@ -173,9 +175,11 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
         else:
             results.append(read_file(path, name))
     articles = [a for r in results for a in r.articles]
+    report_progress(f"reading files · {len(articles)} articles", len(sources), len(sources))
     chunks = [c for a in articles for c in chunk_article(a, max_chars, overlap)]
     todo = [i for i, c in enumerate(chunks) if c.id not in old_vecs]
-    fresh = _embed(embedder, [chunks[i] for i in todo], report_progress) if todo else None
+    counts = f"{len(results)} files, {len(articles)} articles, {len(chunks)} chunks ({len(chunks) - len(todo)} reused)"
+    fresh = _embed(embedder, [chunks[i] for i in todo], report_progress, counts) if todo else None
     dim = fresh.shape[1] if fresh is not None else (old.vectors.shape[1] if old else embedder.dim)
     vectors = np.zeros((len(chunks), dim), dtype=np.float32)
     for i, c in enumerate(chunks):
@@ -219,19 +223,19 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
     return report
 
 
-def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress) -> np.ndarray:
+def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress, counts: str = "") -> np.ndarray:
     # Sorting by length keeps each batch's padding small; results go back in the original order.
     order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
     out: np.ndarray | None = None
     step = 16
     for s in range(0, len(order), step):
-        progress("embedding chunks", s, len(order))
+        progress(f"embedding chunks · {counts}", s, len(order))
         ids = order[s:s + step]
         vecs = embedder.embed_documents([chunks[i].embedding_text() for i in ids])
         if out is None:
             out = np.zeros((len(chunks), vecs.shape[1]), dtype=np.float32)
         out[ids] = vecs
-    progress("embedding chunks", len(order), len(order))
+    progress(f"embedding chunks · {counts}", len(order), len(order))
     return out
 
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fakes import BrokenGenerator, HashingEmbedder, ScriptedGenerator
+from fakes import BrokenGenerator, HashingEmbedder, ScriptedGenerator, text_pdf
 
 from rag.errors import ConfigError, IndexMismatchError, IndexMissingError, InputError
 from rag.index import build_index, index_is_stale, load_index
@@ -36,12 +36,19 @@ def test_manifest_describes_the_index(seeds_copy: Path, tmp_path: Path) -> None:
 
 
 def test_bad_files_are_skipped_and_reported(seeds_copy: Path, tmp_path: Path) -> None:
+    pdf = text_pdf(["# Road budget", "The city approved 3 billion yuan for new roads this year."])
     (seeds_copy / "binary.txt").write_bytes(bytes(range(256)))
+    (seeds_copy / "empty.md").write_bytes(b"")
     (seeds_copy / "gbk.txt").write_bytes("# 国标编码\n\n这是一篇用国标编码保存的新闻稿件，内容完整。".encode("gbk"))
+    (seeds_copy / "report.pdf").write_bytes(pdf)
+    (seeds_copy / "truncated.pdf").write_bytes(pdf[: len(pdf) // 2])
     report = build_index(seeds_copy, tmp_path / "idx", HashingEmbedder())
-    assert [name for name, _ in report.skipped] == ["binary.txt"]
-    assert "binary.txt" in report.summary()
-    assert any(a.title == "国标编码" for a in load_index(tmp_path / "idx").articles.values())
+    skipped = dict(report.skipped)
+    assert set(skipped) == {"binary.txt", "empty.md", "truncated.pdf"}
+    assert "binary" in skipped["binary.txt"] and "empty" in skipped["empty.md"] and "truncated" in skipped["truncated.pdf"]
+    assert all(f"skipped {name}:" in report.summary() for name in skipped)
+    titles = {a.title for a in load_index(tmp_path / "idx").articles.values()}
+    assert {"国标编码", "Road budget", "长株潭都市圈“扩群”，首选为何是益阳"} <= titles
 
 
 def test_crash_midway_keeps_the_old_index(seeds_copy: Path, tmp_path: Path) -> None:
@@ -52,6 +59,50 @@ def test_crash_midway_keeps_the_old_index(seeds_copy: Path, tmp_path: Path) -> N
         build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(fail_after=1), rebuild=True)
     after = load_index(tmp_path / "idx")
     assert after.path == before.path and len(after.chunks) == len(before.chunks)
+
+
+_SLOW_BUILD = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from fakes import HashingEmbedder
+from rag.index import build_index
+
+class Slow(HashingEmbedder):
+    def embed_documents(self, texts):
+        Path({flag!r}).touch()  # the parent kills us once this exists
+        time.sleep(0.5)
+        return super().embed_documents(texts)
+
+build_index({seeds!r}, {idx!r}, Slow(), rebuild=True)
+"""
+
+
+def test_killed_build_keeps_the_old_index_answering(seeds_copy: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    idx, flag = tmp_path / "idx", tmp_path / "embedding-started"
+    build_index(seeds_copy, idx, HashingEmbedder())
+    before = load_index(idx)
+    (seeds_copy / "more.md").write_text("# 更多\n\n" + "新内容的句子。" * 400, encoding="utf-8")
+    script = _SLOW_BUILD.format(tests=str(ROOT / "tests"), flag=str(flag), seeds=str(seeds_copy), idx=str(idx))
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), "the build never reached the embedding step"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    after = load_index(idx)
+    assert after.path == before.path and len(after.chunks) == len(before.chunks)
+    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(idx), cache_dir=str(tmp_path / "cache"), backend="extractive")
+    answer = Pipeline(s, HashingEmbedder(), None).ask("对接会签约采购金额是多少？")
+    assert "3亿元" in answer.text and answer.citations
+    report = build_index(seeds_copy, idx, HashingEmbedder())  # the next build finishes the job
+    assert any(a.title == "更多" for a in load_index(idx).articles.values()) and report.reused_files == 2
 
 
 def test_index_from_another_model_is_refused(seeds_copy: Path, tmp_path: Path) -> None:

@@ -46,9 +46,12 @@ def _html_text(raw: str) -> str:
 
 
 def _pdf_text(data: bytes, name: str) -> str:
+    import logging
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # a truncated file is reported below, once
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
