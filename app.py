@@ -10,36 +10,40 @@ from rag import ui
 from rag.errors import RagError
 from rag.evaluate import answer_to_json
 from rag.pipeline import Pipeline, pipeline_for
+from rag.rewrite import Turn
 from rag.settings import load_settings
 
 log = logging.getLogger("rag.app")
+MAX_TURNS = 3  # earlier turns a follow-up question may lean on
 
 
 def build_app(pipe: Pipeline) -> gr.Blocks:
     """The chat UI for a ready pipeline (index loaded)."""
 
-    def respond(question: str, history: list[dict]):
-        history = list(history or [])
+    def respond(question: str, history: list[dict], turns: list[Turn]):
+        history, turns = list(history or []), list(turns or [])
         if not (question or "").strip():
-            yield history, ui.sources_html(None), ""
+            yield history, ui.sources_html(None), "", turns
             return
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
-        yield history, ui.sources_html(None), ""
+        yield history, ui.sources_html(None), "", turns
         try:
             streamed = ""
-            for event in pipe.stream(question):
+            for event in pipe.stream(question, history=turns[-MAX_TURNS:]):
                 if event.kind == "passages":
-                    yield history, ui.sources_html(None, list(event.passages)), ""
+                    yield history, ui.sources_html(None, list(event.passages), event.text), "", turns
                 elif event.kind == "token":
                     streamed += event.text
                     history[-1] = {"role": "assistant", "content": streamed}
-                    yield history, gr.skip(), ""
+                    yield history, gr.skip(), "", turns
                 else:
-                    history[-1] = {"role": "assistant", "content": ui.answer_markdown(event.answer)}
-                    yield history, ui.sources_html(event.answer), ""
+                    answer = event.answer
+                    history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer)}
+                    turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
+                    yield history, ui.sources_html(answer), "", turns
         except RagError as exc:
             history[-1] = {"role": "assistant", "content": f"⚠️ {exc}"}
-            yield history, ui.sources_html(None), ""
+            yield history, ui.sources_html(None), "", turns
 
     def answer_api(question: str) -> dict:
         """One question in, the `rag ask --json` object out (for gradio_client)."""
@@ -70,9 +74,10 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
         gr.Markdown(info, elem_id="index-info")
         hidden_q = gr.Textbox(visible=False)
         hidden_out = gr.JSON(visible=False)
-        send.click(respond, [box, chat], [chat, sources, box], api_name="chat")
-        box.submit(respond, [box, chat], [chat, sources, box], api_name=False)
-        clear.click(lambda: ([], ui.sources_html(None), ""), None, [chat, sources, box], api_name=False)
+        turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
+        send.click(respond, [box, chat, turns], [chat, sources, box, turns], api_name="chat")
+        box.submit(respond, [box, chat, turns], [chat, sources, box, turns], api_name=False)
+        clear.click(lambda: ([], ui.sources_html(None), "", []), None, [chat, sources, box, turns], api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask")
     return demo
 

@@ -31,7 +31,7 @@ class _Bar:
         if 0 < done < total:
             left = (self._time() - start) / done * (total - done)
             eta = f" ~{left:.0f}s left"
-        line = f"\r{stage[:24]:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{eta}  {details}"
+        line = f"\r{stage[:48]:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{eta}  {details}"
         print(line[:120].ljust(121), end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
 
@@ -73,7 +73,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args).replace(backend="extractive")
     pipe = Pipeline.from_settings(settings, _Bar())
     report = build_index(settings.seeds_dir, settings.index_dir, pipe.embedder, settings.chunk_chars,
-                         settings.chunk_overlap_sentences, rebuild=args.rebuild, progress=_Bar())
+                         settings.chunk_overlap_sentences, rebuild=args.rebuild, progress=_Bar(),
+                         ann_threshold=settings.ann_threshold)
     print(report.summary())
     return 0
 

@@ -112,6 +112,7 @@ def answer_to_json(answer: Answer) -> dict:
     """The `rag ask --json` object."""
     return {
         "question": answer.question,
+        "query": answer.query or answer.question,
         "answer": answer.text,
         "refused": answer.refused,
         "citations": [{"n": c.n, "article_id": c.article_id, "title": c.title, "source": c.source,

@@ -1,9 +1,10 @@
 """The one way to answer a question: retrieve -> prompt -> generate -> cite. The CLI and the UI both use it."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.cite import check_answer, is_refusal, split_claims
@@ -15,6 +16,7 @@ from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
 from rag.prompt import build_messages, refusal_for
 from rag.retrieve import HybridRetriever
+from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
 from rag.types import Answer, Passage
 
@@ -65,7 +67,8 @@ class Pipeline:
         summary = ""
         if rebuild or index_is_stale(s.seeds_dir, s.index_dir):
             report = build_index(s.seeds_dir, s.index_dir, self.embedder, s.chunk_chars,
-                                 s.chunk_overlap_sentences, rebuild=rebuild, progress=progress)
+                                 s.chunk_overlap_sentences, rebuild=rebuild, progress=progress,
+                                 ann_threshold=s.ann_threshold)
             summary = report.summary()
         self.load_index()
         return summary
@@ -82,25 +85,36 @@ class Pipeline:
         if self._retriever is None:
             s = self.settings
             self._retriever = HybridRetriever(self.index, self.embedder, s.candidates, s.dense_weight,
-                                              s.lexical_weight, s.rrf_k)
+                                              s.lexical_weight, s.rrf_k, rerank=s.rerank,
+                                              rerank_weight=s.rerank_weight)
         return self._retriever
 
     # -- answering -----------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
         return self.retriever.search(question, k or self.settings.top_k)
 
-    def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None) -> Iterator[Event]:
-        """Answer `question`, yielding the passages first, then tokens, then the checked Answer."""
+    def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None,
+               history: Sequence[Turn] = ()) -> Iterator[Event]:
+        """Answer `question`, yielding the passages first, then tokens, then the checked Answer.
+
+        With `history` (earlier turns, oldest first) a follow-up such as "那株洲呢？" is first rewritten into
+        a standalone question; the passages event then carries it in `text`.
+        """
         question = validate_question(question)
         t0 = time.perf_counter()
-        passages = self.retrieve(question, top_k)
-        timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
-        yield Event("passages", passages=tuple(passages))
+        rw = rewrite(question, history, self.generator, self.settings.rewrite)
+        query = rw.question
+        t1 = time.perf_counter()
+        passages = self.retrieve(query, top_k)
+        timings = {"retrieve_ms": (time.perf_counter() - t1) * 1000}
+        if rw.changed:
+            timings["rewrite_ms"] = (t1 - t0) * 1000
+        yield Event("passages", text=query if rw.changed else "", passages=tuple(passages))
         raw, notice = "", self.notice
         first = None
         if passages:
             try:
-                for piece in self._generate(question, passages, max_tokens):
+                for piece in self._generate(query, passages, max_tokens):
                     first = first or time.perf_counter()
                     raw += piece
                     yield Event("token", text=piece)
@@ -108,13 +122,14 @@ class Pipeline:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, "语言模型不可用，已改用摘录模式（直接引用原文句子）。"
                 notice = self.notice
-                raw = extractive_answer(question, passages)
+                raw = extractive_answer(query, passages)
                 yield Event("token", text=raw)
                 first = first or time.perf_counter()
         end = time.perf_counter()
         timings["first_token_ms"] = ((first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
-        yield Event("answer", answer=self._finish(question, raw, passages, timings, notice))
+        answer = self._finish(query, raw, passages, timings, notice)
+        yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
 
     def _generate(self, question: str, passages: list[Passage], max_tokens: int | None) -> Iterator[str]:
         if self.generator is None:
@@ -132,9 +147,9 @@ class Pipeline:
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip())
         return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip())
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         answer = None
-        for event in self.stream(question, top_k):
+        for event in self.stream(question, top_k, history=history):
             if event.kind == "answer":
                 answer = event.answer
         if answer is None:  # stream() always ends with an answer event

@@ -38,6 +38,10 @@ class Settings:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     rrf_k: int = 60
+    rewrite: str = "rules"  # follow-up questions: rules | llm | off
+    rerank: str = "off"  # off | coverage (query-term coverage of the fused candidates)
+    rerank_weight: float = 1.0
+    ann_threshold: int = 200_000  # above this many chunks the dense index is HNSW instead of flat
     chunk_chars: int = 220
     chunk_overlap_sentences: int = 1
     min_relevance: float = 0.02
@@ -86,6 +90,9 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         if raw is not None and raw != "":
             values[name] = _coerce(name, raw, kind)
     settings = Settings(**values)
+    for name, allowed in (("rewrite", {"rules", "llm", "off"}), ("rerank", {"off", "coverage"})):
+        if getattr(settings, name) not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}; got {getattr(settings, name)!r}")
     if settings.backend not in {"llamacpp", "transformers", "extractive"}:
         raise ConfigError(f"backend must be one of llamacpp, transformers, extractive; got {settings.backend!r}")
     return settings

@@ -87,3 +87,4 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     notice: str = ""
+    query: str = ""  # the standalone question retrieval used, when a follow-up was rewritten

@@ -68,6 +68,7 @@ def sources_html(answer: Answer | None, passages: list[Passage] | None = None, r
     if answer is None and not passages:
         return '<div class="src-meta">提问后，这里会显示回答引用的原文段落。</div>'
     passages = list(answer.passages if answer else passages or [])
+    rewritten = rewritten or (answer.query if answer else "")
     parts = []
     if rewritten:
         parts.append(f'<div class="src-meta">检索用问题：{html.escape(rewritten)}</div>')

@@ -1,0 +1,125 @@
+"""Follow-up questions -> standalone questions, from the chat history, before retrieval.
+
+"那株洲呢？" after "益阳为什么能成为长株潭都市圈扩群的首选？" becomes "株洲为什么能成为长株潭都市圈扩群的首选？";
+"它的总投资是多少？" after a question about a project becomes that question plus the follow-up, so both the
+retriever and the model see what "它" refers to. Rules run first and cost nothing; the local LLM may be
+asked to rewrite what the rules can only concatenate (setting `rewrite = "llm"`).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.generate import Generator
+
+# "那株洲呢？", "还有特约研究员呢", "总产值呢?"
+_NE_FOLLOW = re.compile(r"^(?:那么?|还有|另外|再问一下[，,]?)?\s*(?P<x>[^，,。？?！!]{1,24}?)\s*(?:的情况|怎么样|如何)?呢\s*[？?]?$")
+_ZH_PRONOUN = re.compile(r"它们|它|其|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])|这(?:个|些|家|批|项|里)|那(?:个|些|家|批|项|里)|他们|她们|上述|前者|后者")
+_EN_FOLLOW = re.compile(r"^(?:and|what about|how about)\s+(?P<x>.+?)\s*\??$", re.I)
+_EN_PRONOUN = re.compile(r"\b(it|its|they|their|them|this|that|these|those|there)\b", re.I)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SWAPPABLE = {"ns", "nr", "nt", "nz", "nrt"}  # places, people, organisations: safe to swap one for another
+MAX_FOLLOW_UP_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str  # the standalone form of the question asked in that turn
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    question: str  # what retrieval and the model see
+    original: str
+    method: str  # "none" | "swap" | "context" | "llm"
+
+    @property
+    def changed(self) -> bool:
+        return self.method != "none"
+
+
+def is_follow_up(question: str) -> bool:
+    """A short question that leans on the previous turn: "…呢？", a pronoun, or "what about …"."""
+    q = question.strip()
+    if len(q) > MAX_FOLLOW_UP_CHARS:
+        return False
+    if _CJK.search(q):
+        return bool(_NE_FOLLOW.match(q) or _ZH_PRONOUN.search(q))
+    return bool(_EN_FOLLOW.match(q) or _EN_PRONOUN.search(q))
+
+
+def _entities(text: str) -> list[tuple[str, str]]:
+    import jieba
+    import jieba.posseg as pseg
+
+    jieba.setLogLevel(60)
+    return [(w.word, w.flag) for w in pseg.cut(text) if w.flag in _SWAPPABLE and len(w.word) >= 2]
+
+
+def _swap(previous: str, new: str) -> str | None:
+    """The previous question with its entity of the same kind as `new` replaced by `new`."""
+    new_kinds = {flag for _, flag in _entities(new)}
+    if not new_kinds:
+        return None
+    for word, flag in _entities(previous):
+        if flag in new_kinds and word != new and word not in new and new not in previous:
+            return previous.replace(word, new, 1)
+    return None
+
+
+def rule_rewrite(question: str, history: Sequence[Turn]) -> Rewrite:
+    """Swap the entity for "那X呢" when X is the same kind of name; otherwise carry the previous question along."""
+    q = question.strip()
+    if not history or not is_follow_up(q):
+        return Rewrite(q, q, "none")
+    previous = history[-1].question.strip()
+    m = _NE_FOLLOW.match(q) if _CJK.search(q) else _EN_FOLLOW.match(q)
+    if m and _CJK.search(q):
+        swapped = _swap(previous, m.group("x").strip())
+        if swapped:
+            return Rewrite(swapped, q, "swap")
+    if _CJK.search(previous):
+        joiner = "" if previous.endswith(("？", "?", "。", "！", "!")) else "？"
+    else:
+        joiner = " " if previous.endswith(("?", ".", "!")) else "? "
+    return Rewrite(f"{previous}{joiner}{q}", q, "context")
+
+
+_LLM_SYSTEM = ("把用户的追问改写成一个独立、完整的问题，补全其中省略或指代的对象。只输出改写后的问题，不要回答，不要解释。"
+               "Rewrite the follow-up as one standalone question in its own language; output only the question.")
+
+
+def llm_rewrite(question: str, history: Sequence[Turn], generator: Generator, max_tokens: int = 48) -> Rewrite:
+    """Ask the local model for a standalone question; fall back to the rules if its output looks wrong."""
+    fallback = rule_rewrite(question, history)
+    if fallback.method in {"none", "swap"}:
+        return fallback
+    last = history[-1]
+    user = f"上一个问题：{last.question}\n"
+    if last.answer:
+        user += f"上一个回答：{last.answer[:160]}\n"
+    user += f"追问：{question.strip()}\n改写后的问题："
+    try:
+        text = "".join(generator.stream([{"role": "system", "content": _LLM_SYSTEM},
+                                         {"role": "user", "content": user}], max_tokens))
+    except Exception:  # noqa: BLE001 - a failed rewrite must never block the answer; the rules still work
+        return fallback
+    text = re.sub(r"^(改写后的问题|问题|Question)\s*[:：]\s*", "", text.strip().splitlines()[0] if text.strip() else "")
+    text = text.strip(" \"'“”「」")
+    good = 4 <= len(text) <= 120 and not _ZH_PRONOUN.search(text) and bool(_CJK.search(text)) == bool(_CJK.search(question))
+    return Rewrite(text, question.strip(), "llm") if good else fallback
+
+
+def rewrite(question: str, history: Sequence[Turn], generator: Generator | None = None, mode: str = "rules") -> Rewrite:
+    """The standalone form of `question` given `history` (oldest first); mode is "rules", "llm" or "off"."""
+    if mode == "off" or not history:
+        q = question.strip()
+        return Rewrite(q, q, "none")
+    if mode == "llm" and generator is not None:
+        return llm_rewrite(question, history, generator)
+    return rule_rewrite(question, history)
+
+
+__all__ = ["Rewrite", "Turn", "is_follow_up", "llm_rewrite", "rewrite", "rule_rewrite"]

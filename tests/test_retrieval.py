@@ -1,0 +1,123 @@
+"""Follow-up rewriting, re-ranking and the approximate index switch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import HashingEmbedder, ScriptedGenerator
+
+from rag.index import build_index, load_index
+from rag.rewrite import Turn, is_follow_up, rewrite, rule_rewrite
+
+YIYANG = "益阳为什么能成为长株潭都市圈扩群的首选？"
+
+
+@pytest.mark.parametrize("previous,follow_up,expected,method", [
+    (YIYANG, "那株洲呢？", "株洲为什么能成为长株潭都市圈扩群的首选？", "swap"),
+    ("在培育新兴产业上，株洲要加快建设哪几个基地？", "那益阳呢", "在培育新兴产业上，益阳要加快建设哪几个基地？", "swap"),
+    ("湖南现在大概有多少家电机企业？", "总产值呢？", "湖南现在大概有多少家电机企业？总产值呢？", "context"),
+    ("麓宇光电拟在益阳投资什么项目", "它的总投资是多少？", "麓宇光电拟在益阳投资什么项目？它的总投资是多少？", "context"),
+    ("What was signed at the Changsha matchmaking event?", "How many units signed it?",
+     "What was signed at the Changsha matchmaking event? How many units signed it?", "context"),
+    (YIYANG, "第六届中国人工智能大赛一共设了几道赛题？", "第六届中国人工智能大赛一共设了几道赛题？", "none"),
+    (YIYANG, "蒋涤非这次给多少位新任参事颁发了聘书？", "蒋涤非这次给多少位新任参事颁发了聘书？", "none"),
+])
+def test_rule_rewrite(previous: str, follow_up: str, expected: str, method: str) -> None:
+    rw = rule_rewrite(follow_up, [Turn(previous)])
+    assert (rw.question, rw.method) == (expected, method)
+    assert rw.original == follow_up.strip()
+
+
+@pytest.mark.parametrize("question,follow", [
+    ("那株洲呢？", True), ("它的总投资是多少？", True), ("其中境外待备案的有几家？", True),
+    ("What about Zhuzhou?", True), ("When did it open?", True),
+    ("益阳为什么能成为长株潭都市圈扩群的首选？", False), ("How many teams entered the AI contest?", False),
+    ("它" * 50, False),  # long text is a question of its own
+])
+def test_is_follow_up(question: str, follow: bool) -> None:
+    assert is_follow_up(question) is follow
+
+
+def test_no_history_means_no_rewrite() -> None:
+    assert rewrite("那株洲呢？", []).method == "none"
+    assert rewrite("那株洲呢？", [Turn(YIYANG)], mode="off").question == "那株洲呢？"
+
+
+@pytest.mark.parametrize("reply,method", [
+    ("湖南湘江新区麓宇光电有限公司光电子集成产业化项目的总投资是多少？", "llm"),
+    ("改写后的问题：麓宇光电项目的总投资是多少？", "llm"),
+    ("", "context"),  # nothing useful: the rules' answer is kept
+    ("它的总投资是多少？", "context"),  # still leans on a pronoun
+])
+def test_llm_rewrite_is_checked(reply: str, method: str) -> None:
+    gen = ScriptedGenerator(reply)
+    rw = rewrite("它的总投资是多少？", [Turn("麓宇光电拟在益阳投资什么项目？", "光电子集成产业化项目[1]。")], gen, "llm")
+    assert rw.method == method
+    assert "它" not in rw.question or method == "context"
+    if method == "llm":
+        assert "总投资" in rw.question and not rw.question.startswith("改写")
+        assert "上一个问题：麓宇光电" in gen.prompts[0][1]["content"]
+
+
+def test_follow_up_retrieves_with_the_rewritten_question(fake_pipeline) -> None:
+    pipe = fake_pipeline("约3亿元[1]。", backend="extractive")
+    events = list(pipe.stream("那株洲呢？", history=[Turn("在培育新兴产业上，益阳要加快建设哪几个基地？")]))
+    wanted = "在培育新兴产业上，株洲要加快建设哪几个基地？"
+    assert events[0].kind == "passages" and events[0].text == wanted
+    assert any("北斗之城" in p.chunk.text for p in events[0].passages)
+    answer = events[-1].answer
+    assert answer.question == "那株洲呢？" and answer.query == wanted
+    plain = list(pipe.stream(wanted))
+    assert plain[0].text == "" and plain[-1].answer.query == ""
+
+
+def test_sources_panel_shows_the_rewritten_question(fake_pipeline) -> None:
+    from rag import ui
+
+    pipe = fake_pipeline(backend="extractive")
+    answer = pipe.ask("那株洲呢？", history=[Turn("在培育新兴产业上，益阳要加快建设哪几个基地？")])
+    assert "检索用问题：在培育新兴产业上，株洲要加快建设哪几个基地？" in ui.sources_html(answer)
+
+
+def test_large_corpus_switches_to_hnsw_with_recall_recorded(seeds_copy: Path, tmp_path: Path) -> None:
+    from rag.retrieve import HybridRetriever
+
+    emb = HashingEmbedder()
+    build_index(seeds_copy, tmp_path / "idx", emb, ann_threshold=10)
+    index = load_index(tmp_path / "idx")
+    info = index.manifest["dense_index"]
+    assert info["type"] == "faiss.IndexHNSWFlat" and info["recall_at_10_vs_flat"] >= 0.9
+    assert index.dense.hnsw.efSearch == info["efSearch"]
+    hits = HybridRetriever(index, emb, mode="dense").search("对接会签约采购金额约3亿元", 3)
+    assert any("3亿元" in p.chunk.text for p in hits)
+    build_index(seeds_copy, tmp_path / "small", emb)
+    assert load_index(tmp_path / "small").manifest["dense_index"] == {"type": "faiss.IndexFlatIP"}
+
+
+def test_dense_index_recall_on_random_vectors() -> None:
+    from rag.index import dense_index
+
+    vecs = np.random.default_rng(1).standard_normal((3000, 32)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ann, info = dense_index(vecs, ann_threshold=1000)
+    assert ann.ntotal == 3000 and info["checked_queries"] == 500 and info["recall_at_10_vs_flat"] > 0.8
+
+
+@pytest.mark.parametrize("tokens,text,expected", [
+    (["益阳", "企业", "多少"], "益阳已有18家企业", 1.0),  # 多少 is a question word, not content
+    (["3", "亿元", "签约"], "签约金额约3亿元", 1.0),
+    (["3", "亿元", "签约"], "签约金额约5亿元", 0.5),  # the missing number weighs double: (1 + 1) / (2 + 1 + 1)
+    (["什么", "的"], "任何文本", 0.0),
+])
+def test_coverage(tokens: list[str], text: str, expected: float) -> None:
+    from rag.retrieve import coverage
+
+    assert coverage(tokens, text) == pytest.approx(expected)
+
+
+def test_coverage_rerank_lifts_the_passage_with_every_query_word(fake_pipeline) -> None:
+    plain = fake_pipeline(backend="extractive").retrieve("桃江县名片", 1)[0]
+    assert "桃江" not in plain.chunk.text  # the hashing embedder and BM25 alone rank another story first
+    top = fake_pipeline(backend="extractive", rerank="coverage").retrieve("桃江县名片", 1)[0]
+    assert "南竹之乡" in top.chunk.text
