@@ -169,6 +169,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag import bench
+    from rag.pipeline import Pipeline
+
+    settings = _settings(args).replace(backend="extractive")
+    pipe = Pipeline.from_settings(settings, _Bar())
+    shared = Path(args.shared)
+    result = bench.retrieval_bench(
+        pipe.embedder, Path(settings.seeds_dir), shared / "eval" / "dev.jsonl",
+        shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl", Path(args.work),
+        synthetic=args.synthetic, log=lambda line: print(line, file=sys.stderr, flush=True),
+        parts=tuple(args.parts.split(",")))
+    bench.save(result, Path(args.out))
+    print(bench.table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Offline Chinese question answering over news pages.")
     parser.add_argument("--settings", help="TOML settings file (default: $RAG_SETTINGS or ./rag.toml)")
@@ -194,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("articles", help="list the indexed articles").set_defaults(func=cmd_articles)
     p = sub.add_parser("show", help="print one article")
     p.add_argument("article_id"), p.set_defaults(func=cmd_show)
+    p = sub.add_parser("bench", help="benchmarks that print figures (retrieval: recall, build speed, latency)")
+    p.add_argument("what", choices=["retrieval"])
+    p.add_argument("--shared", default="../shared", help="folder with eval/dev.jsonl and peer/ (default ../shared)")
+    p.add_argument("--synthetic", type=int, default=100_000, help="chunks in the synthetic latency corpus (0: skip)")
+    p.add_argument("--work", default="bench/.work", help="keeps the archive index between runs")
+    p.add_argument("--out", default="bench/retrieval.json")
+    p.add_argument("--parts", default="seeds,peer,synthetic", help="comma-separated: seeds, peer, synthetic")
+    p.set_defaults(func=cmd_bench)
     p = sub.add_parser("serve", help="start the chat page (same as python app.py)")
     p.add_argument("--port", type=int), p.set_defaults(func=cmd_serve)
     return parser

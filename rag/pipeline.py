@@ -50,7 +50,7 @@ class Pipeline:
         emb_path = resolve(settings.embedder, "embedder", cache, progress)
         dim = settings.embed_dim if settings.embed_dim and settings.embed_dim < 768 else None
         embedder = SentenceTransformerEmbedder(str(emb_path), settings.embedder, dim=dim,
-                                               batch_size=settings.embed_batch)
+                                               batch_size=settings.embed_batch, dtype=settings.embed_dtype)
         generator: Generator | None = None
         if settings.backend != "extractive":
             gguf = resolve(settings.llm, "llm", cache, progress)

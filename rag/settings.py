@@ -28,6 +28,7 @@ class Settings:
     embedder: str = "embeddinggemma-300m"
     embed_dim: int = 768
     embed_batch: int = 8
+    embed_dtype: str = "auto"  # auto (bf16 where the CPU has bf16 instructions, or on a GPU) | float32 | bfloat16
     llm: str = "qwen2.5-coder-1.5b-q4km"
     backend: str = "llamacpp"  # llamacpp | transformers | extractive
     threads: int = 0  # 0: one per physical core
@@ -90,7 +91,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         if raw is not None and raw != "":
             values[name] = _coerce(name, raw, kind)
     settings = Settings(**values)
-    for name, allowed in (("rewrite", {"rules", "llm", "off"}), ("rerank", {"off", "coverage"})):
+    for name, allowed in (("rewrite", {"rules", "llm", "off"}), ("rerank", {"off", "coverage"}),
+                          ("embed_dtype", {"auto", "float32", "bfloat16"})):
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}; got {getattr(settings, name)!r}")
     if settings.backend not in {"llamacpp", "transformers", "extractive"}:

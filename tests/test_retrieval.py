@@ -121,3 +121,31 @@ def test_coverage_rerank_lifts_the_passage_with_every_query_word(fake_pipeline) 
     assert "桃江" not in plain.chunk.text  # the hashing embedder and BM25 alone rank another story first
     top = fake_pipeline(backend="extractive", rerank="coverage").retrieve("桃江县名片", 1)[0]
     assert "南竹之乡" in top.chunk.text
+
+
+def test_retrieval_bench_runs_on_small_inputs(tmp_path: Path) -> None:
+    import json
+
+    from rag import bench
+
+    shared = Path(__file__).resolve().parent.parent.parent / "shared"
+    if not (shared / "peer" / "crud_news_1k.jsonl").is_file():
+        pytest.skip("../shared/peer is not here")
+    lines = (shared / "peer" / "crud_news_1k.jsonl").read_text(encoding="utf-8").splitlines()[:60]
+    ids = {json.loads(line)["id"] for line in lines}
+    news = tmp_path / "news.jsonl"
+    news.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    questions = [q for q in (shared / "peer" / "crud_qa_dev.jsonl").read_text(encoding="utf-8").splitlines()
+                 if set(json.loads(q)["sources"]) & ids]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(questions) + "\n", encoding="utf-8")
+    seeds = Path(__file__).resolve().parent.parent / "seeds"
+    result = bench.retrieval_bench(HashingEmbedder(), seeds, shared / "eval" / "dev.jsonl", news, qa,
+                                   tmp_path / "work", synthetic=1500, log=lambda _: None)
+    assert set(result["seeds"]["configs"]) == set(bench.CONFIGS)
+    assert result["peer"]["questions"] == len(questions) > 0
+    assert result["synthetic"]["hnsw"]["dense_index"]["type"] == "faiss.IndexHNSWFlat"
+    text = bench.table(result)
+    assert "hybrid+coverage" in text and "synthetic: 1500 chunks" in text
+    bench.save(result, tmp_path / "out.json")
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["embedder"] == "hashing-test"
