@@ -78,8 +78,37 @@ def _measure(index: Index, queries: QueryCache, items: list[dict], k: int = 10) 
     return out
 
 
+def followup_bench(index: Index, embedder: Embedder, items: list[dict]) -> dict:
+    """Follow-up questions: does the rule rewrite name what the question leans on, and does retrieval then
+    find the evidence (recall@5, hybrid) where the bare follow-up does not?"""
+    from rag.rewrite import Turn, rule_rewrite
+
+    queries = QueryCache(embedder)
+    rows = []
+    for item in items:
+        rw = rule_rewrite(item["question"], [Turn(q) for q in item["history"]])
+        rows.append((item, rw))
+        queries.prepare([item["question"], rw.question])
+    retriever = HybridRetriever(index, queries, candidates=20)
+    scored = [(item, rw) for item, rw in rows if item.get("evidence")]
+
+    def recall(use_rewrite: bool) -> float:
+        hits = [evidence_rank(item, retriever.search(rw.question if use_rewrite else item["question"], 5))
+                for item, rw in scored]
+        return round(sum(h is not None for h in hits) / len(hits), 3) if hits else 0.0
+
+    return {
+        "items": len(items),
+        "rewrite_names_the_topic": round(sum(all(e.lower() in rw.question.lower() for e in item["expect"])
+                                             for item, rw in rows) / len(rows), 3),
+        "methods": {m: sum(rw.method == m for _, rw in rows) for m in ("swap", "context", "none")},
+        "recall@5_bare_follow_up": recall(False),
+        "recall@5_rewritten": recall(True),
+    }
+
+
 def _corpus(label: str, seeds: Path, index_dir: Path, embedder: Embedder, items: list[dict],
-            rebuild: bool, log: Callable[[str], None]) -> dict:
+            rebuild: bool, log: Callable[[str], None], followups: list[dict] | None = None) -> dict:
     log(f"[{label}] indexing {seeds} ...")
     t = time.perf_counter()
     report = build_index(seeds, index_dir, embedder, rebuild=rebuild)
@@ -94,6 +123,8 @@ def _corpus(label: str, seeds: Path, index_dir: Path, embedder: Embedder, items:
         "query_embed_ms_p50": _pct(queries.embed_ms, 50),
         "configs": _measure(index, queries, items),
     }
+    if followups:
+        result["followups"] = followup_bench(index, embedder, followups)
     log(f"[{label}] {json.dumps(result, ensure_ascii=False)}")
     return result
 
@@ -148,7 +179,8 @@ def _latency(index: Index, queries: QueryCache, questions: list[str]) -> dict:
 
 def retrieval_bench(embedder: Embedder, seeds: Path, dev: Path | None, peer_news: Path | None,
                     peer_questions: Path | None, work: Path, synthetic: int = 100_000,
-                    log: Callable[[str], None] = print, parts: tuple[str, ...] = ("seeds", "peer", "synthetic")) -> dict:
+                    log: Callable[[str], None] = print, parts: tuple[str, ...] = ("seeds", "peer", "synthetic"),
+                    followups: Path | None = None) -> dict:
     """Run the `parts` whose inputs exist; `work` keeps the archive index between runs (re-embedding it is slow)."""
     import faiss
 
@@ -160,7 +192,8 @@ def retrieval_bench(embedder: Embedder, seeds: Path, dev: Path | None, peer_news
     all_questions = [it["question"] for it in dev_items + peer_items]
     if dev_items and "seeds" in parts:
         with tempfile.TemporaryDirectory() as tmp:  # a cold build, so build time and chunks/s are real
-            result["seeds"] = _corpus("seeds", seeds, Path(tmp) / "index", embedder, dev_items, True, log)
+            result["seeds"] = _corpus("seeds", seeds, Path(tmp) / "index", embedder, dev_items, True, log,
+                                      load_items(followups) if followups and followups.is_file() else None)
     if peer_items and "peer" in parts and peer_news and peer_news.is_file():
         folder = work / "peer-seeds"
         folder.mkdir(parents=True, exist_ok=True)
@@ -197,6 +230,11 @@ def table(result: dict) -> str:
         for name, row in part["configs"].items():
             lines.append(f"  {name:16} {row['recall@1']:6.3f} {row['recall@3']:6.3f} {row['recall@5']:6.3f} "
                          f"{row['recall@10']:6.3f} {row['mrr']:6.3f} {row['search_ms_p50']:8.2f} {row['search_ms_p95']:8.2f}")
+        if part.get("followups"):
+            f = part["followups"]
+            lines.append(f"  follow-ups ({f['items']}): rewrite names the topic {f['rewrite_names_the_topic']:.2f} "
+                         f"{f['methods']}; recall@5 bare {f['recall@5_bare_follow_up']:.2f} -> "
+                         f"rewritten {f['recall@5_rewritten']:.2f}")
     syn = result.get("synthetic")
     if syn:
         lines.append(f"synthetic: {syn['chunks']} chunks, dim {syn['dim']}; query embedding p50 {syn['query_embed_ms_p50']} ms")

@@ -1,7 +1,8 @@
 """Cite stage: answer text -> claims with checked Citations pointing at exact spans of the passages.
 
 A claim is supported by a passage when most of its character bigrams occur in one or two adjacent
-sentences of that passage and every number in it appears there exactly. A claim citing the wrong
+sentences of that passage and every number in it, and every name it adds to the question, appears there
+exactly. A claim citing the wrong
 passage gets its citation moved to the one that supports it; a claim nothing supports is dropped.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from rag.chunk import sentence_spans
+from rag.names import names
 from rag.types import Citation, Passage
 
 _MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
@@ -65,6 +67,8 @@ def support(claim: str, span: str, question: str = "") -> float:
     """
     if any(n not in span for n in _numbers(claim)):
         return 0.0
+    if any(name not in span for name in names(claim) - names(question) if name not in question):
+        return 0.0  # a place, person or organisation the claim brings in must be named by its source
     grams = _bigrams(claim)
     novel = grams - _bigrams(question)
     if len(novel) >= 2:

@@ -180,7 +180,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         pipe.embedder, Path(settings.seeds_dir), shared / "eval" / "dev.jsonl",
         shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl", Path(args.work),
         synthetic=args.synthetic, log=lambda line: print(line, file=sys.stderr, flush=True),
-        parts=tuple(args.parts.split(",")))
+        parts=tuple(args.parts.split(",")), followups=Path(args.followups))
     bench.save(result, Path(args.out))
     print(bench.table(result))
     print(f"saved {args.out}")
@@ -219,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", default="bench/.work", help="keeps the archive index between runs")
     p.add_argument("--out", default="bench/retrieval.json")
     p.add_argument("--parts", default="seeds,peer,synthetic", help="comma-separated: seeds, peer, synthetic")
+    p.add_argument("--followups", default="bench/followups.jsonl", help="follow-up questions for the seeds part")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("serve", help="start the chat page (same as python app.py)")
     p.add_argument("--port", type=int), p.set_defaults(func=cmd_serve)

@@ -50,7 +50,8 @@ class SentenceTransformerEmbedder:
                                                   model_kwargs={"torch_dtype": getattr(torch, self.dtype)})
             except (OSError, ValueError) as exc:
                 raise ModelError(f"could not load the embedding model from {self.path}: {exc}") from None
-            self.dim = self._model.get_sentence_embedding_dimension()
+            dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+            self.dim = dim_of()
         return self._model
 
     def warm_up(self) -> None:

@@ -53,13 +53,16 @@ def evidence_rank(item: dict, passages: Sequence[Passage]) -> int | None:
 
 
 def citation_precise(item: dict, answer: Answer) -> list[bool]:
-    """Per citation: its quote contains an evidence quote, or every number of its claim."""
+    """Per citation: its quote overlaps an evidence quote (holds it or lies within it), or holds every
+    number and name of its claim (when the claim has any)."""
+    from rag.names import names
+
     quotes = [_norm(q) for q in item.get("evidence", [])]
     out = []
     for c in answer.citations:
         quote = _norm(c.quote)
-        numbers = re.findall(r"\d+(?:\.\d+)?", c.claim)
-        out.append(any(q in quote or quote in q for q in quotes if q) or bool(numbers) and all(n in quote for n in numbers))
+        facts = re.findall(r"\d+(?:\.\d+)?", c.claim) + sorted(names(c.claim))
+        out.append(any(q in quote or quote in q for q in quotes if q) or bool(facts) and all(_norm(f) in quote for f in facts))
     return out
 
 
@@ -68,6 +71,7 @@ def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None =
              search: Callable[[str], Sequence[Passage]] | None = None) -> dict:
     """Run every item through `ask` (and `search`, for recall@10 beyond the prompt's passages)."""
     rows, answerable, unanswerable, ranks, precise, latencies, first_tokens = [], [], [], [], [], [], []
+    supported_claims = unsupported_claims = 0
     try:
         sink = Path(out).open("w", encoding="utf-8") if out else None
     except OSError as exc:
@@ -80,6 +84,8 @@ def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None =
             precise.extend(citation_precise(item, answer))
         else:
             unanswerable.append(answer.refused)
+        supported_claims += len(answer.citations)
+        unsupported_claims += len(answer.unsupported)
         latencies.append(answer.timings.get("total_ms", 0.0))
         first_tokens.append(answer.timings.get("first_token_ms", 0.0))
         rows.append(dict(answer_to_json(answer), id=item.get("id")))
@@ -103,6 +109,9 @@ def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None =
         "recall": {f"@{k}": share([r is not None and r <= k for r in ranks]) for k in (1, 3, 5, 10)},
         "mrr": round(statistics.mean([1 / r if r else 0.0 for r in ranks]), 3) if ranks else None,
         "citation_precision": share(precise),
+        # Of all claims the model made (before checking): those a passage supports, and those removed.
+        "citation_recall": share([True] * supported_claims + [False] * unsupported_claims),
+        "unsupported_claim_rate": share([True] * unsupported_claims + [False] * supported_claims),
         "latency_ms": {"mean": round(statistics.mean(latencies)), "p50": round(statistics.median(latencies))} if latencies else {},
         "first_token_ms_p50": round(statistics.median(first_tokens)) if first_tokens else None,
     }
@@ -123,4 +132,5 @@ def answer_to_json(answer: Answer) -> dict:
                      for p in answer.passages],
         "timings": {k: round(v, 1) for k, v in answer.timings.items()},
         "notice": answer.notice,
+        "unsupported_claims": list(answer.unsupported),
     }

@@ -144,8 +144,10 @@ class Pipeline:
         if dropped:
             notice = (notice + " " if notice else "") + f"已删除 {len(dropped)} 句资料不支持的内容：" + "；".join(dropped)
         if not citations:
-            return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip())
-        return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip())
+            return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
+                          unsupported=tuple(dropped))
+        return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
+                      unsupported=tuple(dropped))
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         answer = None

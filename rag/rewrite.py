@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.generate import Generator
+from rag.names import entities
 
 # "那株洲呢？", "还有特约研究员呢", "总产值呢?"
 _NE_FOLLOW = re.compile(r"^(?:那么?|还有|另外|再问一下[，,]?)?\s*(?P<x>[^，,。？?！!]{1,24}?)\s*(?:的情况|怎么样|如何)?呢\s*[？?]?$")
-_ZH_PRONOUN = re.compile(r"它们|它|其|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])|这(?:个|些|家|批|项|里)|那(?:个|些|家|批|项|里)|他们|她们|上述|前者|后者")
+_ZH_PRONOUN = re.compile(r"它们|它|其|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])|这(?:个|些|家|批|项|里|组|位|篇|条|场)|那(?:个|些|家|批|项|里|组|位|篇|条|场)|他们|她们|上述|前者|后者")
 _EN_FOLLOW = re.compile(r"^(?:and|what about|how about)\s+(?P<x>.+?)\s*\??$", re.I)
 _EN_PRONOUN = re.compile(r"\b(it|its|they|their|them|this|that|these|those|there)\b", re.I)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_SWAPPABLE = {"ns", "nr", "nt", "nz", "nrt"}  # places, people, organisations: safe to swap one for another
 MAX_FOLLOW_UP_CHARS = 40
 
 
@@ -50,20 +50,12 @@ def is_follow_up(question: str) -> bool:
     return bool(_EN_FOLLOW.match(q) or _EN_PRONOUN.search(q))
 
 
-def _entities(text: str) -> list[tuple[str, str]]:
-    import jieba
-    import jieba.posseg as pseg
-
-    jieba.setLogLevel(60)
-    return [(w.word, w.flag) for w in pseg.cut(text) if w.flag in _SWAPPABLE and len(w.word) >= 2]
-
-
 def _swap(previous: str, new: str) -> str | None:
     """The previous question with its entity of the same kind as `new` replaced by `new`."""
-    new_kinds = {flag for _, flag in _entities(new)}
+    new_kinds = {flag for _, flag in entities(new)}
     if not new_kinds:
         return None
-    for word, flag in _entities(previous):
+    for word, flag in entities(previous):
         if flag in new_kinds and word != new and word not in new and new not in previous:
             return previous.replace(word, new, 1)
     return None

@@ -88,3 +88,4 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     query: str = ""  # the standalone question retrieval used, when a follow-up was rewritten
+    unsupported: tuple[str, ...] = ()  # claims of the model's answer that no passage supported (removed)

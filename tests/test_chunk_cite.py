@@ -104,3 +104,15 @@ def test_restating_the_question_does_not_support_an_invented_fact() -> None:
     text, cits, dropped = check_answer("湖南智通星辰科技有限公司的总部设在湖南长沙市[1]。", [company], question)
     assert text == "" and dropped
     assert check_answer("成立时间不足一年[1]。", [company], question)[1]
+
+
+@pytest.mark.parametrize("claim,span,question,supported", [
+    # A place the claim brings in must be in the span, however many other characters match.
+    ("株洲与湘江新区签署了战略合作协议。", "益阳市与湘江新区签署了战略合作协议。", "", False),
+    ("益阳市与湘江新区签署了战略合作协议。", "益阳市与湘江新区签署了战略合作协议。", "", True),
+    # A name taken from the question may be referred to as "该市" in the span.
+    ("益阳签署了战略合作协议。", "该市签署了战略合作协议。", "益阳签了什么协议？", True),
+    ("颁奖仪式在厦门举行。", "颁奖仪式在北京举行。", "", False),
+])
+def test_names_must_match_exactly(claim: str, span: str, question: str, supported: bool) -> None:
+    assert (support(claim, span, question) >= 0.5) is supported

@@ -128,4 +128,11 @@ def test_chat_page_in_a_real_browser(served_app, tmp_path) -> None:
         chat_box, sources_box = page.locator("#chat").bounding_box(), page.locator("#sources").bounding_box()
         assert sources_box["y"] > chat_box["y"]
         page.screenshot(path=str(artifacts / "chat-phone.png"), full_page=True)
+        # A follow-up leans on the previous question; the panel shows the question retrieval used.
+        page.locator("#question textarea").fill("它有多少家单位签约？")
+        page.locator("#send").click()
+        page.get_by_text("检索用问题：对接会签约采购金额是多少？它有多少家单位签约？").wait_for(timeout=120_000)
+        page.wait_for_function("() => !document.querySelector('#sources').innerText.includes('正在生成回答')",
+                               timeout=180_000)
+        assert "16家" in page.locator("#chat").inner_text() or "没有找到" in page.locator("#chat").inner_text()
         browser.close()

@@ -1,0 +1,64 @@
+"""rag eval's figures, computed over a scripted model so every number is known in advance."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.evaluate import answer_correct, citation_precise, evaluate
+from rag.types import Answer, Citation
+
+ITEMS = [
+    {"id": "a", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "match": "any", "answerable": True,
+     "evidence": ["当天,16家单位签署合作协议,总签约采购金额约3亿元。"]},
+    {"id": "b", "question": "道县的清明祭英烈活动是几号举办的？", "answers": [], "answerable": False},
+]
+
+
+def test_eval_counts_supported_and_unsupported_claims(fake_pipeline, tmp_path: Path) -> None:
+    pipe = fake_pipeline("总签约采购金额约3亿元[1]。这家企业的总部设在北京[2]。")
+    out = tmp_path / "rows.jsonl"
+    result = evaluate(ITEMS, pipe.ask, out, search=lambda q: pipe.retrieve(q, 10))
+    assert result["answer_accuracy"] == 1.0
+    # The scripted model answers the unanswerable question too, but no passage retrieved for it supports
+    # either claim, so the checker removes both and the reply becomes a refusal.
+    assert result["refusal_accuracy"] == 1.0
+    # Claims: item a has one supported and one removed ("总部设在北京" is in no passage); item b two removed.
+    assert result["citation_recall"] == 0.25 and result["unsupported_claim_rate"] == 0.75
+    assert result["recall"]["@10"] == 1.0 and result["citation_precision"] == 1.0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[0]["unsupported_claims"] == ["这家企业的总部设在北京。"]
+
+
+def test_eval_of_a_refusing_model(fake_pipeline) -> None:
+    pipe = fake_pipeline("资料中没有找到这个问题的答案。")
+    result = evaluate(ITEMS, pipe.ask)
+    assert result["answer_accuracy"] == 0.0 and result["refusal_accuracy"] == 1.0
+    assert result["false_refusal_rate"] == 1.0 and result["citation_recall"] is None
+
+
+def _answer(text: str, claim: str = "", quote: str = "") -> Answer:
+    cits = (Citation(1, "x", "t", "s", 0, len(quote), quote, claim),) if quote else ()
+    return Answer("q", text, not cits, cits)
+
+
+@pytest.mark.parametrize("golds,match,text,ok", [
+    (["12月13日", "曹正平"], "all", "12月13日，曹正平拍摄[1]。", True),
+    (["12月13日", "曹正平"], "all", "12月13日[1]。", False),
+    (["3亿元", "3亿"], "any", "约 3 亿元[1]", True),
+    (["98%"], "any", "The rate rose to 98%[1].", True),
+])
+def test_answer_correct(golds: list[str], match: str, text: str, ok: bool) -> None:
+    assert answer_correct({"answers": golds, "match": match}, _answer(text, "c", "quote")) is ok
+
+
+@pytest.mark.parametrize("claim,quote,ok", [
+    ("金额约3亿元。", "当天,16家单位签署合作协议,总签约采购金额约3亿元。", True),  # holds the evidence
+    ("共有16家单位签约。", "16家单位签署合作协议", True),  # every number of the claim
+    ("金额约5亿元。", "省工信厅现场发布供需清单", False),
+])
+def test_citation_precise(claim: str, quote: str, ok: bool) -> None:
+    item = {"evidence": ["当天,16家单位签署合作协议,总签约采购金额约3亿元。"]}
+    assert citation_precise(item, _answer(claim, claim, quote)) == [ok]
