@@ -21,16 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from rag.embed import Embedder
+from rag.errors import RagError
 from rag.evaluate import evidence_rank, load_items
 from rag.index import Index, build_index, dense_index, load_index, tokenize
 from rag.retrieve import HybridRetriever
+from rag.settings import Settings
 from rag.types import Chunk
 
 CONFIGS = {  # name -> HybridRetriever keyword arguments
     "dense": {"mode": "dense"},
     "lexical": {"mode": "lexical"},
     "hybrid": {"mode": "hybrid"},
-    "hybrid+coverage": {"mode": "hybrid", "rerank": "coverage"},
+    "hybrid+coverage": {"mode": "hybrid", "rerank": "coverage", "rerank_weight": Settings().rerank_weight},
 }
 
 
@@ -92,8 +94,8 @@ def followup_bench(index: Index, embedder: Embedder, items: list[dict]) -> dict:
     retriever = HybridRetriever(index, queries, candidates=20)
     scored = [(item, rw) for item, rw in rows if item.get("evidence")]
 
-    def recall(use_rewrite: bool) -> float:
-        hits = [evidence_rank(item, retriever.search(rw.question if use_rewrite else item["question"], 5))
+    def recall(use_rewrite: bool, k: int) -> float:
+        hits = [evidence_rank(item, retriever.search(rw.question if use_rewrite else item["question"], k))
                 for item, rw in scored]
         return round(sum(h is not None for h in hits) / len(hits), 3) if hits else 0.0
 
@@ -102,8 +104,10 @@ def followup_bench(index: Index, embedder: Embedder, items: list[dict]) -> dict:
         "rewrite_names_the_topic": round(sum(all(e.lower() in rw.question.lower() for e in item["expect"])
                                              for item, rw in rows) / len(rows), 3),
         "methods": {m: sum(rw.method == m for _, rw in rows) for m in ("swap", "context", "none")},
-        "recall@5_bare_follow_up": recall(False),
-        "recall@5_rewritten": recall(True),
+        "recall@1_bare_follow_up": recall(False, 1),
+        "recall@1_rewritten": recall(True, 1),
+        "recall@5_bare_follow_up": recall(False, 5),
+        "recall@5_rewritten": recall(True, 5),
     }
 
 
@@ -132,8 +136,12 @@ def _corpus(label: str, seeds: Path, index_dir: Path, embedder: Embedder, items:
 _SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]?")
 
 
-def synthetic_index(n: int, dim: int, archive: Path, ann_threshold: int, seed: int = 0) -> tuple[Index, dict]:
-    """`n` chunks recombined from the archive's sentences, random unit vectors, BM25 over jieba tokens."""
+def synthetic_index(n: int, dim: int, archive: Path, ann_threshold: int, seed: int = 0,
+                    base: np.ndarray | None = None) -> tuple[Index, dict]:
+    """`n` chunks recombined from the archive's sentences, BM25 over jieba tokens, and vectors that are
+    real archive embeddings (`base`) plus noise (cosine ~0.9 to their base), or random unit vectors
+    without a base. Real embeddings cluster by topic; uniform random vectors do not, and approximate
+    indexes do much worse on them than on any real corpus."""
     import bm25s
 
     rng = np.random.default_rng(seed)
@@ -151,6 +159,9 @@ def synthetic_index(n: int, dim: int, archive: Path, ann_threshold: int, seed: i
                             start=0, end=0, title=""))
         corpus.append([tok for j in picks for tok in tokens[j]])
     vectors = rng.standard_normal((n, dim), dtype=np.float32)
+    if base is not None and len(base) and base.shape[1] == dim:
+        vectors *= 0.5 / np.sqrt(dim)  # noise of norm ~0.5 around a unit base vector
+        vectors += base[rng.integers(0, len(base), size=n)]
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     timings["make_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
@@ -162,6 +173,17 @@ def synthetic_index(n: int, dim: int, archive: Path, ann_threshold: int, seed: i
     timings["dense_build_s"] = round(time.perf_counter() - t, 1)
     manifest = {"dense_index": info, "synthetic": True}
     return Index(Path("."), manifest, {}, chunks, vectors, dense, bm25), timings
+
+
+def _question_recall(index: Index, queries: QueryCache, questions: list[str]) -> float:
+    import faiss
+
+    exact = faiss.IndexFlatIP(index.vectors.shape[1])
+    exact.add(index.vectors)
+    q = np.stack([queries.vectors[x] for x in questions]).astype(np.float32)
+    _, want = exact.search(q, 10)
+    _, got = index.dense.search(q, 10)
+    return round(float(np.mean([len(set(w) & set(g)) / 10 for w, g in zip(want, got)])), 4)
 
 
 def _latency(index: Index, queries: QueryCache, questions: list[str]) -> dict:
@@ -204,12 +226,20 @@ def retrieval_bench(embedder: Embedder, seeds: Path, dev: Path | None, peer_news
         queries = QueryCache(embedder)
         queries.prepare(all_questions)
         dim = len(next(iter(queries.vectors.values())))
-        syn: dict = {"chunks": synthetic, "dim": dim}
+        base = None
+        try:
+            base = load_index(work / "peer-index").vectors
+        except RagError:
+            log("[synthetic] no archive index in the work folder: random vectors (run the peer part first)")
+        syn: dict = {"chunks": synthetic, "dim": dim,
+                     "vectors": "archive embeddings + noise" if base is not None else "random unit vectors"}
         for label, threshold in (("flat", synthetic + 1), ("hnsw", 0)):
             log(f"[synthetic] {synthetic} chunks, {label} index ...")
-            index, timings = synthetic_index(synthetic, dim, peer_news, threshold)
+            index, timings = synthetic_index(synthetic, dim, peer_news, threshold, base=base)
             syn[label] = {"build": timings, "dense_index": index.manifest["dense_index"],
                           "latency": _latency(index, queries, all_questions)}
+            if label == "hnsw":  # the build's own check queries with stored vectors; this one with the questions
+                syn[label]["question_recall_at_10_vs_flat"] = _question_recall(index, queries, all_questions)
             log(f"[synthetic] {label}: {json.dumps(syn[label], ensure_ascii=False)}")
             del index
         syn["query_embed_ms_p50"] = _pct(queries.embed_ms, 50)
@@ -233,14 +263,18 @@ def table(result: dict) -> str:
         if part.get("followups"):
             f = part["followups"]
             lines.append(f"  follow-ups ({f['items']}): rewrite names the topic {f['rewrite_names_the_topic']:.2f} "
-                         f"{f['methods']}; recall@5 bare {f['recall@5_bare_follow_up']:.2f} -> "
-                         f"rewritten {f['recall@5_rewritten']:.2f}")
+                         f"{f['methods']}; recall@1 bare {f['recall@1_bare_follow_up']:.2f} -> rewritten "
+                         f"{f['recall@1_rewritten']:.2f}, recall@5 {f['recall@5_bare_follow_up']:.2f} -> "
+                         f"{f['recall@5_rewritten']:.2f}")
     syn = result.get("synthetic")
     if syn:
-        lines.append(f"synthetic: {syn['chunks']} chunks, dim {syn['dim']}; query embedding p50 {syn['query_embed_ms_p50']} ms")
+        lines.append(f"synthetic: {syn['chunks']} chunks, dim {syn['dim']} ({syn.get('vectors', 'random unit vectors')}); "
+                     f"query embedding p50 {syn['query_embed_ms_p50']} ms")
         for label in ("flat", "hnsw"):
             info = syn[label]["dense_index"]
             extra = f", recall@10 vs flat {info['recall_at_10_vs_flat']}" if "recall_at_10_vs_flat" in info else ""
+            if "question_recall_at_10_vs_flat" in syn[label]:
+                extra += f", with the real questions {syn[label]['question_recall_at_10_vs_flat']}"
             lines.append(f"  {label} ({info['type']}{extra}); build {syn[label]['build']}")
             for name, row in syn[label]["latency"].items():
                 lines.append(f"    {name:16} search p50 {row['search_ms_p50']:7.2f} ms  p95 {row['search_ms_p95']:7.2f} ms")

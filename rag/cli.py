@@ -181,7 +181,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl", Path(args.work),
         synthetic=args.synthetic, log=lambda line: print(line, file=sys.stderr, flush=True),
         parts=tuple(args.parts.split(",")), followups=Path(args.followups))
-    bench.save(result, Path(args.out))
+    out = Path(args.out)
+    if out.is_file() and set(args.parts.split(",")) != {"seeds", "peer", "synthetic"}:
+        try:  # a partial run updates its parts in the saved figures and keeps the rest
+            result = {**json.loads(out.read_text(encoding="utf-8")), **result}
+        except ValueError:
+            pass
+    bench.save(result, out)
     print(bench.table(result))
     print(f"saved {args.out}")
     return 0

@@ -100,8 +100,23 @@ def llm_rewrite(question: str, history: Sequence[Turn], generator: Generator, ma
         return fallback
     text = re.sub(r"^(改写后的问题|问题|Question)\s*[:：]\s*", "", text.strip().splitlines()[0] if text.strip() else "")
     text = text.strip(" \"'“”「」")
-    good = 4 <= len(text) <= 120 and not _ZH_PRONOUN.search(text) and bool(_CJK.search(text)) == bool(_CJK.search(question))
+    good = (4 <= len(text) <= 120 and not _ZH_PRONOUN.search(text)
+            and bool(_CJK.search(text)) == bool(_CJK.search(question)) and _keeps(question, text))
     return Rewrite(text, question.strip(), "llm") if good else fallback
+
+
+def _keeps(follow_up: str, rewritten: str) -> bool:
+    """Most of what the follow-up itself asks about (its words, less pronouns and particles) survives."""
+    def grams(text: str) -> set[str]:
+        text = _ZH_PRONOUN.sub(" ", text.lower())
+        text = re.sub(r"^(那么?|还有|另外)|呢|吗|是多少|多少|什么|[？?，,。！!\s]", " ", text)
+        if not _CJK.search(text):
+            return {w for w in re.findall(r"[a-z0-9]+", text) if not _EN_PRONOUN.fullmatch(w)}
+        chars = [c for c in text if not c.isspace()]
+        return {a + b for a, b in zip(chars, chars[1:])}
+
+    want = grams(follow_up)
+    return not want or len(want & grams(rewritten)) >= 0.5 * len(want)
 
 
 def rewrite(question: str, history: Sequence[Turn], generator: Generator | None = None, mode: str = "rules") -> Rewrite:

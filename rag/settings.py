@@ -40,8 +40,8 @@ class Settings:
     lexical_weight: float = 1.0
     rrf_k: int = 60
     rewrite: str = "rules"  # follow-up questions: rules | llm | off
-    rerank: str = "off"  # off | coverage (query-term coverage of the fused candidates)
-    rerank_weight: float = 1.0
+    rerank: str = "coverage"  # coverage (query-term coverage of the fused candidates) | off
+    rerank_weight: float = 2.0
     ann_threshold: int = 200_000  # above this many chunks the dense index is HNSW instead of flat
     chunk_chars: int = 220
     chunk_overlap_sentences: int = 1
