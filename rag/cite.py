@@ -59,27 +59,50 @@ def _numbers(text: str) -> set[str]:
     return {n.rstrip(".,") for n in _NUMBER.findall(text)}
 
 
+_SCALE = {"万": 1e4, "亿": 1e8, "千": 1e3, "百": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}
+_VALUE = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)\s*(?:(thousand|million|billion|bn)(?![A-Za-z])|(万|亿|千|百))?", re.I)
+
+
+def _values(text: str) -> set[float]:
+    """Numeric values written in `text`: "3亿" -> 3e8, "6800万" -> 6.8e7, "300 million" -> 3e8."""
+    out = set()
+    for m in _VALUE.finditer(text):
+        unit = (m.group(2) or m.group(3) or "").lower()
+        out.add(round(float(m.group(1).replace(",", "")) * _SCALE.get(unit, 1), 6))
+    return out
+
+
+def _english_support(claim: str, span: str) -> float:
+    """An English claim over Chinese text shares no bigrams; its numbers are the checkable part, compared
+    by value so that "300 million" matches "3亿". A claim with no number cannot be checked: unsupported."""
+    wanted = _values(claim)
+    return 1.0 if wanted and wanted <= _values(span) else 0.0
+
+
 def support(claim: str, span: str, question: str = "") -> float:
     """Share of the claim's character bigrams found in `span`, 0 when a number of the claim is missing.
 
     Bigrams the claim merely repeats from the question are left out when enough remain, so that
-    "X的总部设在长沙" is judged by "长沙", not by the restated "X的总部设在".
+    "X的总部设在长沙" is judged by "长沙", not by the restated "X的总部设在" (bigrams across the seam
+    are left out too). When three or fewer bigrams are left to judge by, all of them must be there.
     """
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", claim))
+    if cjk < 0.3 * len(_CONTENT.findall(claim)):
+        return _english_support(claim, span)
     if any(n not in span for n in _numbers(claim)):
         return 0.0
     if any(name not in span for name in names(claim) - names(question) if name not in question):
         return 0.0  # a place, person or organisation the claim brings in must be named by its source
     grams = _bigrams(claim)
-    novel = grams - _bigrams(question)
+    asked = grams & _bigrams(question)
+    seam = {c for g in asked for c in g}  # a bigram straddling a restated word and a new one is a seam
+    novel = {g for g in grams - asked if g[0] not in seam and g[1] not in seam}
     if len(novel) >= 2:
         grams = novel
     if not grams:
         return 0.0
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", claim))
-    if cjk < 0.3 * len(_CONTENT.findall(claim)):
-        # An English claim over Chinese text shares no bigrams; its numbers are the checkable part.
-        return 1.0 if _numbers(claim) else 0.0
-    return len(grams & _bigrams(span)) / len(grams)
+    share = len(grams & _bigrams(span)) / len(grams)
+    return share if share == 1.0 or len(grams) > 3 else share / 2
 
 
 def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, int, int]:

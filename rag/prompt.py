@@ -43,4 +43,6 @@ def format_passages(passages: list[Passage]) -> str:
 def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
     """Chat messages: the fixed system prefix, then the numbered passages and the question."""
     user = f"资料：\n{format_passages(passages)}\n\n问题：{question.strip()}"
+    if is_english(question):  # small models drift into the passages' language; say it where it is read last
+        user += "\n\nAnswer in English, citing [n]."
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

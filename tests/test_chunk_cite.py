@@ -116,3 +116,24 @@ def test_restating_the_question_does_not_support_an_invented_fact() -> None:
 ])
 def test_names_must_match_exactly(claim: str, span: str, question: str, supported: bool) -> None:
     assert (support(claim, span, question) >= 0.5) is supported
+
+
+@pytest.mark.parametrize("claim,span,supported", [
+    ("The total signed value was about 300 million yuan.", "总签约采购金额约3亿元。", True),
+    ("The total signed value was about 0.3 billion yuan.", "总签约采购金额约3亿元。", True),
+    ("The project will cost 68 million yuan.", "总投资6800万元。", True),
+    ("The total signed value was about 500 million yuan.", "总签约采购金额约3亿元。", False),
+    ("The pre-sales answer rate reached 98%.", "售前回答率提升至98%", True),
+    ("Wang Yiguang chaired the meeting.", "汪一光主持召开专题协商会", False),  # nothing checkable: not supported
+])
+def test_english_claims_are_checked_by_value(claim: str, span: str, supported: bool) -> None:
+    assert (support(claim, span) >= 0.5) is supported
+
+
+@pytest.mark.parametrize("claim,question,supported", [
+    ("总部设在湖南长沙。", "湖南智通星辰科技有限公司的总部设在湖南哪个城市？", False),  # only 长沙 is in the span
+    ("汪一光主持。", "专题协商会是谁主持的？", True),
+])
+def test_few_new_bigrams_must_all_be_there(claim: str, question: str, supported: bool) -> None:
+    span = "省政协副主席汪一光在长沙主持召开专题协商会。"
+    assert (support(claim, span, question) >= 0.5) is supported
