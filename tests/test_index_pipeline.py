@@ -253,3 +253,14 @@ def test_cli_out_means_index_folder_only_for_rag_index() -> None:
     parser = build_parser()
     assert _settings(parser.parse_args(["index", "--out", "elsewhere"])).index_dir == "elsewhere"
     assert _settings(parser.parse_args(["eval", "q.jsonl", "--out", "r.jsonl"])).index_dir == "embeddings"
+
+
+@pytest.mark.parametrize("question,english", [("What was the total procurement value signed?", True),
+                                              ("签约金额多少？", False), ("What is 3亿元 in 湘江新区?", True)])
+def test_english_questions_are_told_to_answer_in_english(question: str, english: bool) -> None:
+    from rag.types import Chunk, Passage
+
+    p = Passage(Chunk("c", "a", "当天签约金额约3亿元。", 0, 11, "对接会", "4月2日", "s.txt"), 1, 0.5)
+    user = build_messages(question, [p])[1]["content"]
+    assert user.endswith("Answer in English, citing [n].") is english
+    assert build_messages(question, [p])[0]["content"] == SYSTEM  # the cached prefix never changes
