@@ -135,7 +135,8 @@ class Pipeline:
         if self.generator is None:
             yield extractive_answer(question, passages)
             return
-        yield from self.generator.stream(build_messages(question, passages), max_tokens or self.settings.max_new_tokens)
+        messages = build_messages(question, passages, self.settings.passage_chars)
+        yield from self.generator.stream(messages, max_tokens or self.settings.max_new_tokens)
 
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)

@@ -33,17 +33,48 @@ def refusal_for(question: str) -> str:
     return REFUSAL_EN if is_english(question) else REFUSAL_ZH
 
 
-def format_passages(passages: list[Passage]) -> str:
+def trim_passage(question: str, text: str, max_chars: int) -> str:
+    """The sentences of `text` around the one that best covers the question, within `max_chars`.
+
+    Prefill is the slow part on a CPU; a passage cut to its relevant sentences costs fewer prompt tokens.
+    """
+    if max_chars <= 0 or len(text) <= max_chars:
+        return text
+    from rag.chunk import sentence_spans
+    from rag.index import tokenize
+    from rag.retrieve import coverage
+
+    sents = sentence_spans(text)
+    if not sents:
+        return text[:max_chars]
+    tokens = tokenize(question)
+    best = max(range(len(sents)), key=lambda i: (coverage(tokens, text[sents[i][0]:sents[i][1]]), -i))
+    lo = hi = best
+    while True:  # grow by whole sentences, the following one first, while the budget allows
+        grown = False
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(sents):
+                start, end = sents[min(lo, j)][0], sents[max(hi, j)][1]
+                if end - start <= max_chars:
+                    lo, hi, grown = min(lo, j), max(hi, j), True
+        if not grown:
+            break
+    start, end = sents[lo][0], sents[hi][1]
+    return ("…" if lo > 0 else "") + text[start:end].strip() + ("…" if hi < len(sents) - 1 else "")
+
+
+def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0) -> str:
     blocks = []
     for p in passages:
         head = f"《{p.chunk.title}》" + (f"（{p.chunk.date}）" if p.chunk.date else "")
-        blocks.append(f"[{p.rank}] {head}\n{p.chunk.text}")
+        blocks.append(f"[{p.rank}] {head}\n{trim_passage(question, p.chunk.text, max_chars)}")
     return "\n\n".join(blocks)
 
 
-def build_messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
-    """Chat messages: the fixed system prefix, then the numbered passages and the question."""
-    user = f"资料：\n{format_passages(passages)}\n\n问题：{question.strip()}"
+def build_messages(question: str, passages: list[Passage], passage_chars: int = 0) -> list[dict[str, str]]:
+    """Chat messages: the fixed system prefix, then the numbered passages (each cut to `passage_chars`
+    around its best sentence when that is set) and the question."""
+    user = f"资料：\n{format_passages(passages, question, passage_chars)}\n\n问题：{question.strip()}"
     if is_english(question):  # small models drift into the passages' language; say it where it is read last
         user += "\n\nAnswer in English, citing [n]."
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

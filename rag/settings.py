@@ -34,6 +34,7 @@ class Settings:
     threads: int = 0  # 0: one per physical core
     context_tokens: int = 4096
     max_new_tokens: int = 160
+    passage_chars: int = 0  # >0: each passage in the prompt is cut to this many characters around its best sentence
     top_k: int = 4
     candidates: int = 20
     dense_weight: float = 1.0

@@ -137,3 +137,19 @@ def test_english_claims_are_checked_by_value(claim: str, span: str, supported: b
 def test_few_new_bigrams_must_all_be_there(claim: str, question: str, supported: bool) -> None:
     span = "省政协副主席汪一光在长沙主持召开专题协商会。"
     assert (support(claim, span, question) >= 0.5) is supported
+
+
+TRIM_TEXT = "第一句讲别的事情。第二句也无关。当天,16家单位签署合作协议,总签约采购金额约3亿元。第四句是后续说明。第五句收尾。"
+
+
+@pytest.mark.parametrize("max_chars,expected", [
+    (0, TRIM_TEXT),  # 0: passages go in whole
+    (500, TRIM_TEXT),
+    (30, "…当天,16家单位签署合作协议,总签约采购金额约3亿元。…"),  # the best sentence alone
+    (50, "…第二句也无关。当天,16家单位签署合作协议,总签约采购金额约3亿元。第四句是后续说明。第五句收尾。"),
+    (5, "…当天,16家单位签署合作协议,总签约采购金额约3亿元。…"),  # never cuts inside the best sentence
+])
+def test_trim_passage_keeps_the_best_sentence(max_chars: int, expected: str) -> None:
+    from rag.prompt import trim_passage
+
+    assert trim_passage("总签约采购金额是多少？", TRIM_TEXT, max_chars) == expected
