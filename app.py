@@ -60,11 +60,12 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
         gr.Markdown("## 湖南日报资料问答\n只根据已收录的报纸版面回答，每句话都注明出处；资料里没有的，会直说没有找到。")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                chat = gr.Chatbot(label="对话", height=460, elem_id="chat")
+                chat = gr.Chatbot(label="对话", height=460, elem_id="chat", buttons=["copy", "copy_all"])
                 box = gr.Textbox(label="您的问题", placeholder="例如：益阳为什么能成为长株潭都市圈扩群的首选？",
                                  lines=1, max_lines=4, elem_id="question")
                 with gr.Row():
                     send = gr.Button("提问", variant="primary", elem_id="send")
+                    stop = gr.Button("停止", variant="stop", elem_id="stop")
                     clear = gr.Button("新对话", elem_id="new-chat")
                 examples = ui.example_questions(index)
                 if examples:
@@ -75,8 +76,10 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
         hidden_q = gr.Textbox(visible=False)
         hidden_out = gr.JSON(visible=False)
         turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
-        send.click(respond, [box, chat, turns], [chat, sources, box, turns], api_name="chat")
-        box.submit(respond, [box, chat, turns], [chat, sources, box, turns], api_name=False)
+        asking = [send.click(respond, [box, chat, turns], [chat, sources, box, turns], api_name="chat"),
+                  box.submit(respond, [box, chat, turns], [chat, sources, box, turns], api_name=False)]
+        # Stopping closes the answer generator, which tells the model to stop at its next token.
+        stop.click(None, None, None, cancels=asking, api_name=False)
         clear.click(lambda: ([], ui.sources_html(None), "", []), None, [chat, sources, box, turns], api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask")
     return demo

@@ -64,28 +64,36 @@ class LlamaCppGenerator:
         with self._lock:
             server = self._load()
             chunks: queue.Queue = queue.Queue()
+            stop = threading.Event()
             request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
                        "stream": True, "cache_prompt": True}
 
+            def on_chunk(item) -> bool:
+                chunks.put(item)
+                return stop.is_set()  # True tells the server core to stop generating
+
             def run() -> None:
                 try:
-                    server.handle_chat_completions(request, chunks.put)
+                    server.handle_chat_completions(request, on_chunk)
                 except Exception as exc:  # surfaced to the caller below
                     chunks.put(exc)
                 chunks.put(None)
 
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
-            while (item := chunks.get()) is not None:
-                if isinstance(item, Exception):
-                    raise ModelError(f"generation failed: {item}")
-                if isinstance(item, dict) and "error" in item:
-                    raise ModelError(f"generation failed: {item['error']}")
-                for choice in item.get("choices", []) if isinstance(item, dict) else []:
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield text
-            worker.join()
+            try:
+                while (item := chunks.get()) is not None:
+                    if isinstance(item, Exception):
+                        raise ModelError(f"generation failed: {item}")
+                    if isinstance(item, dict) and "error" in item:
+                        raise ModelError(f"generation failed: {item['error']}")
+                    for choice in item.get("choices", []) if isinstance(item, dict) else []:
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            yield text
+            finally:  # also when the consumer stops early (the page's stop button): end generation now
+                stop.set()
+                worker.join()
 
 
 class TransformersGenerator:
@@ -144,9 +152,23 @@ class TransformersGenerator:
             model, tok = self._load()
             inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                              return_dict=True)
+            from transformers import StoppingCriteria, StoppingCriteriaList
+
+            stop = threading.Event()
+
+            class _Stop(StoppingCriteria):
+                def __call__(self, input_ids, scores, **kwargs) -> bool:
+                    return stop.is_set()
+
             streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
-            kwargs = dict(**inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer)
+            kwargs = dict(**inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer,
+                          stopping_criteria=StoppingCriteriaList([_Stop()]))
             worker = threading.Thread(target=model.generate, kwargs=kwargs, daemon=True)
             worker.start()
-            yield from (t for t in streamer if t)
-            worker.join()
+            try:
+                yield from (t for t in streamer if t)
+            finally:  # the consumer stopped early: let generate() finish at the next token
+                stop.set()
+                for _ in streamer:  # drain, so generate() is never blocked on a full queue
+                    pass
+                worker.join()

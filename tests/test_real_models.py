@@ -69,6 +69,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_stopping_a_stream_ends_generation_at_once(real_pipeline) -> None:
+    import time
+
+    gen = real_pipeline.generator
+    messages = [{"role": "user", "content": "从一数到两百，用中文数字，逗号分隔。"}]
+    stream = gen.stream(messages, 400)
+    pieces = [next(stream) for _ in range(3)]
+    t = time.perf_counter()
+    stream.close()  # what the page's stop button does to the answer in flight
+    assert time.perf_counter() - t < 5, "generation went on after the consumer stopped"
+    assert pieces and gen._lock.acquire(timeout=1)  # the model is free for the next question
+    gen._lock.release()
+    assert "".join(gen.stream([{"role": "user", "content": "用一个字回答：好吗？"}], 4))
+
+
 @pytest.fixture(scope="session")
 def served_app(real_pipeline):
     import app as app_module
