@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +32,9 @@ class SentenceTransformerEmbedder:
         self.device = device
         self._model = None
         self.dim = dim or 0
+        # The app embeds queries while a re-index embeds documents; the tokenizer is not safe to share
+        # between threads, so calls take turns (a query waits for at most one document batch).
+        self._lock = threading.Lock()
 
     def _load(self):
         if self._model is None:
@@ -58,16 +62,18 @@ class SentenceTransformerEmbedder:
         self._load()
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
-        model = self._load()
-        encode = getattr(model, "encode_document", model.encode)
-        vecs = encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                      convert_to_numpy=True, show_progress_bar=False)
+        with self._lock:
+            model = self._load()
+            encode = getattr(model, "encode_document", model.encode)
+            vecs = encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                          convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
     def embed_query(self, text: str) -> np.ndarray:
-        model = self._load()
-        encode = getattr(model, "encode_query", model.encode)
-        vec = encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        with self._lock:
+            model = self._load()
+            encode = getattr(model, "encode_query", model.encode)
+            vec = encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vec, dtype=np.float32).reshape(-1)
 
 

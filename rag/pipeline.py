@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Pipeline:
     index: Index | None = None
     notice: str = ""
     _retriever: HybridRetriever | None = field(default=None, repr=False)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=None) -> Pipeline:
@@ -72,6 +74,16 @@ class Pipeline:
             summary = report.summary()
         self.load_index()
         return summary
+
+    def reindex(self, progress: Progress | None = None) -> str:
+        """Bring the index up to date with the seeds folder while questions go on being answered from the
+        live one; it is swapped in when the build is done. One build at a time."""
+        if not self._build_lock.acquire(blocking=False):
+            raise InputError("正在更新索引，请等这一次完成。(An index build is already running.)")
+        try:
+            return self.ensure_index(progress=progress)
+        finally:
+            self._build_lock.release()
 
     def load_index(self) -> Index:
         self.index = load_index(self.settings.index_dir, self.embedder.name)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.errors import RagError
 from rag.generate import Generator
 from rag.names import entities
 
@@ -18,7 +19,7 @@ from rag.names import entities
 _NE_FOLLOW = re.compile(r"^(?:那么?|还有|另外|再问一下[，,]?)?\s*(?P<x>[^，,。？?！!]{1,24}?)\s*(?:的情况|怎么样|如何)?呢\s*[？?]?$")
 _ZH_PRONOUN = re.compile(r"它们|它|其|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])|这(?:个|些|家|批|项|里|组|位|篇|条|场)|那(?:个|些|家|批|项|里|组|位|篇|条|场)|他们|她们|上述|前者|后者")
 _EN_FOLLOW = re.compile(r"^(?:and|what about|how about)\s+(?P<x>.+?)\s*\??$", re.I)
-_EN_PRONOUN = re.compile(r"\b(it|its|they|their|them|this|that|these|those|there)\b", re.I)
+_EN_PRONOUN = re.compile(r"\b(it|its|they|their|them|this|these|those|there)\b", re.I)  # not "that": mostly relative
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MAX_FOLLOW_UP_CHARS = 40
 
@@ -67,8 +68,8 @@ def rule_rewrite(question: str, history: Sequence[Turn]) -> Rewrite:
     if not history or not is_follow_up(q):
         return Rewrite(q, q, "none")
     previous = history[-1].question.strip()
-    m = _NE_FOLLOW.match(q) if _CJK.search(q) else _EN_FOLLOW.match(q)
-    if m and _CJK.search(q):
+    m = _NE_FOLLOW.match(q) if _CJK.search(q) else None
+    if m:
         swapped = _swap(previous, m.group("x").strip())
         if swapped:
             return Rewrite(swapped, q, "swap")
@@ -96,7 +97,7 @@ def llm_rewrite(question: str, history: Sequence[Turn], generator: Generator, ma
     try:
         text = "".join(generator.stream([{"role": "system", "content": _LLM_SYSTEM},
                                          {"role": "user", "content": user}], max_tokens))
-    except Exception:  # noqa: BLE001 - a failed rewrite must never block the answer; the rules still work
+    except RagError:  # a failed rewrite must never block the answer; the rules' version still works
         return fallback
     text = re.sub(r"^(改写后的问题|问题|Question)\s*[:：]\s*", "", text.strip().splitlines()[0] if text.strip() else "")
     text = text.strip(" \"'“”「」")

@@ -150,4 +150,29 @@ def test_chat_page_in_a_real_browser(served_app, tmp_path) -> None:
         page.wait_for_function("() => !document.querySelector('#sources').innerText.includes('正在生成回答')",
                                timeout=180_000)
         assert "16家" in page.locator("#chat").inner_text() or "没有找到" in page.locator("#chat").inner_text()
+        # Stop: once retrieval has shown its passages, the stop button ends the answer; nothing more streams.
+        page.locator("#new-chat").click()
+        page.locator("#question textarea").fill("湖南现在大概有多少家电机企业？电机产业总产值有多大？")
+        page.locator("#send").click()
+        page.get_by_text("正在生成回答").wait_for(timeout=120_000)
+        page.locator("#stop").click()
+        page.wait_for_timeout(1500)
+        settled = page.locator("#chat").inner_text()
+        page.wait_for_timeout(4000)
+        assert page.locator("#chat").inner_text() == settled
+        # Knowledge base: upload a page, wait for the re-index, then ask about it.
+        upload = tmp_path / "星沙公园.md"
+        upload.write_text("# 星沙口袋公园\n\n星沙街道今年新建了12座口袋公园，市民步行五分钟即可到达。", encoding="utf-8")
+        page.get_by_role("tab", name="资料库").click()
+        page.locator("#kb-upload input[type=file]").set_input_files(str(upload))
+        page.get_by_text("索引已更新").wait_for(timeout=180_000)
+        assert "星沙公园.md" in page.locator("#kb-table").inner_text()
+        page.screenshot(path=str(artifacts / "library.png"), full_page=True)
+        page.get_by_role("tab", name="问答").click()
+        page.locator("#new-chat").click()
+        page.locator("#question textarea").fill("星沙街道今年新建了多少座口袋公园？")
+        page.locator("#send").click()
+        page.wait_for_function("() => document.querySelector('#sources').innerText.includes('引用来源')",
+                               timeout=180_000)
+        assert "12座" in page.locator("#chat").inner_text()
         browser.close()

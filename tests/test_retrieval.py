@@ -33,6 +33,7 @@ def test_rule_rewrite(previous: str, follow_up: str, expected: str, method: str)
     ("那株洲呢？", True), ("它的总投资是多少？", True), ("其中境外待备案的有几家？", True),
     ("What about Zhuzhou?", True), ("When did it open?", True),
     ("益阳为什么能成为长株潭都市圈扩群的首选？", False), ("How many teams entered the AI contest?", False),
+    ("What is the value that was signed?", False),
     ("它" * 50, False),  # long text is a question of its own
 ])
 def test_is_follow_up(question: str, follow: bool) -> None:

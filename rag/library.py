@@ -1,0 +1,106 @@
+"""The knowledge base as a user manages it: list the documents, add uploaded files, remove one.
+
+Files live in the seeds folder; the index is rebuilt from it (incrementally). Removing a document moves
+its file into `.removed/` inside the seeds folder (hidden folders are not indexed), so nothing a user
+uploaded is lost by a wrong click.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import InputError
+from rag.index import Index
+from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
+
+REMOVED = ".removed"
+
+
+@dataclass(frozen=True)
+class Document:
+    name: str  # path inside the seeds folder
+    titles: str  # the first article titles, for the table
+    date: str
+    articles: int
+    chunks: int
+    error: str = ""
+
+
+def documents(index: Index | None) -> list[Document]:
+    """One row per source file of the live index, skipped files included with their reason."""
+    if index is None:
+        return []
+    chunks: dict[str, int] = {}
+    for c in index.chunks:
+        chunks[c.source] = chunks.get(c.source, 0) + 1
+    by_file: dict[str, list] = {}
+    for a in index.articles.values():
+        by_file.setdefault(a.source, []).append(a)
+    rows = []
+    for name, info in sorted(index.manifest.get("files", {}).items()):
+        arts = by_file.get(name, [])
+        titles = "；".join(a.title for a in arts[:3]) + ("……" if len(arts) > 3 else "")
+        dates = sorted({a.date for a in arts if a.date})
+        rows.append(Document(name, titles, "、".join(dates[:3]), len(arts), chunks.get(name, 0), info.get("error", "")))
+    return rows
+
+
+def _safe_name(name: str) -> str:
+    base = Path(name).name.strip().lstrip(".")
+    if not base:
+        raise InputError(f"'{name}' is not a usable file name")
+    return base
+
+
+def add_files(paths: list[str | Path], seeds: str | Path) -> tuple[list[str], list[str]]:
+    """Copy uploaded files into the seeds folder. Returns (added names, one message per refused file).
+
+    A file with an unsupported type or over the size limit is refused with its reason; a name already
+    taken gets a numbered suffix instead of replacing the existing document.
+    """
+    seeds = Path(seeds)
+    seeds.mkdir(parents=True, exist_ok=True)
+    added, refused = [], []
+    for raw in paths:
+        src = Path(raw)
+        try:
+            name = _safe_name(src.name)
+        except InputError as exc:
+            refused.append(str(exc))
+            continue
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUPPORTED:
+            refused.append(f"{name}：不支持的文件类型 {suffix or '（无扩展名）'}（支持 {'、'.join(sorted(SUPPORTED))}）")
+            continue
+        size = src.stat().st_size
+        if size > MAX_FILE_BYTES:
+            refused.append(f"{name}：{size / 1e6:.0f} MB，超过 {MAX_FILE_BYTES // 1_000_000} MB 的上限")
+            continue
+        if size == 0:
+            refused.append(f"{name}：文件是空的")
+            continue
+        dest = seeds / name
+        n = 2
+        while dest.exists():
+            dest = seeds / f"{Path(name).stem}-{n}{suffix}"
+            n += 1
+        shutil.copyfile(src, dest)
+        added.append(dest.name)
+    return added, refused
+
+
+def remove_file(name: str, seeds: str | Path) -> str:
+    """Move one document out of the index's reach (into seeds/.removed/); returns where it went."""
+    seeds = Path(seeds).resolve()
+    path = (seeds / name).resolve()
+    if seeds not in path.parents or not path.is_file():
+        raise InputError(f"没有这个文件：{name}")
+    target = seeds / REMOVED / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"
+    target.parent.mkdir(exist_ok=True)
+    shutil.move(str(path), target)
+    return str(target.relative_to(seeds))
+
+
+__all__ = ["Document", "add_files", "documents", "remove_file"]
