@@ -74,7 +74,11 @@ def add_files(paths: list[str | Path], seeds: str | Path) -> tuple[list[str], li
         if suffix not in SUPPORTED:
             refused.append(f"{name}：不支持的文件类型 {suffix or '（无扩展名）'}（支持 {'、'.join(sorted(SUPPORTED))}）")
             continue
-        size = src.stat().st_size
+        try:
+            size = src.stat().st_size
+        except OSError as exc:
+            refused.append(f"{name}：无法读取（{exc.strerror or exc}）")
+            continue
         if size > MAX_FILE_BYTES:
             refused.append(f"{name}：{size / 1e6:.0f} MB，超过 {MAX_FILE_BYTES // 1_000_000} MB 的上限")
             continue
@@ -86,7 +90,11 @@ def add_files(paths: list[str | Path], seeds: str | Path) -> tuple[list[str], li
         while dest.exists():
             dest = seeds / f"{Path(name).stem}-{n}{suffix}"
             n += 1
-        shutil.copyfile(src, dest)
+        try:
+            shutil.copyfile(src, dest)
+        except OSError as exc:
+            refused.append(f"{name}：无法保存（{exc.strerror or exc}）")
+            continue
         added.append(dest.name)
     return added, refused
 

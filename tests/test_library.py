@@ -92,3 +92,8 @@ def test_only_one_reindex_at_a_time_and_questions_keep_working(fake_pipeline, se
     release.set()
     worker.join(10)
     assert any(a.title == "更多" for a in pipe.index.articles.values())
+
+
+def test_add_files_reports_an_unreadable_upload(tmp_path: Path) -> None:
+    added, refused = library.add_files([tmp_path / "gone.md"], tmp_path / "seeds")
+    assert added == [] and "gone.md" in refused[0] and "无法读取" in refused[0]
