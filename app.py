@@ -138,10 +138,11 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
         hidden_q = gr.Textbox(visible=False)
         hidden_out = gr.JSON(visible=False)
         turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
-        asking = [send.click(respond, [box, chat, turns], [chat, sources, box, turns], api_name="chat"),
-                  box.submit(respond, [box, chat, turns], [chat, sources, box, turns], api_name=False)]
-        # Stopping closes the answer generator, which tells the model to stop at its next token.
-        stop.click(None, None, None, cancels=asking, api_name=False)
+        send.click(respond, [box, chat, turns], [chat, sources, box, turns], api_name="chat")
+        box.submit(respond, [box, chat, turns], [chat, sources, box, turns], api_name=False)
+        # Stop tells the model to stop at its next token; the answer so far is then checked and shown as
+        # usual. (Gradio's own event cancelling left the next question unanswered.)
+        stop.click(pipe.cancel, None, None, api_name=False, concurrency_limit=None)
         clear.click(lambda: ([], ui.sources_html(None), "", []), None, [chat, sources, box, turns], api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask")
     return demo

@@ -35,65 +35,101 @@ class LlamaCppGenerator:
         self.threads = threads or default_threads()
         self.context_tokens = context_tokens
         self._server = None
-        self._lock = threading.Lock()  # one generation at a time: one model in memory, deliberately
+        self._load_lock = threading.Lock()
+        self._turns = _Turns()
 
     def _load(self):
-        if self._server is None:
-            try:
-                import xllamacpp as xlc
-            except ImportError:
-                raise MissingPackageError("xllamacpp", "the llama.cpp backend") from None
-            if not Path(self.path).is_file():
-                raise ModelError(f"GGUF file not found: {self.path}; run  rag models")
-            params = xlc.CommonParams()
-            params.model.path = self.path
-            params.n_ctx = self.context_tokens
-            params.n_parallel = 1
-            params.cpuparams.n_threads = self.threads
-            params.cpuparams_batch.n_threads = self.threads
-            try:
-                self._server = xlc.Server(params)
-            except Exception as exc:  # the C++ side reports load failures as plain exceptions
-                raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
-        return self._server
+        with self._load_lock:
+            if self._server is None:
+                try:
+                    import xllamacpp as xlc
+                except ImportError:
+                    raise MissingPackageError("xllamacpp", "the llama.cpp backend") from None
+                if not Path(self.path).is_file():
+                    raise ModelError(f"GGUF file not found: {self.path}; run  rag models")
+                params = xlc.CommonParams()
+                params.model.path = self.path
+                params.n_ctx = self.context_tokens
+                params.n_parallel = 1
+                params.cpuparams.n_threads = self.threads
+                params.cpuparams_batch.n_threads = self.threads
+                try:
+                    self._server = xlc.Server(params)
+                except Exception as exc:  # the C++ side reports load failures as plain exceptions
+                    raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
+            return self._server
 
     def warm_up(self) -> None:
         self._load()
 
+    def cancel(self) -> None:
+        """Stop the answer being generated now (the page's stop button)."""
+        self._turns.cancel()
+
     def stream(self, messages: list[dict[str, str]], max_tokens: int = 160) -> Iterator[str]:
-        with self._lock:
-            server = self._load()
-            chunks: queue.Queue = queue.Queue()
-            stop = threading.Event()
-            request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
-                       "stream": True, "cache_prompt": True}
+        server = self._load()
+        request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
+                   "stream": True, "cache_prompt": True}
 
-            def on_chunk(item) -> bool:
-                chunks.put(item)
-                return stop.is_set()  # True tells the server core to stop generating
+        def generate(emit, stop: threading.Event) -> None:
+            # Returning True from the chunk callback tells the server core to stop generating.
+            server.handle_chat_completions(request, lambda item: emit(item) or stop.is_set())
 
-            def run() -> None:
-                try:
-                    server.handle_chat_completions(request, on_chunk)
-                except Exception as exc:  # surfaced to the caller below
-                    chunks.put(exc)
-                chunks.put(None)
+        for item in self._turns.run(generate):
+            if isinstance(item, dict) and "error" in item:
+                raise ModelError(f"generation failed: {item['error']}")
+            for choice in item.get("choices", []) if isinstance(item, dict) else []:
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    yield text
 
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
+
+class _Turns:
+    """One generation at a time, run in a worker thread that streams its output through a queue.
+
+    The worker, not the reader, gives the model back when it ends, so a reader that goes away without
+    closing its stream (a browser tab closed mid-answer) cannot keep the model from the next question;
+    at worst that generation runs to its token limit. Closing the stream, or cancel(), stops it at the
+    next token.
+    """
+
+    def __init__(self) -> None:
+        self._slot = threading.Semaphore(1)
+        self._current: threading.Event | None = None
+
+    def cancel(self) -> None:
+        if self._current is not None:
+            self._current.set()
+
+    def run(self, generate) -> Iterator[object]:
+        items: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        self._slot.acquire()
+        self._current = stop
+
+        def work() -> None:
             try:
-                while (item := chunks.get()) is not None:
-                    if isinstance(item, Exception):
-                        raise ModelError(f"generation failed: {item}")
-                    if isinstance(item, dict) and "error" in item:
-                        raise ModelError(f"generation failed: {item['error']}")
-                    for choice in item.get("choices", []) if isinstance(item, dict) else []:
-                        text = (choice.get("delta") or {}).get("content")
-                        if text:
-                            yield text
-            finally:  # also when the consumer stops early (the page's stop button): end generation now
-                stop.set()
-                worker.join()
+                generate(items.put, stop)
+            except Exception as exc:  # handed to the reader, which raises it as a ModelError
+                items.put(exc)
+            finally:
+                items.put(None)
+                self._slot.release()
+
+        try:
+            threading.Thread(target=work, daemon=True).start()
+        except BaseException:
+            self._slot.release()
+            raise
+        try:
+            while (item := items.get()) is not None:
+                if isinstance(item, ModelError):
+                    raise item
+                if isinstance(item, Exception):
+                    raise ModelError(f"generation failed: {item}")
+                yield item
+        finally:
+            stop.set()
 
 
 class TransformersGenerator:
@@ -107,7 +143,8 @@ class TransformersGenerator:
         self.threads = threads or default_threads()
         self.dtype = dtype
         self._model = self._tok = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards loading
+        self._turns = _Turns()
 
     def _load(self):
         if self._model is not None:
@@ -145,30 +182,31 @@ class TransformersGenerator:
     def warm_up(self) -> None:
         self._load()
 
+    def cancel(self) -> None:
+        """Stop the answer being generated now (the page's stop button)."""
+        self._turns.cancel()
+
     def stream(self, messages: list[dict[str, str]], max_tokens: int = 160) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         with self._lock:
             model, tok = self._load()
-            inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                             return_dict=True)
-            from transformers import StoppingCriteria, StoppingCriteriaList
 
-            stop = threading.Event()
-
+        def generate(emit, stop: threading.Event) -> None:
             class _Stop(StoppingCriteria):
                 def __call__(self, input_ids, scores, **kwargs) -> bool:
                     return stop.is_set()
 
+            inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                             return_dict=True)
             streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
             kwargs = dict(**inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer,
                           stopping_criteria=StoppingCriteriaList([_Stop()]))
             worker = threading.Thread(target=model.generate, kwargs=kwargs, daemon=True)
             worker.start()
-            try:
-                yield from (t for t in streamer if t)
-            finally:  # the consumer stopped early: let generate() finish at the next token
-                stop.set()
-                for _ in streamer:  # drain, so generate() is never blocked on a full queue
-                    pass
-                worker.join()
+            for text in streamer:
+                if text:
+                    emit(text)
+            worker.join()
+
+        yield from self._turns.run(generate)

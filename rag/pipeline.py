@@ -85,6 +85,11 @@ class Pipeline:
         finally:
             self._build_lock.release()
 
+    def cancel(self) -> None:
+        """Stop the answer being generated now; the stream then ends and the Answer is checked as usual."""
+        if self.generator is not None and hasattr(self.generator, "cancel"):
+            self.generator.cancel()
+
     def load_index(self) -> Index:
         self.index = load_index(self.settings.index_dir, self.embedder.name)
         self._retriever = None

@@ -264,3 +264,61 @@ def test_english_questions_are_told_to_answer_in_english(question: str, english:
     user = build_messages(question, [p])[1]["content"]
     assert user.endswith("Answer in English, citing [n].") is english
     assert build_messages(question, [p])[0]["content"] == SYSTEM  # the cached prefix never changes
+
+
+class _FakeServer:
+    """Stands in for xllamacpp's server core: one chunk every 10 ms until the callback says stop."""
+
+    def __init__(self) -> None:
+        self.generated = 0
+
+    def handle_chat_completions(self, request: dict, callback) -> None:
+        import time
+
+        for _ in range(request["max_tokens"]):
+            time.sleep(0.01)
+            self.generated += 1
+            if callback({"choices": [{"delta": {"content": "字"}}]}):
+                return
+
+
+def _fake_llama():
+    from rag.generate import LlamaCppGenerator
+
+    gen = LlamaCppGenerator("unused.gguf")
+    gen._server = _FakeServer()
+    return gen
+
+
+def test_generation_streams_and_closing_stops_it() -> None:
+    gen = _fake_llama()
+    assert "".join(gen.stream([], 5)) == "字" * 5
+    stream = gen.stream([], 1000)
+    next(stream)
+    stream.close()
+    assert "".join(gen.stream([], 3)) == "字" * 3  # the model is free again at once
+    assert gen._server.generated < 100
+
+
+def test_an_abandoned_stream_does_not_block_the_next_question() -> None:
+    gen = _fake_llama()
+    abandoned = gen.stream([], 50)  # read once, never closed: a browser tab that went away
+    next(abandoned)
+    assert "".join(gen.stream([], 2)) == "字" * 2  # waits at most for the abandoned one's token limit
+    del abandoned
+
+
+def test_cancel_stops_the_current_answer(fake_pipeline) -> None:
+    import threading
+
+    gen = _fake_llama()
+    pipe = fake_pipeline(backend="extractive")
+    pipe.generator = gen
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(gen.stream([], 1000)))
+    reader.start()
+    while not out:
+        threading.Event().wait(0.01)
+    pipe.cancel()
+    reader.join(5)
+    assert not reader.is_alive() and len(out) < 200
