@@ -114,8 +114,13 @@ def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, 
     if not windows:
         return 0.0, passage.chunk.start, passage.chunk.end
     top = max(w[0] for w in windows)
-    # Among windows nearly as good as the best, the shortest one is the most exact quote.
-    score, s, e = min((w for w in windows if w[0] >= top - 0.05), key=lambda w: (w[2] - w[1], -w[0]))
+    # Among windows nearly as good as the best, prefer the one that also holds most of what the claim
+    # restates from the question (so a headline that merely names the figure loses to the sentence that
+    # states it), then the shortest, the most exact quote.
+    claim_grams = _bigrams(claim) or {""}
+    near = [(len(claim_grams & _bigrams(text[w[1]:w[2]])) / len(claim_grams), w) for w in windows if w[0] >= top - 0.05]
+    best_full = max(full for full, _ in near)
+    score, s, e = min((w for full, w in near if full >= best_full - 0.2), key=lambda w: (w[2] - w[1], -w[0]))
     return score, passage.chunk.start + s, passage.chunk.start + e
 
 

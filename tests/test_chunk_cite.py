@@ -153,3 +153,13 @@ def test_trim_passage_keeps_the_best_sentence(max_chars: int, expected: str) -> 
     from rag.prompt import trim_passage
 
     assert trim_passage("总签约采购金额是多少？", TRIM_TEXT, max_chars) == expected
+
+
+def test_highlight_prefers_the_sentence_over_a_headline_naming_the_figure() -> None:
+    from rag.cite import best_span
+    from rag.types import Chunk, Passage
+
+    text = "3亿元签约背后的“精准握手”\n\n对接会的成果很多。当天,16家单位签署合作协议,总签约采购金额约3亿元。"
+    p = Passage(Chunk("c", "a", text, 0, len(text), "对接会", "", "s.txt"), 1, 0.5)
+    score, start, end = best_span("对接会签约采购金额是3亿元。", p, "对接会签约采购金额是多少？")
+    assert score >= 0.5 and text[start:end].startswith("当天") and "总签约采购金额约3亿元" in text[start:end]
