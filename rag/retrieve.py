@@ -76,7 +76,8 @@ class HybridRetriever:
                 lex_s[int(i)] = float(s)
                 fused[int(i)] = fused.get(int(i), 0.0) + self.lexical_weight / (self.rrf_k + rank + 1)
         if self.rerank == "coverage" and fused:
-            # Full coverage is worth one first place in one list; it reorders near-ties, not the whole ranking.
+            # Full coverage is worth rerank_weight first places in one list: it reorders near neighbours,
+            # not the whole ranking.
             tokens = tokenize(query)
             bonus = self.rerank_weight / (self.rrf_k + 1)
             for i in sorted(fused, key=lambda i: -fused[i])[:self.candidates]:
