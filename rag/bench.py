@@ -286,4 +286,130 @@ def save(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-__all__ = ["CONFIGS", "QueryCache", "retrieval_bench", "save", "synthetic_index", "table"]
+
+
+# -- rag bench answer: load, time to first token, decode speed against the machine's own ceiling ------------
+
+def memory_bandwidth(gib: float = 1.0, threads: int = 2, repeats: int = 3) -> float:
+    """Memory read bandwidth in GB/s: the best of a few passes summing a large array in `threads` threads
+    (numpy releases the GIL inside the reduction). Decode reads every weight once per token, so this over
+    the weight bytes is the ceiling on tokens/s."""
+    import threading
+
+    data = np.ones(int(gib * 2**30 / 4), dtype=np.float32)
+    parts = np.array_split(data, threads)
+    best = float("inf")
+    for _ in range(repeats):
+        workers = [threading.Thread(target=part.sum) for part in parts]
+        t = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        best = min(best, time.perf_counter() - t)
+    return data.nbytes / best / 1e9
+
+
+def _peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 0)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+
+
+def _weight_bytes(generator) -> int:
+    """Bytes of weights read per generated token: the GGUF file, or the converted safetensors."""
+    path = Path(getattr(generator, "path", "") or "")
+    if path.is_file():
+        return path.stat().st_size
+    folder = Path(getattr(generator, "converted", "") or "")
+    return sum(f.stat().st_size for f in folder.glob("*.safetensors")) if folder.is_dir() else 0
+
+
+def answer_bench(settings, items: list[dict], backends: list[str], bandwidth_gbs: float,
+                 log: Callable[[str], None] = print) -> dict:
+    """Per backend: model load (first and again), retrieval, prompt tokens, first token, decode speed,
+    answer time over `items`, peak memory, and decode as a share of the bandwidth ceiling."""
+    from rag.pipeline import Pipeline
+
+    out: dict = {}
+    for backend in backends:
+        pipe = Pipeline.from_settings(settings.replace(backend=backend))
+        pipe.ensure_index()
+        pipe.retrieve("预热")  # the embedder is loaded before anything is timed
+        gen = pipe.generator
+        t = time.perf_counter()
+        gen.warm_up()
+        first_load = time.perf_counter() - t
+        again = type(gen)(gen.path) if hasattr(gen, "path") else type(gen)(gen.gguf, settings.cache_path)
+        t = time.perf_counter()
+        again.warm_up()
+        cached_load = time.perf_counter() - t
+        del again
+        rows = []
+        for n, item in enumerate(items, 1):
+            pieces, first, start = 0, None, time.perf_counter()
+            answer = None
+            for event in pipe.stream(item["question"]):
+                if event.kind == "token":
+                    pieces += 1
+                    first = first or time.perf_counter()
+                elif event.kind == "answer":
+                    answer = event.answer
+            end = time.perf_counter()
+            timings = dict(getattr(gen, "last_timings", {}) or {})
+            decode = timings.get("predicted_per_second")
+            if decode is None and first and pieces > 1:
+                decode = (pieces - 1) / max(1e-6, end - first)
+            rows.append({"retrieve_ms": answer.timings.get("retrieve_ms", 0.0) if answer else 0.0,
+                         "prompt_tokens": timings.get("prompt_n", 0) + timings.get("cache_n", 0),
+                         "prompt_tokens_filled": timings.get("prompt_n", 0),
+                         "first_token_s": (first or end) - start, "answer_s": end - start, "decode": decode})
+            log(f"[{backend}] {n}/{len(items)} first token {rows[-1]['first_token_s']:.1f} s, "
+                f"answer {rows[-1]['answer_s']:.1f} s")
+        decodes = [r["decode"] for r in rows if r["decode"]]
+        weights = _weight_bytes(gen)
+        ceiling = bandwidth_gbs * 1e9 / weights if weights else None
+        decode_p50 = statistics.median(decodes) if decodes else None
+        out[backend] = {
+            "model": gen.name, "weight_bytes": weights,
+            "load_first_s": round(first_load, 1), "load_again_s": round(cached_load, 1),
+            "questions": len(rows),
+            "retrieve_ms_p50": _pct([r["retrieve_ms"] for r in rows], 50),
+            "retrieve_ms_p95": _pct([r["retrieve_ms"] for r in rows], 95),
+            "prompt_tokens_p50": _pct([r["prompt_tokens"] for r in rows], 50),
+            "prompt_tokens_filled_p50": _pct([r["prompt_tokens_filled"] for r in rows], 50),
+            "first_token_s_p50": _pct([r["first_token_s"] for r in rows], 50),
+            "first_token_s_p95": _pct([r["first_token_s"] for r in rows], 95),
+            "decode_tokens_per_s_p50": round(decode_p50, 1) if decode_p50 else None,
+            "ceiling_tokens_per_s": round(ceiling, 1) if ceiling else None,
+            "decode_share_of_ceiling": round(decode_p50 / ceiling, 2) if decode_p50 and ceiling else None,
+            "answer_s_p50": _pct([r["answer_s"] for r in rows], 50),
+            "answer_s_p95": _pct([r["answer_s"] for r in rows], 95),
+            "peak_rss_mb_so_far": _peak_rss_mb(),
+        }
+        log(f"[{backend}] {json.dumps(out[backend], ensure_ascii=False)}")
+        del pipe, gen
+    return out
+
+
+def answer_table(result: dict) -> str:
+    lines = [f"memory read bandwidth {result['bandwidth_gbs']:.1f} GB/s; index build {result.get('index', {})}"]
+    head = (f"{'backend':12} {'load 1st/again':>15} {'prompt tok':>10} {'1st token p50/p95':>18} "
+            f"{'decode tok/s':>12} {'ceiling':>8} {'share':>6} {'answer p50/p95':>15} {'retrieve p50':>12} {'peak RSS':>9}")
+    lines.append(head)
+    for name, r in result["backends"].items():
+        lines.append(f"{name:12} {r['load_first_s']:>6.1f}/{r['load_again_s']:<6.1f} s {r['prompt_tokens_p50']:>10.0f} "
+                     f"{r['first_token_s_p50']:>8.1f}/{r['first_token_s_p95']:<6.1f} s {r['decode_tokens_per_s_p50'] or 0:>12.1f} "
+                     f"{r['ceiling_tokens_per_s'] or 0:>8.1f} {r['decode_share_of_ceiling'] or 0:>6.2f} "
+                     f"{r['answer_s_p50']:>6.1f}/{r['answer_s_p95']:<6.1f} s {r['retrieve_ms_p50']:>9.0f} ms {r['peak_rss_mb_so_far']:>6.0f} MB")
+    return "\n".join(lines)
+
+
+__all__ = ["CONFIGS", "QueryCache", "answer_bench", "answer_table", "memory_bandwidth", "retrieval_bench", "save",
+           "synthetic_index", "table"]

@@ -170,6 +170,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    args.out = args.out or f"bench/{args.what}.json"
+    if args.what == "answer":
+        return _bench_answer(args)
     from rag import bench
     from rag.pipeline import Pipeline
 
@@ -189,6 +192,41 @@ def cmd_bench(args: argparse.Namespace) -> int:
             pass
     bench.save(result, out)
     print(bench.table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_answer(args: argparse.Namespace) -> int:
+    import tempfile
+    import time
+
+    from rag import bench
+    from rag.evaluate import load_items
+    from rag.index import build_index
+    from rag.pipeline import Pipeline
+
+    settings = _settings(args)
+    items = [it for it in load_items(Path(args.shared) / "eval" / "dev.jsonl") if it.get("answerable", True)]
+    items = items[:args.questions] if args.questions else items
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    bandwidth = bench.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
+    log(f"memory read bandwidth: {bandwidth:.1f} GB/s")
+    embedder = Pipeline.from_settings(settings.replace(backend="extractive")).embedder
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        report = build_index(settings.seeds_dir, Path(tmp) / "index", embedder, settings.chunk_chars,
+                             settings.chunk_overlap_sentences)
+        seconds = time.perf_counter() - t
+    index = {"chunks": report.chunks, "seconds": round(seconds, 1), "chunks_per_s": round(report.chunks / seconds, 2),
+             "embed_dtype": getattr(embedder, "dtype", "")}
+    log(f"index build: {index}")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    result = {"bandwidth_gbs": round(bandwidth, 1), "index": index, "settings": {
+        "top_k": settings.top_k, "passage_chars": settings.passage_chars, "max_new_tokens": settings.max_new_tokens,
+        "threads": settings.threads or os.cpu_count()},
+        "backends": bench.answer_bench(settings, items, backends, bandwidth, log)}
+    bench.save(result, Path(args.out))
+    print(bench.answer_table(result))
     print(f"saved {args.out}")
     return 0
 
@@ -218,12 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("articles", help="list the indexed articles").set_defaults(func=cmd_articles)
     p = sub.add_parser("show", help="print one article")
     p.add_argument("article_id"), p.set_defaults(func=cmd_show)
-    p = sub.add_parser("bench", help="benchmarks that print figures (retrieval: recall, build speed, latency)")
-    p.add_argument("what", choices=["retrieval"])
+    p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default) or retrieval")
+    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval"])
+    p.add_argument("--backends", default="llamacpp", help="answer: comma-separated, e.g. llamacpp,transformers")
+    p.add_argument("--questions", type=int, default=0, help="answer: first N answerable dev questions (0: all)")
     p.add_argument("--shared", default="../shared", help="folder with eval/dev.jsonl and peer/ (default ../shared)")
     p.add_argument("--synthetic", type=int, default=100_000, help="chunks in the synthetic latency corpus (0: skip)")
     p.add_argument("--work", default="bench/.work", help="keeps the archive index between runs")
-    p.add_argument("--out", default="bench/retrieval.json")
+    p.add_argument("--out", help="default bench/answer.json or bench/retrieval.json")
     p.add_argument("--parts", default="seeds,peer,synthetic", help="comma-separated: seeds, peer, synthetic")
     p.add_argument("--followups", default="bench/followups.jsonl", help="follow-up questions for the seeds part")
     p.set_defaults(func=cmd_bench)

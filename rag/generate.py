@@ -37,6 +37,7 @@ class LlamaCppGenerator:
         self._server = None
         self._load_lock = threading.Lock()
         self._turns = _Turns()
+        self.last_timings: dict = {}
 
     def _load(self):
         with self._load_lock:
@@ -75,9 +76,12 @@ class LlamaCppGenerator:
             # Returning True from the chunk callback tells the server core to stop generating.
             server.handle_chat_completions(request, lambda item: emit(item) or stop.is_set())
 
+        self.last_timings = {}
         for item in self._turns.run(generate):
             if isinstance(item, dict) and "error" in item:
                 raise ModelError(f"generation failed: {item['error']}")
+            if isinstance(item, dict) and isinstance(item.get("timings"), dict):
+                self.last_timings = item["timings"]  # prompt_n, cache_n, predicted_per_second, … (for rag bench)
             for choice in item.get("choices", []) if isinstance(item, dict) else []:
                 text = (choice.get("delta") or {}).get("content")
                 if text:
@@ -145,6 +149,7 @@ class TransformersGenerator:
         self._model = self._tok = None
         self._lock = threading.Lock()  # guards loading
         self._turns = _Turns()
+        self.last_timings: dict = {}
 
     def _load(self):
         if self._model is not None:
@@ -199,6 +204,7 @@ class TransformersGenerator:
 
             inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                              return_dict=True)
+            self.last_timings = {"prompt_n": int(inputs["input_ids"].shape[1])}
             streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
             kwargs = dict(**inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer,
                           stopping_criteria=StoppingCriteriaList([_Stop()]))

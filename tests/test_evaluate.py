@@ -62,3 +62,15 @@ def test_answer_correct(golds: list[str], match: str, text: str, ok: bool) -> No
 def test_citation_precise(claim: str, quote: str, ok: bool) -> None:
     item = {"evidence": ["当天,16家单位签署合作协议,总签约采购金额约3亿元。"]}
     assert citation_precise(item, _answer(claim, claim, quote)) == [ok]
+
+
+def test_bandwidth_and_answer_table() -> None:
+    from rag import bench
+
+    assert bench.memory_bandwidth(gib=0.05, threads=2, repeats=1) > 0.1
+    row = {"load_first_s": 5.1, "load_again_s": 4.3, "prompt_tokens_p50": 492, "first_token_s_p50": 7.0,
+           "first_token_s_p95": 7.3, "decode_tokens_per_s_p50": 16.1, "ceiling_tokens_per_s": 26.2,
+           "decode_share_of_ceiling": 0.61, "answer_s_p50": 8.2, "answer_s_p95": 8.6, "retrieve_ms_p50": 129,
+           "peak_rss_mb_so_far": 5990}
+    text = bench.answer_table({"bandwidth_gbs": 29.3, "index": {"chunks": 85}, "backends": {"llamacpp": row}})
+    assert "29.3 GB/s" in text and "llamacpp" in text and "0.61" in text
