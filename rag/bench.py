@@ -22,8 +22,8 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.errors import RagError
-from rag.evaluate import evidence_rank, load_items
-from rag.index import Index, build_index, dense_index, load_index, tokenize
+from rag.evaluate import evidence_rank, load_items, rank_metrics
+from rag.index import Index, build_index, dense_index, load_index, recall_against, tokenize
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.types import Chunk
@@ -73,8 +73,9 @@ def _measure(index: Index, queries: QueryCache, items: list[dict], k: int = 10) 
             passages = retriever.search(item["question"], k)
             times.append((time.perf_counter() - t) * 1000)
             ranks.append(evidence_rank(item, passages))
-        row = {f"recall@{n}": round(sum(r is not None and r <= n for r in ranks) / len(ranks), 3) for n in (1, 3, 5, 10)}
-        row["mrr"] = round(statistics.mean(1 / r if r else 0.0 for r in ranks), 3)
+        metrics = rank_metrics(ranks)
+        row = {f"recall{k}": v for k, v in metrics["recall"].items()}
+        row["mrr"] = metrics["mrr"]
         row["search_ms_p50"], row["search_ms_p95"] = _pct(times, 50), _pct(times, 95)
         out[name] = row
     return out
@@ -183,7 +184,7 @@ def _question_recall(index: Index, queries: QueryCache, questions: list[str]) ->
     q = np.stack([queries.vectors[x] for x in questions]).astype(np.float32)
     _, want = exact.search(q, 10)
     _, got = index.dense.search(q, 10)
-    return round(float(np.mean([len(set(w) & set(g)) / 10 for w, g in zip(want, got)])), 4)
+    return round(recall_against(want, got), 4)
 
 
 def _latency(index: Index, queries: QueryCache, questions: list[str]) -> dict:

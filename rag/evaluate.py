@@ -52,6 +52,14 @@ def evidence_rank(item: dict, passages: Sequence[Passage]) -> int | None:
     return None
 
 
+def rank_metrics(ranks: Sequence[int | None], ks: Sequence[int] = (1, 3, 5, 10)) -> dict:
+    """Recall@k (share of items whose evidence ranks within k) and MRR from 1-based ranks (None: not found)."""
+    if not ranks:
+        return {"recall": {f"@{k}": None for k in ks}, "mrr": None}
+    return {"recall": {f"@{k}": round(sum(r is not None and r <= k for r in ranks) / len(ranks), 3) for k in ks},
+            "mrr": round(statistics.mean([1 / r if r else 0.0 for r in ranks]), 3)}
+
+
 def citation_precise(item: dict, answer: Answer) -> list[bool]:
     """Per citation: its quote overlaps an evidence quote (holds it or lies within it), or holds every
     number and name of its claim (when the claim has any)."""
@@ -106,8 +114,7 @@ def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None =
         "answer_accuracy": share(answerable),
         "refusal_accuracy": share(unanswerable),
         "false_refusal_rate": share(false_refusals),
-        "recall": {f"@{k}": share([r is not None and r <= k for r in ranks]) for k in (1, 3, 5, 10)},
-        "mrr": round(statistics.mean([1 / r if r else 0.0 for r in ranks]), 3) if ranks else None,
+        **rank_metrics(ranks),
         "citation_precision": share(precise),
         # Of all claims the model made (before checking): those a passage supports, and those removed.
         "citation_recall": share([True] * supported_claims + [False] * unsupported_claims),

@@ -148,6 +148,12 @@ def _previous(root: Path, embedder: Embedder, chunking: dict) -> Index | None:
     return old if same else None
 
 
+def recall_against(exact_ids: np.ndarray, approx_ids: np.ndarray) -> float:
+    """Mean share of each row of exact top-k ids that the approximate search also returned."""
+    k = exact_ids.shape[1]
+    return float(np.mean([len(set(w) & set(g)) / k for w, g in zip(exact_ids, approx_ids)]))
+
+
 def dense_index(vectors: np.ndarray, ann_threshold: int = 200_000, m: int = 32, ef_search: int = 96,
                 sample: int = 500) -> tuple[object, dict]:
     """A FAISS inner-product index over `vectors`: exact (flat) up to `ann_threshold` vectors, HNSW above.
@@ -173,7 +179,7 @@ def dense_index(vectors: np.ndarray, ann_threshold: int = 200_000, m: int = 32, 
     exact.add(vectors)
     _, want = exact.search(queries, 10)
     _, got = ann.search(queries, 10)
-    recall = float(np.mean([len(set(w) & set(g)) / 10 for w, g in zip(want, got)]))
+    recall = recall_against(want, got)
     return ann, {"type": "faiss.IndexHNSWFlat", "M": m, "efConstruction": 80, "efSearch": ef_search,
                  "recall_at_10_vs_flat": round(recall, 4), "checked_queries": len(queries)}
 
