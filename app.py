@@ -61,12 +61,13 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
                 f"嵌入模型 {index.manifest['embedder']['name']} · "
                 f"生成：{pipe.generator.name if pipe.generator else '摘录模式（无语言模型）'}")
 
-    def kb_rows() -> list[list]:
-        return [[d.name, d.articles, d.chunks, d.date, d.error and f"未能读取：{d.error}" or d.titles]
-                for d in library.documents(pipe.index)]
+    def kb_rows(docs: list[library.Document]) -> list[list]:
+        return [[d.name, d.articles, d.chunks, d.date, d.error and f"未能读取：{d.error}" or d.titles] for d in docs]
 
-    def kb_choices():
-        return gr.update(choices=[d.name for d in library.documents(pipe.index)], value=None)
+    def kb_view(status: str) -> tuple:
+        """What every knowledge-base action shows afterwards: its status, the table, the file choices, the info line."""
+        docs = library.documents(pipe.index)
+        return status, kb_rows(docs), gr.update(choices=[d.name for d in docs], value=None), index_info()
 
     def reindex(message: str, progress: gr.Progress) -> tuple:
         def report(text: str, done: int, total: int) -> None:
@@ -77,7 +78,7 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
             status = (message + "\n\n" if message else "") + "索引已更新：" + summary.replace("\n", "；")
         except RagError as exc:
             status = (message + "\n\n" if message else "") + f"⚠️ {exc}"
-        return status, kb_rows(), kb_choices(), index_info()
+        return kb_view(status)
 
     def on_upload(files, progress=gr.Progress()):
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
@@ -85,16 +86,16 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
         lines = [f"已加入：{'、'.join(added)}"] if added else []
         lines += [f"未加入：{r}" for r in refused]
         if not added:
-            return "\n\n".join(lines) or "没有选择文件。", kb_rows(), kb_choices(), index_info()
+            return kb_view("\n\n".join(lines) or "没有选择文件。")
         return reindex("\n\n".join(lines), progress)
 
     def on_remove(name: str | None, progress=gr.Progress()):
         if not name:
-            return "请先选择要移除的文件。", kb_rows(), kb_choices(), index_info()
+            return kb_view("请先选择要移除的文件。")
         try:
             where = library.remove_file(name, pipe.settings.seeds_dir)
         except RagError as exc:
-            return f"⚠️ {exc}", kb_rows(), kb_choices(), index_info()
+            return kb_view(f"⚠️ {exc}")
         return reindex(f"已移除 {name}（文件移到 {where}，可以找回）。", progress)
 
     def on_reindex(progress=gr.Progress()):
@@ -123,10 +124,11 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
             upload = gr.File(label=f"上传文件（{'、'.join(sorted(SUPPORTED))}；单个不超过 {MAX_FILE_BYTES // 1_000_000} MB）",
                              file_count="multiple", elem_id="kb-upload")
             kb_status = gr.Markdown(elem_id="kb-status")
-            table = gr.Dataframe(value=kb_rows(), headers=["文件", "文章数", "段落数", "日期", "标题"],
+            docs = library.documents(index)
+            table = gr.Dataframe(value=kb_rows(docs), headers=["文件", "文章数", "段落数", "日期", "标题"],
                                  interactive=False, wrap=True, elem_id="kb-table")
             with gr.Row():
-                pick = gr.Dropdown(choices=[d.name for d in library.documents(index)], label="选择文件",
+                pick = gr.Dropdown(choices=[d.name for d in docs], label="选择文件",
                                    elem_id="kb-pick")
                 remove = gr.Button("移除该文件", elem_id="kb-remove")
                 rebuild = gr.Button("重建索引", elem_id="kb-reindex")
