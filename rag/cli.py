@@ -35,6 +35,11 @@ class _Bar:
         print(line[:120].ljust(121), end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
 
+def _log(line: str) -> None:
+    """A benchmark's progress line, on stderr so that stdout keeps only the results."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(getattr(args, "settings", None))
     changes = {k: v for k, v in {
@@ -182,7 +187,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result = bench.retrieval_bench(
         pipe.embedder, Path(settings.seeds_dir), shared / "eval" / "dev.jsonl",
         shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl", Path(args.work),
-        synthetic=args.synthetic, log=lambda line: print(line, file=sys.stderr, flush=True),
+        synthetic=args.synthetic, log=_log,
         parts=tuple(args.parts.split(",")), followups=Path(args.followups))
     out = Path(args.out)
     if out.is_file() and set(args.parts.split(",")) != {"seeds", "peer", "synthetic"}:
@@ -208,9 +213,8 @@ def _bench_answer(args: argparse.Namespace) -> int:
     settings = _settings(args)
     items = [it for it in load_items(Path(args.shared) / "eval" / "dev.jsonl") if it.get("answerable", True)]
     items = items[:args.questions] if args.questions else items
-    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     bandwidth = bench.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
-    log(f"memory read bandwidth: {bandwidth:.1f} GB/s")
+    _log(f"memory read bandwidth: {bandwidth:.1f} GB/s")
     embedder = Pipeline.from_settings(settings.replace(backend="extractive")).embedder
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -219,12 +223,12 @@ def _bench_answer(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - t
     index = {"chunks": report.chunks, "seconds": round(seconds, 1), "chunks_per_s": round(report.chunks / seconds, 2),
              "embed_dtype": getattr(embedder, "dtype", "")}
-    log(f"index build: {index}")
+    _log(f"index build: {index}")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     result = {"bandwidth_gbs": round(bandwidth, 1), "index": index, "settings": {
         "top_k": settings.top_k, "passage_chars": settings.passage_chars, "max_new_tokens": settings.max_new_tokens,
         "threads": settings.threads or os.cpu_count()},
-        "backends": bench.answer_bench(settings, items, backends, bandwidth, log)}
+        "backends": bench.answer_bench(settings, items, backends, bandwidth, _log)}
     bench.save(result, Path(args.out))
     print(bench.answer_table(result))
     print(f"saved {args.out}")
