@@ -10,7 +10,7 @@ from rag import library, ui
 from rag.errors import RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
-from rag.pipeline import Pipeline, pipeline_for
+from rag.pipeline import RETRIEVAL_MODES, Pipeline, pipeline_for
 from rag.rewrite import Turn
 from rag.settings import load_settings
 
@@ -20,31 +20,40 @@ MAX_TURNS = 3  # earlier turns a follow-up question may lean on
 
 def build_app(pipe: Pipeline) -> gr.Blocks:
     """The chat UI for a ready pipeline (index loaded)."""
+    llm_name = pipe.generator.name if pipe.generator is not None else ""
 
-    def respond(question: str, history: list[dict], turns: list[Turn]):
+    def backend_choices(lang: str) -> list[tuple[str, str]]:
+        return ([(llm_name, "llm")] if llm_name else []) + [(ui.t(lang, "extractive"), "extractive")]
+
+    def respond(question: str, history: list[dict], turns: list[Turn], top_k: int = 0, length: str = "normal",
+                backend: str = "llm", mode: str = "hybrid", lang: str = "zh"):
         history, turns = list(history or []), list(turns or [])
+        empty = ui.sources_html(None, lang=lang)
         if not (question or "").strip():
-            yield history, ui.sources_html(None), "", turns
+            yield history, empty, "", turns
             return
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
-        yield history, ui.sources_html(None), "", turns
+        yield history, empty, "", turns
+        articles = pipe.index.articles if pipe.index is not None else {}
         try:
             streamed = ""
-            for event in pipe.stream(question, history=turns[-MAX_TURNS:]):
+            for event in pipe.stream(question, top_k=int(top_k) or None, max_tokens=ui.LENGTHS.get(length),
+                                     history=turns[-MAX_TURNS:], mode=mode or "hybrid",
+                                     extractive=backend == "extractive"):
                 if event.kind == "passages":
-                    yield history, ui.sources_html(None, list(event.passages), event.text), "", turns
+                    yield history, ui.sources_html(None, list(event.passages), event.text, articles, lang), "", turns
                 elif event.kind == "token":
                     streamed += event.text
                     history[-1] = {"role": "assistant", "content": streamed}
                     yield history, gr.skip(), "", turns
                 else:
                     answer = event.answer
-                    history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer)}
+                    history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer, lang)}
                     turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
-                    yield history, ui.sources_html(answer), "", turns
+                    yield history, ui.sources_html(answer, articles=articles, lang=lang), "", turns
         except RagError as exc:
             history[-1] = {"role": "assistant", "content": f"⚠️ {exc}"}
-            yield history, ui.sources_html(None), "", turns
+            yield history, empty, "", turns
 
     def answer_api(question: str) -> dict:
         """One question in, the `rag ask --json` object out (for gradio_client)."""
@@ -53,23 +62,25 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
         except RagError as exc:
             return {"question": question, "error": str(exc)}
 
-    def index_info() -> str:
+    def index_info(lang: str = "zh") -> str:
         index = pipe.index
         if index is None:
             return ""
-        return (f"资料库：{len(index.articles)} 篇文章，{len(index.chunks)} 个段落 · 建于 {index.manifest.get('created', '')} · "
-                f"嵌入模型 {index.manifest['embedder']['name']} · "
-                f"生成：{pipe.generator.name if pipe.generator else '摘录模式（无语言模型）'}")
+        return ui.t(lang, "info", articles=len(index.articles), chunks=len(index.chunks),
+                    created=index.manifest.get("created", ""), embedder=index.manifest["embedder"]["name"],
+                    generator=llm_name or ui.t(lang, "no_llm"))
 
-    def kb_rows(docs: list[library.Document]) -> list[list]:
-        return [[d.name, d.articles, d.chunks, d.date, d.error and f"未能读取：{d.error}" or d.titles] for d in docs]
+    def kb_table(docs: list[library.Document], lang: str = "zh") -> dict:
+        rows = [[d.name, d.articles, d.chunks, d.date, d.error and f"{ui.t(lang, 'unreadable')}{d.error}" or d.titles]
+                for d in docs]
+        return {"data": rows, "headers": ui.t(lang, "headers").split("|")}
 
-    def kb_view(status: str) -> tuple:
+    def kb_view(status: str, lang: str = "zh") -> tuple:
         """What every knowledge-base action shows afterwards: its status, the table, the file choices, the info line."""
         docs = library.documents(pipe.index)
-        return status, kb_rows(docs), gr.update(choices=[d.name for d in docs], value=None), index_info()
+        return status, kb_table(docs, lang), gr.update(choices=[d.name for d in docs], value=None), index_info(lang)
 
-    def reindex(message: str, progress: gr.Progress) -> tuple:
+    def reindex(message: str, progress: gr.Progress, lang: str) -> tuple:
         def report(text: str, done: int, total: int) -> None:
             progress((done, total) if total else None, desc=text.split(" · ")[0])
 
@@ -78,74 +89,106 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
             status = (message + "\n\n" if message else "") + "索引已更新：" + summary.replace("\n", "；")
         except RagError as exc:
             status = (message + "\n\n" if message else "") + f"⚠️ {exc}"
-        return kb_view(status)
+        return kb_view(status, lang)
 
-    def on_upload(files, progress=gr.Progress()):
+    def on_upload(files, lang: str = "zh", progress=gr.Progress()):
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
         added, refused = library.add_files(paths, pipe.settings.seeds_dir)
         lines = [f"已加入：{'、'.join(added)}"] if added else []
         lines += [f"未加入：{r}" for r in refused]
         if not added:
-            return kb_view("\n\n".join(lines) or "没有选择文件。")
-        return reindex("\n\n".join(lines), progress)
+            return kb_view("\n\n".join(lines) or "没有选择文件。", lang)
+        return reindex("\n\n".join(lines), progress, lang)
 
-    def on_remove(name: str | None, progress=gr.Progress()):
+    def on_remove(name: str | None, lang: str = "zh", progress=gr.Progress()):
         if not name:
-            return kb_view("请先选择要移除的文件。")
+            return kb_view("请先选择要移除的文件。", lang)
         try:
             where = library.remove_file(name, pipe.settings.seeds_dir)
         except RagError as exc:
-            return kb_view(f"⚠️ {exc}")
-        return reindex(f"已移除 {name}（文件移到 {where}，可以找回）。", progress)
+            return kb_view(f"⚠️ {exc}", lang)
+        return reindex(f"已移除 {name}（文件移到 {where}，可以找回）。", progress, lang)
 
-    def on_reindex(progress=gr.Progress()):
-        return reindex("", progress)
+    def on_reindex(lang: str = "zh", progress=gr.Progress()):
+        return reindex("", progress, lang)
 
     index = pipe.index
+    s = pipe.settings
+    upload_label = {"types": "、".join(sorted(SUPPORTED)), "mb": MAX_FILE_BYTES // 1_000_000}
     with gr.Blocks(title="湖南日报资料问答") as demo:
-        gr.Markdown("## 湖南日报资料问答\n只根据已收录的报纸版面回答，每句话都注明出处；资料里没有的，会直说没有找到。")
-        with gr.Tab("问答", elem_id="tab-chat"):
+        with gr.Row(equal_height=True):
+            title = gr.Markdown(ui.t("zh", "title"))
+            lang = gr.Radio(ui.LANGUAGES, value="zh", label="语言 / Language", elem_id="lang", scale=0, min_width=180)
+        with gr.Tab(ui.t("zh", "tab_chat"), elem_id="tab-chat") as tab_chat:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
-                    chat = gr.Chatbot(label="对话", height=460, elem_id="chat", buttons=["copy", "copy_all"])
-                    box = gr.Textbox(label="您的问题", placeholder="例如：益阳为什么能成为长株潭都市圈扩群的首选？",
+                    chat = gr.Chatbot(label=ui.t("zh", "chat"), height=460, elem_id="chat",
+                                      buttons=["copy", "copy_all"])
+                    box = gr.Textbox(label=ui.t("zh", "question"), placeholder=ui.t("zh", "placeholder"),
                                      lines=1, max_lines=4, elem_id="question")
                     with gr.Row():
-                        send = gr.Button("提问", variant="primary", elem_id="send")
-                        stop = gr.Button("停止", variant="stop", elem_id="stop")
-                        clear = gr.Button("新对话", elem_id="new-chat")
+                        send = gr.Button(ui.t("zh", "send"), variant="primary", elem_id="send")
+                        stop = gr.Button(ui.t("zh", "stop"), variant="stop", elem_id="stop")
+                        clear = gr.Button(ui.t("zh", "new"), elem_id="new-chat")
                     examples = ui.example_questions(index)
                     if examples:
-                        gr.Examples(examples=[[q] for q in examples], inputs=box, label="示例问题")
+                        gr.Examples(examples=[[q] for q in examples], inputs=box, label="示例问题 / Examples")
+                    with gr.Accordion(ui.t("zh", "settings"), open=False, elem_id="settings") as settings_box:
+                        top_k = gr.Slider(1, 8, value=s.top_k, step=1, label=ui.t("zh", "top_k"), elem_id="set-top-k")
+                        length = gr.Radio([(ui.t("zh", k), k) for k in ui.LENGTHS], value="normal",
+                                          label=ui.t("zh", "length"), elem_id="set-length")
+                        backend = gr.Radio(backend_choices("zh"), value="llm" if llm_name else "extractive",
+                                           label=ui.t("zh", "backend"), elem_id="set-backend")
+                        mode = gr.Radio([(ui.t("zh", m), m) for m in RETRIEVAL_MODES], value="hybrid",
+                                        label=ui.t("zh", "mode"), elem_id="set-mode")
                 with gr.Column(scale=2, min_width=320):
-                    sources = gr.HTML(ui.sources_html(None), label="来源", elem_id="sources")
-        with gr.Tab("资料库", elem_id="tab-library"):
-            gr.Markdown("上传新的版面或文章后会自动更新索引；更新期间仍可正常提问（用的是旧索引）。")
-            upload = gr.File(label=f"上传文件（{'、'.join(sorted(SUPPORTED))}；单个不超过 {MAX_FILE_BYTES // 1_000_000} MB）",
-                             file_count="multiple", elem_id="kb-upload")
+                    sources = gr.HTML(ui.sources_html(None), label=ui.t("zh", "sources"), elem_id="sources")
+        with gr.Tab(ui.t("zh", "tab_library"), elem_id="tab-library") as tab_library:
+            library_note = gr.Markdown(ui.t("zh", "library_note"))
+            upload = gr.File(label=ui.t("zh", "upload", **upload_label), file_count="multiple", elem_id="kb-upload")
             kb_status = gr.Markdown(elem_id="kb-status")
             docs = library.documents(index)
-            table = gr.Dataframe(value=kb_rows(docs), headers=["文件", "文章数", "段落数", "日期", "标题"],
-                                 interactive=False, wrap=True, elem_id="kb-table")
+            table = gr.Dataframe(value=kb_table(docs), interactive=False, wrap=True, elem_id="kb-table")
             with gr.Row():
-                pick = gr.Dropdown(choices=[d.name for d in docs], label="选择文件",
-                                   elem_id="kb-pick")
-                remove = gr.Button("移除该文件", elem_id="kb-remove")
-                rebuild = gr.Button("重建索引", elem_id="kb-reindex")
+                pick = gr.Dropdown(choices=[d.name for d in docs], label=ui.t("zh", "pick"), elem_id="kb-pick")
+                remove = gr.Button(ui.t("zh", "remove"), elem_id="kb-remove")
+                rebuild = gr.Button(ui.t("zh", "reindex"), elem_id="kb-reindex")
         info = gr.Markdown(index_info(), elem_id="index-info")
+
+        def relabel(lg: str, backend_value: str):
+            """Every label in the chosen language; values and the conversation stay as they are."""
+            return (ui.t(lg, "title"), gr.update(label=ui.t(lg, "tab_chat")), gr.update(label=ui.t(lg, "chat")),
+                    gr.update(label=ui.t(lg, "question"), placeholder=ui.t(lg, "placeholder")),
+                    gr.update(value=ui.t(lg, "send")), gr.update(value=ui.t(lg, "stop")),
+                    gr.update(value=ui.t(lg, "new")), gr.update(label=ui.t(lg, "settings")),
+                    gr.update(label=ui.t(lg, "top_k")),
+                    gr.update(label=ui.t(lg, "length"), choices=[(ui.t(lg, k), k) for k in ui.LENGTHS]),
+                    gr.update(label=ui.t(lg, "backend"), choices=backend_choices(lg), value=backend_value),
+                    gr.update(label=ui.t(lg, "mode"), choices=[(ui.t(lg, m), m) for m in RETRIEVAL_MODES]),
+                    gr.update(label=ui.t(lg, "sources")), gr.update(label=ui.t(lg, "tab_library")),
+                    ui.t(lg, "library_note"), gr.update(label=ui.t(lg, "upload", **upload_label)),
+                    kb_table(library.documents(pipe.index), lg), gr.update(label=ui.t(lg, "pick")),
+                    gr.update(value=ui.t(lg, "remove")), gr.update(value=ui.t(lg, "reindex")), index_info(lg))
+
+        lang.change(relabel, [lang, backend],
+                    [title, tab_chat, chat, box, send, stop, clear, settings_box, top_k, length, backend, mode,
+                     sources, tab_library, library_note, upload, table, pick, remove, rebuild, info],
+                    api_name=False, queue=False)
         kb_outputs = [kb_status, table, pick, info]
-        upload.upload(on_upload, upload, kb_outputs, api_name=False)
-        remove.click(on_remove, pick, kb_outputs, api_name=False)
-        rebuild.click(on_reindex, None, kb_outputs, api_name=False)
+        upload.upload(on_upload, [upload, lang], kb_outputs, api_name=False)
+        remove.click(on_remove, [pick, lang], kb_outputs, api_name=False)
+        rebuild.click(on_reindex, lang, kb_outputs, api_name=False)
         hidden_q = gr.Textbox(visible=False)
         hidden_out = gr.JSON(visible=False)
         turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
-        send.click(respond, [box, chat, turns], [chat, sources, box, turns], api_name="chat")
-        box.submit(respond, [box, chat, turns], [chat, sources, box, turns], api_name=False)
+        chat_inputs = [box, chat, turns, top_k, length, backend, mode, lang]
+        send.click(respond, chat_inputs, [chat, sources, box, turns], api_name="chat")
+        box.submit(respond, chat_inputs, [chat, sources, box, turns], api_name=False)
         # Stop tells the model to stop at its next token; the answer so far is then checked and shown as
         # usual. (Gradio's own event cancelling left the next question unanswered.)
         stop.click(pipe.cancel, None, None, api_name=False, concurrency_limit=None)
-        clear.click(lambda: ([], ui.sources_html(None), "", []), None, [chat, sources, box, turns], api_name=False)
+        clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", []), lang, [chat, sources, box, turns],
+                    api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask")
     return demo
 

@@ -107,6 +107,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print("\n最终回答：" + answer.text)
     if answer.notice:
         print("注意：" + answer.notice)
+    for claim in answer.unsupported:
+        print("已删除（资料不支持）：" + claim)
     for c in answer.citations:
         print(f"  [{c.n}] 《{c.title}》 {c.source} {c.start}-{c.end}: {c.quote}")
     if answer.refused:

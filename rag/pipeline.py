@@ -23,6 +23,7 @@ from rag.types import Answer, Passage
 
 log = logging.getLogger("rag")
 MAX_QUESTION_CHARS = 1000
+RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Pipeline:
     generator: Generator | None  # None: extractive answers only
     index: Index | None = None
     notice: str = ""
-    _retriever: HybridRetriever | None = field(default=None, repr=False)
+    _retrievers: dict[str, HybridRetriever] = field(default_factory=dict, repr=False)
     _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -91,38 +92,46 @@ class Pipeline:
             self.generator.cancel()
 
     def load_index(self) -> Index:
-        self.index = load_index(self.settings.index_dir, self.embedder.name)
-        self._retriever = None
-        return self.index
+        index = load_index(self.settings.index_dir, self.embedder.name)
+        self.index, self._retrievers = index, {}  # one assignment each: a reader sees old or new, not a mix
+        return index
 
     @property
     def retriever(self) -> HybridRetriever:
-        if self.index is None:
-            self.load_index()
-        if self._retriever is None:
+        return self.retriever_for("hybrid")
+
+    def retriever_for(self, mode: str) -> HybridRetriever:
+        """The retriever over the live index for `mode`: hybrid, dense or lexical."""
+        if mode not in RETRIEVAL_MODES:
+            raise InputError(f"未知的检索方式 {mode!r}（可选：{', '.join(RETRIEVAL_MODES)}）")
+        index = self.index if self.index is not None else self.load_index()
+        retrievers = self._retrievers
+        if mode not in retrievers or retrievers[mode].index is not index:
             s = self.settings
-            self._retriever = HybridRetriever(self.index, self.embedder, s.candidates, s.dense_weight,
-                                              s.lexical_weight, s.rrf_k, rerank=s.rerank,
-                                              rerank_weight=s.rerank_weight)
-        return self._retriever
+            retrievers[mode] = HybridRetriever(index, self.embedder, s.candidates, s.dense_weight,
+                                               s.lexical_weight, s.rrf_k, mode=mode, rerank=s.rerank,
+                                               rerank_weight=s.rerank_weight)
+        return retrievers[mode]
 
     # -- answering -----------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        return self.retriever.search(question, k or self.settings.top_k)
+    def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
+        return self.retriever_for(mode).search(question, k or self.settings.top_k)
 
     def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None,
-               history: Sequence[Turn] = ()) -> Iterator[Event]:
+               history: Sequence[Turn] = (), mode: str = "hybrid", extractive: bool = False) -> Iterator[Event]:
         """Answer `question`, yielding the passages first, then tokens, then the checked Answer.
 
         With `history` (earlier turns, oldest first) a follow-up such as "那株洲呢？" is first rewritten into
-        a standalone question; the passages event then carries it in `text`.
+        a standalone question; the passages event then carries it in `text`. `mode` picks the retrieval
+        (hybrid, dense, lexical); `extractive` answers with source sentences even when an LLM is loaded.
         """
         question = validate_question(question)
         t0 = time.perf_counter()
-        rw = rewrite(question, history, self.generator, self.settings.rewrite)
+        generator = None if extractive else self.generator
+        rw = rewrite(question, history, generator, self.settings.rewrite)
         query = rw.question
         t1 = time.perf_counter()
-        passages = self.retrieve(query, top_k)
+        passages = self.retrieve(query, top_k, mode)
         timings = {"retrieve_ms": (time.perf_counter() - t1) * 1000}
         if rw.changed:
             timings["rewrite_ms"] = (t1 - t0) * 1000
@@ -131,7 +140,7 @@ class Pipeline:
         first = None
         if passages:
             try:
-                for piece in self._generate(query, passages, max_tokens):
+                for piece in self._generate(generator, query, passages, max_tokens):
                     first = first or time.perf_counter()
                     raw += piece
                     yield Event("token", text=piece)
@@ -148,19 +157,18 @@ class Pipeline:
         answer = self._finish(query, raw, passages, timings, notice)
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
 
-    def _generate(self, question: str, passages: list[Passage], max_tokens: int | None) -> Iterator[str]:
-        if self.generator is None:
+    def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
+                  max_tokens: int | None) -> Iterator[str]:
+        if generator is None:
             yield extractive_answer(question, passages)
             return
         messages = build_messages(question, passages, self.settings.passage_chars)
-        yield from self.generator.stream(messages, max_tokens or self.settings.max_new_tokens)
+        yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
 
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)
         claims_text = "".join(c.text for c in split_claims(raw) if not is_refusal(c.text))
         text, citations, dropped = check_answer(raw, passages, question) if claims_text else ("", [], [])
-        if dropped:
-            notice = (notice + " " if notice else "") + f"已删除 {len(dropped)} 句资料不支持的内容：" + "；".join(dropped)
         if not citations:
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped))
@@ -196,4 +204,4 @@ def pipeline_for(settings: Settings, progress=None, build: bool = True) -> Pipel
     return pipe
 
 
-__all__ = ["Event", "Pipeline", "pipeline_for", "validate_question"]
+__all__ = ["RETRIEVAL_MODES", "Event", "Pipeline", "pipeline_for", "validate_question"]

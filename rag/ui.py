@@ -1,11 +1,13 @@
-"""Formatting for the chat page: answer text with clickable [n], and the sources panel as escaped HTML."""
+"""Formatting for the chat page: answer text with clickable [n], the sources panel as escaped HTML, and the
+page's labels in Chinese (default) and English."""
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 
 from rag.index import Index
-from rag.types import Answer, Passage
+from rag.types import Answer, Article, Passage
 
 EXAMPLE_QUESTIONS = [
     "益阳为什么能成为长株潭都市圈扩群的首选？",
@@ -20,66 +22,142 @@ CSS = """
 .src-card:target {outline:2px solid #d97706;}
 .src-head {font-weight:600; margin-bottom:4px;}
 .src-meta {color:var(--body-text-color-subdued); font-size:0.85em; margin-bottom:6px;}
-.src-text {white-space:pre-wrap; line-height:1.6;}
-.src-text mark {background:#fde68a; color:inherit; padding:0 1px;}
-.refusal {color:#b45309; font-weight:600;}
-.notice {color:#b91c1c; font-size:0.9em;}
+.src-text, .src-article {white-space:pre-wrap; line-height:1.6;}
+.src-text mark, .src-article mark {background:#fde68a; color:inherit; padding:0 1px;}
+.src-card details {margin-top:6px;}
+.src-card summary {cursor:pointer; color:var(--link-text-color); font-size:0.9em;}
+.src-article {max-height:420px; overflow-y:auto; border-top:1px dashed var(--border-color-primary); padding-top:6px;
+              margin-top:4px;}
 """
+
+# Every label the page shows, by language. The answers themselves follow the question's language.
+LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "## 湖南日报资料问答\n只根据已收录的报纸版面回答，每句话都注明出处；资料里没有的，会直说没有找到。",
+        "tab_chat": "问答", "tab_library": "资料库", "chat": "对话", "question": "您的问题",
+        "placeholder": "例如：益阳为什么能成为长株潭都市圈扩群的首选？", "send": "提问", "stop": "停止",
+        "new": "新对话", "sources": "来源", "settings": "设置",
+        "top_k": "参考段落数", "length": "回答长度", "short": "简短", "normal": "标准", "long": "详细",
+        "backend": "回答方式", "extractive": "摘录模式（不用语言模型，直接引用原文句子）",
+        "mode": "检索方式", "hybrid": "混合（向量＋关键词）", "dense": "向量", "lexical": "关键词",
+        "library_note": "上传新的版面或文章后会自动更新索引；更新期间仍可正常提问（用的是旧索引）。",
+        "upload": "上传文件（{types}；单个不超过 {mb} MB）", "pick": "选择文件", "remove": "移除该文件",
+        "reindex": "重建索引", "headers": "文件|文章数|段落数|日期|标题", "unreadable": "未能读取：",
+        "empty_panel": "提问后，这里会显示回答引用的原文段落。", "searched": "检索用问题：",
+        "cited": "引用来源", "closest": "最接近的资料", "pending": "检索到的资料（正在生成回答…）",
+        "open_article": "查看全文", "refusal_note": "最接近的资料列在来源栏里，供您查看。",
+        "unsupported": "以下内容在资料中找不到依据，已从回答中删去：",
+        "info": "资料库：{articles} 篇文章，{chunks} 个段落 · 建于 {created} · 嵌入模型 {embedder} · 生成：{generator}",
+        "no_llm": "摘录模式（无语言模型）",
+    },
+    "en": {
+        "title": "## Hunan Daily archive Q&A\nAnswers come only from the indexed newspaper pages, every sentence with "
+                 "its source; when the pages do not say, it tells you so.",
+        "tab_chat": "Ask", "tab_library": "Documents", "chat": "Conversation", "question": "Your question",
+        "placeholder": "e.g. 对接会签约采购金额是多少？ or: How much was signed at the matchmaking meeting?",
+        "send": "Ask", "stop": "Stop", "new": "New chat", "sources": "Sources",
+        "settings": "Settings", "top_k": "Passages to read", "length": "Answer length", "short": "Short",
+        "normal": "Normal", "long": "Long", "backend": "Answer with",
+        "extractive": "Extractive (no language model: quotes source sentences)", "mode": "Retrieval",
+        "hybrid": "Hybrid (vectors + keywords)", "dense": "Vectors", "lexical": "Keywords",
+        "library_note": "Uploading a page or article updates the index; questions keep being answered from the "
+                        "old index meanwhile.",
+        "upload": "Upload files ({types}; at most {mb} MB each)", "pick": "Choose a file", "remove": "Remove file",
+        "reindex": "Rebuild index", "headers": "File|Articles|Passages|Date|Titles", "unreadable": "Could not read: ",
+        "empty_panel": "Ask a question: the passages the answer cites appear here.", "searched": "Searched as: ",
+        "cited": "Sources cited", "closest": "Closest passages", "pending": "Passages found (writing the answer…)",
+        "open_article": "Open article", "refusal_note": "The closest passages are listed under Sources.",
+        "unsupported": "Not supported by the passages, removed from the answer:",
+        "info": "Index: {articles} articles, {chunks} passages · built {created} · embedder {embedder} · "
+                "answers: {generator}",
+        "no_llm": "extractive (no language model)",
+    },
+}
+LANGUAGES = [("中文", "zh"), ("English", "en")]
+LENGTHS = {"short": 80, "normal": 160, "long": 320}  # new tokens for each answer length
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    text = LABELS.get(lang, LABELS["zh"])[key]
+    return text.format(**values) if values else text
 
 
 def example_questions(index: Index | None) -> list[str]:
-    """The shipped examples whose answers live in the current corpus (all of them for the seed pages)."""
+    """Example questions for the current corpus: the shipped ones for the seed pages, else questions about
+    the first few articles' headlines."""
     if index is None:
         return EXAMPLE_QUESTIONS
     sources = {a.source for a in index.articles.values()}
-    return EXAMPLE_QUESTIONS if any(s.startswith(("000_", "003_")) for s in sources) else []
+    if any(s.startswith(("000_", "003_")) for s in sources):
+        return EXAMPLE_QUESTIONS
+    titles = [a.title for a in index.articles.values() if 4 <= len(a.title) <= 30 and not a.continuation]
+    return [f"《{title}》这篇报道讲了什么？" for title in titles[:4]]
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The answer for the chat bubble: [n] becomes a link to that source card in the panel."""
+def _claim_text(claim: str) -> str:
+    return re.sub(r"\[\d+\]", "", claim).strip()
+
+
+def answer_markdown(answer: Answer, lang: str = "zh") -> str:
+    """The answer for the chat bubble: [n] becomes a link to that source card in the panel; claims the
+    checker removed are listed struck through under it."""
     text = html.escape(answer.text)
     text = re.sub(r"\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#src-{m.group(1)})", text)
     if answer.refused:
-        text = f"**{text}**\n\n*下方列出了最接近的资料，供您查看。*"
+        text = f"**{text}**\n\n*{t(lang, 'refusal_note')}*"
+    if answer.unsupported:
+        text += f"\n\n> ⚠️ {t(lang, 'unsupported')}\n" + "\n".join(
+            f"> - ~~{html.escape(_claim_text(c))}~~" for c in answer.unsupported)
     if answer.notice:
         text += f"\n\n> ⚠️ {html.escape(answer.notice)}"
     return text
 
 
-def _card(p: Passage, spans: list[tuple[int, int]]) -> str:
-    c = p.chunk
-    text = c.text
-    marks = sorted((max(0, s - c.start), min(len(text), e - c.start)) for s, e in spans)
+def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` escaped, with the (start, end) ranges wrapped in <mark>."""
     out, pos = [], 0
-    for s, e in marks:
+    for s, e in sorted((max(0, s), min(len(text), e)) for s, e in spans):
         if s < pos or s >= e:
             continue
         out += [html.escape(text[pos:s]), "<mark>", html.escape(text[s:e]), "</mark>"]
         pos = e
     out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def _card(p: Passage, spans: list[tuple[int, int]], article: Article | None, lang: str) -> str:
+    """One source card: title, date and file, the passage with its supporting span marked, and the whole
+    article (span marked too) folded under "open article". `spans` are offsets into the article text."""
+    c = p.chunk
+    body = _highlight(c.text, [(s - c.start, e - c.start) for s, e in spans])
     meta = " · ".join(html.escape(x) for x in (c.date, c.source) if x)
+    full = ""
+    if article is not None and article.text:
+        full = (f'<details><summary>{t(lang, "open_article")}</summary>'
+                f'<div class="src-article">{_highlight(article.text, spans or [(c.start, c.end)])}</div></details>')
     return (f'<div class="src-card" id="src-{p.rank}"><div class="src-head">[{p.rank}] {html.escape(c.title)}</div>'
-            f'<div class="src-meta">{meta}</div><div class="src-text">{"".join(out)}</div></div>')
+            f'<div class="src-meta">{meta}</div><div class="src-text">{body}</div>{full}</div>')
 
 
-def sources_html(answer: Answer | None, passages: list[Passage] | None = None, rewritten: str = "") -> str:
+def sources_html(answer: Answer | None, passages: list[Passage] | None = None, rewritten: str = "",
+                 articles: Mapping[str, Article] | None = None, lang: str = "zh") -> str:
     """The sources panel: cited passages with the supporting span highlighted; for a refusal, the
     closest passages. Every piece of document text is HTML-escaped."""
     if answer is None and not passages:
-        return '<div class="src-meta">提问后，这里会显示回答引用的原文段落。</div>'
+        return f'<div class="src-meta">{t(lang, "empty_panel")}</div>'
+    articles = articles or {}
     passages = list(answer.passages if answer else passages or [])
     rewritten = rewritten or (answer.query if answer else "")
     parts = []
     if rewritten:
-        parts.append(f'<div class="src-meta">检索用问题：{html.escape(rewritten)}</div>')
+        parts.append(f'<div class="src-meta">{t(lang, "searched")}{html.escape(rewritten)}</div>')
     if answer is not None and not answer.refused:
         spans: dict[int, list[tuple[int, int]]] = {}
         for cit in answer.citations:
             spans.setdefault(cit.n, []).append((cit.start, cit.end))
-        parts.append("<h4>引用来源</h4>")
-        parts += [_card(p, spans[p.rank]) for p in passages if p.rank in spans]
+        parts.append(f"<h4>{t(lang, 'cited')}</h4>")
+        parts += [_card(p, spans[p.rank], articles.get(p.chunk.article_id), lang) for p in passages if p.rank in spans]
     else:
-        title = "最接近的资料" if answer is not None else "检索到的资料（正在生成回答…）"
-        parts.append(f"<h4>{title}</h4>")
-        parts += [_card(p, []) for p in passages]
+        parts.append(f"<h4>{t(lang, 'closest' if answer is not None else 'pending')}</h4>")
+        parts += [_card(p, [], articles.get(p.chunk.article_id), lang) for p in passages]
     return "\n".join(parts)

@@ -146,6 +146,8 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         mark = page.locator("#sources mark").first
         assert "3亿元" in mark.inner_text()
         page.locator("#chat a[href^='#src-']").first.click()
+        page.locator("#sources details summary").first.click()  # 查看全文: the whole article, span marked
+        assert "3亿元" in page.locator("#sources .src-article mark").first.inner_text()
         page.screenshot(path=str(artifacts / "chat.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})  # phone width: sources stack below the chat
         chat_box, sources_box = page.locator("#chat").bounding_box(), page.locator("#sources").bounding_box()
@@ -168,6 +170,23 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         page.wait_for_function("() => !document.querySelector('#sources').innerText.includes('正在生成回答')",
                                timeout=60_000)
         assert real_pipeline.generator._turns._current.is_set(), "stop did not reach the model"
+        # Settings: answer extractively (no LLM) from keyword retrieval, with English labels.
+        page.locator("#lang").get_by_text("English").click()
+        page.wait_for_function("() => document.querySelector('#send').innerText.trim() === 'Ask'", timeout=30_000)
+        page.locator("#settings").click()
+        page.locator("#set-backend").get_by_text("Extractive", exact=False).click()
+        page.locator("#set-mode").get_by_text("Keywords", exact=True).click()
+        new_chat_en = page.locator("#new-chat")
+        new_chat_en.click()
+        page.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=30_000)
+        page.locator("#question textarea").fill("南岳衡山的雪后雾凇是哪天出现的？")
+        page.locator("#send").click()
+        page.wait_for_function("() => ['Sources cited', 'Closest passages'].some(t => "
+                               "document.querySelector('#sources').innerText.includes(t))", timeout=60_000)
+        page.locator("#set-backend").locator("label").first.click()  # back to the LLM, Chinese labels
+        page.locator("#set-mode").get_by_text("Hybrid", exact=False).click()
+        page.locator("#lang").get_by_text("中文").click()
+        page.wait_for_function("() => document.querySelector('#send').innerText.trim() === '提问'", timeout=30_000)
         # Knowledge base: upload a page, wait for the re-index, then ask about it.
         upload = tmp_path / "星沙公园.md"
         upload.write_text("# 星沙口袋公园\n\n星沙街道今年新建了12座口袋公园，市民步行五分钟即可到达。", encoding="utf-8")

@@ -9,7 +9,7 @@ from rag.errors import InputError
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 SUPPORTED = TEXT_SUFFIXES | {".html", ".htm", ".pdf", ".docx", ".jsonl"}
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 50_000_000  # 50 MB, as the messages say
 
 
 def decode_bytes(data: bytes, name: str) -> str:

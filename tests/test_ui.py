@@ -1,0 +1,126 @@
+"""The chat page's formatting and the app's settings, over the fake pipeline (no models, no browser)."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from rag import ui
+from rag.types import Answer, Article, Chunk, Citation, Passage
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def _passage(text: str, title: str = "标题", start: int = 0, rank: int = 1) -> tuple[Passage, Article]:
+    article = Article(id="a1", source="page.txt", title=title, text="导语。" + text + "结尾。", date="2025-12-14")
+    start = start or len("导语。")
+    chunk = Chunk(id="c1", article_id="a1", text=text, start=start, end=start + len(text), title=title,
+                  date="2025-12-14", source="page.txt")
+    return Passage(chunk, rank, 0.5), article
+
+
+def test_document_text_is_escaped_everywhere() -> None:
+    passage, article = _passage(f"签约金额约3亿元。{HOSTILE}", title=HOSTILE)
+    s = article.text.index("签约")
+    cit = Citation(1, "a1", HOSTILE, "page.txt", s, s + 9, "签约金额约3亿元。")
+    answer = Answer("问？", f"约3亿元[1]。{HOSTILE}", False, (cit,), (passage,), unsupported=(HOSTILE,))
+    for html in (ui.sources_html(answer, articles={"a1": article}), ui.answer_markdown(answer),
+                 ui.sources_html(None, [passage], HOSTILE, {"a1": article})):
+        assert "<script" not in html and "<img" not in html
+        assert "&lt;script&gt;" in html
+
+
+def test_cited_span_is_marked_in_the_passage_and_in_the_full_article() -> None:
+    passage, article = _passage("当天，16家单位签署合作协议，总签约采购金额约3亿元。")
+    s = article.text.index("总签约")
+    cit = Citation(1, "a1", "标题", "page.txt", s, s + 12, article.text[s:s + 12])
+    html = ui.sources_html(Answer("问？", "约3亿元[1]。", False, (cit,), (passage,)), articles={"a1": article})
+    assert html.count("<mark>总签约采购金额约3亿元。</mark>") == 2  # the card and the folded article
+    assert "<details><summary>查看全文</summary>" in html and "导语。" in html and 'id="src-1"' in html
+
+
+def test_refusal_lists_the_closest_passages_with_their_articles() -> None:
+    passage, article = _passage("南岳衡山出现雾凇。")
+    answer = Answer("问？", "资料中没有找到这个问题的答案。", True, (), (passage,))
+    html = ui.sources_html(answer, articles={"a1": article})
+    assert "最接近的资料" in html and "<mark>南岳衡山出现雾凇。</mark>" in html  # its place in the article
+    md = ui.answer_markdown(answer)
+    assert md.startswith("**资料中没有找到") and "最接近的资料" in md
+
+
+def test_unsupported_claims_are_shown_struck_through() -> None:
+    passage, _ = _passage("签约金额约3亿元。")
+    answer = Answer("问？", "约3亿元[1]。", False, (), (passage,), unsupported=("总部设在北京[1]。",))
+    md = ui.answer_markdown(answer)
+    assert "[[1]](#src-1)" in md and "~~总部设在北京。~~" in md and "找不到依据" in md
+    assert "Not supported" in ui.answer_markdown(answer, "en")
+
+
+@pytest.mark.parametrize("lang,word", [("zh", "引用来源"), ("en", "Sources cited")])
+def test_panel_labels_follow_the_language(lang: str, word: str) -> None:
+    passage, article = _passage("签约金额约3亿元。")
+    cit = Citation(1, "a1", "标题", "page.txt", 3, 8, "签约金额约")
+    assert word in ui.sources_html(Answer("q", "a[1]", False, (cit,), (passage,)), lang=lang)
+
+
+def test_every_label_exists_in_both_languages() -> None:
+    assert set(ui.LABELS["zh"]) == set(ui.LABELS["en"])
+    for lang in ui.LABELS:
+        assert ui.t(lang, "upload", types="txt", mb=50)
+
+
+def test_examples_come_from_the_corpus(fake_pipeline, tmp_path: Path) -> None:
+    pipe = fake_pipeline(backend="extractive")
+    assert ui.example_questions(pipe.index) == ui.EXAMPLE_QUESTIONS
+    other = dataclasses.replace(pipe.index, articles={
+        "x": Article(id="x", source="mine.md", title="星沙口袋公园建设提速", text="……")})
+    assert ui.example_questions(other) == ["《星沙口袋公园建设提速》这篇报道讲了什么？"]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_retrieval_mode_and_extractive_choice_per_question(fake_pipeline, mode: str) -> None:
+    pipe = fake_pipeline("湖南有电机企业2000多家[1]。")
+    events = list(pipe.stream("对接会签约采购金额是多少？", top_k=2, mode=mode, extractive=True))
+    assert len(events[0].passages) == 2
+    answer = events[-1].answer
+    assert "3亿元" in answer.text and not pipe.generator.prompts  # the loaded LLM was not asked
+    if mode == "dense":
+        assert all(p.lexical_score is None for p in answer.passages)
+    if mode == "lexical":
+        assert all(p.dense_score is None for p in answer.passages)
+
+
+def test_unknown_retrieval_mode_is_a_clear_error(fake_pipeline) -> None:
+    from rag.errors import InputError
+
+    with pytest.raises(InputError, match="检索方式"):
+        fake_pipeline(backend="extractive").retrieve("问题", mode="magic")
+
+
+def test_app_answers_through_its_api_with_settings(fake_pipeline) -> None:
+    """The real Gradio app over the fake pipeline, driven through gradio_client: the settings reach the
+    pipeline and the streamed history ends with a cited answer."""
+    from gradio_client import Client
+    from test_real_models import _free_port
+
+    import app as app_module
+
+    pipe = fake_pipeline("总签约采购金额约3亿元[1]。")
+    port = _free_port()
+    demo = app_module.build_app(pipe).queue(default_concurrency_limit=1)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        outputs = list(client.submit("对接会签约采购金额是多少？", [], api_name="/chat"))
+        history, panel, _ = outputs[-1]
+        assert "3亿元" in str(history[-1]["content"]) and "<mark>" in panel and "查看全文" in panel
+        outputs = list(client.submit("对接会签约采购金额是多少？", [], 2, "short", "extractive", "lexical", "en",
+                                     api_name="/chat"))
+        history, panel, _ = outputs[-1]
+        assert "Sources cited" in panel and panel.count('class="src-card"') <= 2
+        assert len(pipe.generator.prompts) == 1  # the second answer was extractive, as asked
+        result = client.predict("", api_name="/ask")
+        assert "error" in result and "请输入" in result["error"]
+    finally:
+        demo.close()
