@@ -1,21 +1,25 @@
 """The chat page: a thin Gradio layer over rag.pipeline. Run `python app.py` or `rag serve`."""
 from __future__ import annotations
 
+import html
 import logging
+import logging.handlers
 import os
+from pathlib import Path
 
 import gradio as gr
 
-from rag import library, ui
+from rag import auth, library, ui
 from rag.errors import RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
-from rag.pipeline import RETRIEVAL_MODES, Pipeline, pipeline_for
+from rag.pipeline import EXTRACTIVE_NOTICE, RETRIEVAL_MODES, Pipeline, pipeline_for
 from rag.rewrite import Turn
 from rag.settings import load_settings
 
 log = logging.getLogger("rag.app")
 MAX_TURNS = 3  # earlier turns a follow-up question may lean on
+INTERNAL_ERROR = "出了点问题，已记录在日志里，请再试一次。(Something went wrong; it was logged. Please try again.)"
 
 
 def build_app(pipe: Pipeline) -> gr.Blocks:
@@ -52,7 +56,11 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
                     turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
                     yield history, ui.sources_html(answer, articles=articles, lang=lang), "", turns
         except RagError as exc:
-            history[-1] = {"role": "assistant", "content": f"⚠️ {exc}"}
+            history[-1] = {"role": "assistant", "content": f"⚠️ {html.escape(str(exc))}"}
+            yield history, empty, "", turns
+        except Exception:  # never a traceback on the page: the details go to the log file
+            log.exception("answering %r failed", question[:200])
+            history[-1] = {"role": "assistant", "content": "⚠️ " + INTERNAL_ERROR}
             yield history, empty, "", turns
 
     def answer_api(question: str) -> dict:
@@ -61,6 +69,9 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
             return answer_to_json(pipe.ask(question))
         except RagError as exc:
             return {"question": question, "error": str(exc)}
+        except Exception:
+            log.exception("answering %r failed", (question or "")[:200])
+            return {"question": question, "error": INTERNAL_ERROR}
 
     def index_info(lang: str = "zh") -> str:
         index = pipe.index
@@ -89,6 +100,9 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
             status = (message + "\n\n" if message else "") + "索引已更新：" + summary.replace("\n", "；")
         except RagError as exc:
             status = (message + "\n\n" if message else "") + f"⚠️ {exc}"
+        except Exception:
+            log.exception("re-indexing failed")
+            status = (message + "\n\n" if message else "") + "⚠️ 索引更新失败，原来的索引仍在使用。" + INTERNAL_ERROR
         return kb_view(status, lang)
 
     def on_upload(files, lang: str = "zh", progress=gr.Progress()):
@@ -182,23 +196,55 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
         hidden_out = gr.JSON(visible=False)
         turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
         chat_inputs = [box, chat, turns, top_k, length, backend, mode, lang]
-        send.click(respond, chat_inputs, [chat, sources, box, turns], api_name="chat")
-        box.submit(respond, chat_inputs, [chat, sources, box, turns], api_name=False)
+        # Everything that runs the model shares one queue slot: one model in memory, one answer at a time;
+        # the others wait with their queue position shown.
+        send.click(respond, chat_inputs, [chat, sources, box, turns], api_name="chat", concurrency_id="model")
+        box.submit(respond, chat_inputs, [chat, sources, box, turns], api_name=False, concurrency_id="model")
         # Stop tells the model to stop at its next token; the answer so far is then checked and shown as
         # usual. (Gradio's own event cancelling left the next question unanswered.)
         stop.click(pipe.cancel, None, None, api_name=False, concurrency_limit=None)
         clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", []), lang, [chat, sources, box, turns],
                     api_name=False)
-        hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask")
+        hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask", concurrency_id="model")
+    return demo
+
+
+def setup_logging(data_dir: str) -> Path:
+    """INFO and above to a rotating file under data_dir/logs (5 MB × 4), warnings also to the console."""
+    logs = Path(data_dir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / "rag.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, handlers=[handler, console], force=True)
+    return path
+
+
+def serve(pipe: Pipeline, port: int, host: str | None = None, users: dict[str, str] | None = None,
+          block: bool = True) -> gr.Blocks:
+    """Launch the page for `pipe`: one answer at a time, a bounded queue, login where needed, uploads
+    capped at the library's size limit, no error details in responses."""
+    s = pipe.settings
+    host = host or s.host
+    check = auth.login_check(host, users if users is not None else auth.load_users(auth.users_file(s.data_dir, s.auth_file)))
+    demo = build_app(pipe).queue(default_concurrency_limit=1, max_size=s.max_waiting)
+    demo.launch(server_name=host, server_port=port, css=ui.CSS, theme=gr.themes.Soft(), show_error=False,
+                auth=check, auth_message="请登录 / Please log in", max_file_size=MAX_FILE_BYTES,
+                prevent_thread_lock=not block, quiet=not block)
     return demo
 
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    log_path = setup_logging(settings.data_dir)
+    # Gradio keeps uploads in its scratch folder until they are copied into seeds/: keep that in ours.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(settings.data_dir).resolve() / "uploads"))
     from rag.cli import _Bar
 
-    settings = load_settings()
+    log.info("starting; log file %s", log_path)
     pipe = pipeline_for(settings, _Bar())
     pipe.retrieve("预热")  # loads the embedder now, not on the first user's question
     if pipe.generator is not None and hasattr(pipe.generator, "warm_up"):
@@ -206,11 +252,12 @@ def main() -> None:
             pipe.generator.warm_up()
         except RagError as exc:
             log.warning("LLM unavailable, answering extractively: %s", exc)
-            pipe.generator, pipe.notice = None, "语言模型不可用，已改用摘录模式（直接引用原文句子）。"
-    port = int(os.environ.get("RAG_PORT") or settings.port)
-    build_app(pipe).queue(default_concurrency_limit=1).launch(
-        server_name=settings.host, server_port=port, css=ui.CSS, theme=gr.themes.Soft(), show_error=False)
+            pipe.generator, pipe.notice = None, EXTRACTIVE_NOTICE
+    serve(pipe, int(os.environ.get("RAG_PORT") or settings.port))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RagError as exc:  # a setting, a model or the index that cannot be used: say so, no traceback
+        raise SystemExit(f"error: {exc}") from None

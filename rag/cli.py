@@ -164,6 +164,28 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from rag.auth import add_user, load_users, users_file
+
+    settings = _settings(args)
+    path = users_file(settings.data_dir, settings.auth_file)
+    if args.action == "list":
+        for name in load_users(path):
+            print(name)
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise RagError("the two passwords differ; nothing was changed")
+    add_user(path, args.name, password)
+    print(f"{args.name}: saved (hashed) in {path}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import runpy
 
@@ -273,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parts", default="seeds,peer,synthetic", help="comma-separated: seeds, peer, synthetic")
     p.add_argument("--followups", default="bench/followups.jsonl", help="follow-up questions for the seeds part")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("user", help="logins for the chat page: add NAME (asks for the password) or list")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("name", nargs="?", default="")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_user)
     p = sub.add_parser("serve", help="start the chat page (same as python app.py)")
     p.add_argument("--port", type=int), p.set_defaults(func=cmd_serve)
     return parser

@@ -22,6 +22,10 @@ class IndexMismatchError(RagError):
     """The index was built with another model or format, or its files are damaged."""
 
 
+class IndexBuildError(RagError):
+    """A new index could not be written; the previous one stays live."""
+
+
 class ModelError(RagError):
     """A model could not be provisioned or loaded."""
 

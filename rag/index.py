@@ -9,6 +9,7 @@ A build writes a new version folder, then swaps CURRENT; a crash mid-build leave
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -24,11 +25,12 @@ import numpy as np
 
 from rag.chunk import chunk_article
 from rag.embed import Embedder
-from rag.errors import IndexMismatchError, IndexMissingError
+from rag.errors import IndexBuildError, IndexMismatchError, IndexMissingError
 from rag.ingest import FileResult, file_sha256, list_sources, read_file
 from rag.types import Article, Chunk
 
 FORMAT_VERSION = 1
+STALE_BUILD_SECONDS = 6 * 3600  # a .building- folder untouched this long is left over from a killed build
 Progress = Callable[[str, int, int], None]
 
 _TOKEN = re.compile(r"[\w\u4e00-\u9fff%.]+")
@@ -242,21 +244,28 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
         "counts": {"files": len(results), "articles": len(articles), "chunks": len(chunks)},
         "files": {r.name: {"sha256": r.sha256, "articles": len(r.articles), "error": r.error} for r in results},
     }
-    root.mkdir(parents=True, exist_ok=True)
     version = root / f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = root / f".building-{version.name}"
-    staging.mkdir()
-    _write_jsonl(staging / "articles.jsonl", [dataclasses.asdict(a) for a in articles])
-    _write_jsonl(staging / "chunks.jsonl", [dataclasses.asdict(c) for c in chunks])
-    np.save(staging / "vectors.npy", vectors)
-    if len(chunks):
-        bm25 = bm25s.BM25()
-        bm25.index([tokenize(c.embedding_text()) for c in chunks], show_progress=False)
-        bm25.save(str(staging / "bm25"))
-    faiss.write_index(dense, str(staging / "dense.faiss"))
-    (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    staging.rename(version)
-    _swap_current(root, version)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        _write_jsonl(staging / "articles.jsonl", [dataclasses.asdict(a) for a in articles])
+        _write_jsonl(staging / "chunks.jsonl", [dataclasses.asdict(c) for c in chunks])
+        np.save(staging / "vectors.npy", vectors)
+        if len(chunks):
+            bm25 = bm25s.BM25()
+            bm25.index([tokenize(c.embedding_text()) for c in chunks], show_progress=False)
+            bm25.save(str(staging / "bm25"))
+        faiss.write_index(dense, str(staging / "dense.faiss"))
+        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        staging.rename(version)
+        _swap_current(root, version)
+    except (OSError, RuntimeError) as exc:  # a full disk, a read-only folder (faiss raises RuntimeError)
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(version, ignore_errors=True)
+        why = "磁盘空间不足" if getattr(exc, "errno", None) == errno.ENOSPC or "No space" in str(exc) else "无法写入"
+        raise IndexBuildError(f"索引没有写成（{why}：{getattr(exc, 'strerror', None) or exc}），原来的索引仍在使用。"
+                              f"(Could not write the new index to {root}/; the previous one is still live.)") from None
     report.seconds = time.perf_counter() - started
     report.path = str(version)
     return report
@@ -283,7 +292,11 @@ def _swap_current(root: Path, version: Path) -> None:
     tmp.write_text(version.name, encoding="utf-8")
     os.replace(tmp, root / "CURRENT")
     for stale in root.iterdir():
-        if stale.is_dir() and stale != version and stale.name.startswith(("v-", ".building-")):
+        if not stale.is_dir() or stale == version:
+            continue
+        # Another process may be writing its own .building- folder right now: only old ones are debris.
+        if stale.name.startswith("v-") or (stale.name.startswith(".building-")
+                                           and time.time() - stale.stat().st_mtime > STALE_BUILD_SECONDS):
             shutil.rmtree(stale, ignore_errors=True)
 
 

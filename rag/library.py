@@ -6,8 +6,11 @@ uploaded is lost by a wrong click.
 """
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +50,19 @@ def documents(index: Index | None) -> list[Document]:
     return rows
 
 
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+MAX_NAME_CHARS = 120
+
+
 def _safe_name(name: str) -> str:
-    base = Path(name).name.strip().lstrip(".")
-    if not base:
-        raise InputError(f"'{name}' is not a usable file name")
+    """A plain file name for the seeds folder: no folders, no control or shell-special characters, no
+    leading dot (hidden files are not indexed), at most MAX_NAME_CHARS characters with the suffix kept."""
+    base = _UNSAFE.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip().lstrip(".").strip()
+    suffix = Path(base).suffix
+    if len(base) > MAX_NAME_CHARS:
+        base = base[:MAX_NAME_CHARS - len(suffix)] + suffix
+    if not Path(base).stem.strip("_ "):
+        raise InputError(f"'{name}' 不是可用的文件名 (not a usable file name)")
     return base
 
 
@@ -90,9 +102,14 @@ def add_files(paths: list[str | Path], seeds: str | Path) -> tuple[list[str], li
         while dest.exists():
             dest = seeds / f"{Path(name).stem}-{n}{suffix}"
             n += 1
+        # Copied under a hidden name, then renamed: a crash or a full disk mid-copy never leaves a
+        # half file where the indexer would read it.
+        partial = seeds / f".incoming-{uuid.uuid4().hex}{suffix}"
         try:
-            shutil.copyfile(src, dest)
+            shutil.copyfile(src, partial)
+            os.replace(partial, dest)
         except OSError as exc:
+            partial.unlink(missing_ok=True)
             refused.append(f"{name}：无法保存（{exc.strerror or exc}）")
             continue
         added.append(dest.name)

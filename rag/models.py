@@ -100,6 +100,14 @@ def provision(spec: ModelSpec, cache: Path, progress: Progress | None = _print_p
     ready = installed_path(spec, cache)
     if ready is not None:
         return ready
+    try:
+        return _provision(spec, cache, progress)
+    except (OSError, zipfile.BadZipFile) as exc:  # a full disk, an unwritable cache, a damaged download
+        raise ModelError(f"{spec.name} could not be provisioned into {cache}: {getattr(exc, 'strerror', None) or exc}"
+                         f"; free some space or set RAG_CACHE_DIR, then run `rag models`") from None
+
+
+def _provision(spec: ModelSpec, cache: Path, progress: Progress | None) -> Path:
     root = model_dir(cache, spec.name)
     root.parent.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda *_: None)

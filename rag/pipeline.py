@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from rag.cite import check_answer, is_refusal, split_claims
 from rag.embed import Embedder, SentenceTransformerEmbedder
-from rag.errors import InputError, ModelError, RagError
+from rag.errors import IndexMismatchError, InputError, ModelError, RagError
 from rag.extract import extractive_answer
 from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
@@ -24,6 +24,7 @@ from rag.types import Answer, Passage
 log = logging.getLogger("rag")
 MAX_QUESTION_CHARS = 1000
 RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
+EXTRACTIVE_NOTICE = "语言模型不可用，已改用摘录模式（直接引用原文句子）。(The language model is unavailable: quoting sources.)"
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,19 @@ class Pipeline:
         embedder = SentenceTransformerEmbedder(str(emb_path), settings.embedder, dim=dim,
                                                batch_size=settings.embed_batch, dtype=settings.embed_dtype)
         generator: Generator | None = None
+        notice = ""
         if settings.backend != "extractive":
-            gguf = resolve(settings.llm, "llm", cache, progress)
-            if settings.backend == "transformers":
-                generator = TransformersGenerator(gguf, cache, threads=settings.threads)
-            else:
-                generator = LlamaCppGenerator(gguf, threads=settings.threads, context_tokens=settings.context_tokens)
-        return cls(settings, embedder, generator)
+            try:
+                gguf = resolve(settings.llm, "llm", cache, progress)
+                if settings.backend == "transformers":
+                    generator = TransformersGenerator(gguf, cache, threads=settings.threads)
+                else:
+                    generator = LlamaCppGenerator(gguf, threads=settings.threads,
+                                                  context_tokens=settings.context_tokens)
+            except ModelError as exc:  # answers still work, extractively, and say so
+                log.warning("LLM unavailable, answering extractively: %s", exc)
+                notice = EXTRACTIVE_NOTICE
+        return cls(settings, embedder, generator, notice=notice)
 
     # -- index ---------------------------------------------------------------------------------
     def ensure_index(self, rebuild: bool = False, progress: Progress | None = None) -> str:
@@ -69,12 +76,21 @@ class Pipeline:
         s = self.settings
         summary = ""
         if rebuild or index_is_stale(s.seeds_dir, s.index_dir):
-            report = build_index(s.seeds_dir, s.index_dir, self.embedder, s.chunk_chars,
-                                 s.chunk_overlap_sentences, rebuild=rebuild, progress=progress,
-                                 ann_threshold=s.ann_threshold)
-            summary = report.summary()
-        self.load_index()
+            summary = self._build(rebuild, progress)
+        try:
+            self.load_index()
+        except IndexMismatchError as exc:
+            # Damaged, or built with another embedding model or format: the sources are all in seeds/,
+            # so a full rebuild gives a good index; until it is swapped in nothing else is touched.
+            log.warning("rebuilding the index: %s", exc)
+            summary = f"index rebuilt ({exc})\n" + self._build(True, progress)
+            self.load_index()
         return summary
+
+    def _build(self, rebuild: bool, progress: Progress | None) -> str:
+        s = self.settings
+        return build_index(s.seeds_dir, s.index_dir, self.embedder, s.chunk_chars, s.chunk_overlap_sentences,
+                           rebuild=rebuild, progress=progress, ann_threshold=s.ann_threshold).summary()
 
     def reindex(self, progress: Progress | None = None) -> str:
         """Bring the index up to date with the seeds folder while questions go on being answered from the
@@ -146,7 +162,7 @@ class Pipeline:
                     yield Event("token", text=piece)
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
-                self.generator, self.notice = None, "语言模型不可用，已改用摘录模式（直接引用原文句子）。"
+                self.generator, self.notice = None, EXTRACTIVE_NOTICE
                 notice = self.notice
                 raw = extractive_answer(query, passages)
                 yield Event("token", text=raw)

@@ -47,8 +47,11 @@ class Settings:
     chunk_chars: int = 220
     chunk_overlap_sentences: int = 1
     min_relevance: float = 0.02
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # another address needs a login (see rag/auth.py)
     port: int = 7860
+    data_dir: str = "data"  # logs, the users file, Gradio's upload scratch space
+    auth_file: str = ""  # default: <data_dir>/users.txt
+    max_waiting: int = 64  # questions waiting in the queue before newcomers are told the page is busy
 
     @property
     def cache_path(self) -> Path:

@@ -37,3 +37,13 @@ def fake_pipeline(seeds_copy: Path, tmp_path: Path):
         return pipe
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many generated cases the fuzz tests tried (tests/test_fuzz.py), for the record."""
+    fuzz = sys.modules.get("test_fuzz")
+    if fuzz is not None and fuzz.TRIED:
+        parts = ", ".join(f"{name} {n}" for name, n in fuzz.TRIED.items())
+        failed = [r for r in terminalreporter.stats.get("failed", []) if "test_fuzz" in r.nodeid]
+        terminalreporter.write_line(f"fuzz cases tried: {sum(fuzz.TRIED.values())} ({parts}); "
+                                    f"failing fuzz tests: {len(failed)}")

@@ -10,6 +10,7 @@ from rag.errors import InputError
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 SUPPORTED = TEXT_SUFFIXES | {".html", ".htm", ".pdf", ".docx", ".jsonl"}
 MAX_FILE_BYTES = 50_000_000  # 50 MB, as the messages say
+MAX_DOCX_INFLATED = 200_000_000  # what a .docx may unpack to
 
 
 def decode_bytes(data: bytes, name: str) -> str:
@@ -69,6 +70,11 @@ def _docx_text(data: bytes, name: str) -> str:
     from docx import Document
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:  # a zip bomb is refused before anything is inflated
+            inflated = sum(info.file_size for info in zf.infolist())
+        if inflated > MAX_DOCX_INFLATED:
+            raise InputError(f"{name}: the .docx would unpack to {inflated / 1e6:.0f} MB "
+                             f"(over {MAX_DOCX_INFLATED // 1_000_000} MB); refused")
         doc = Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise InputError(f"{name}: the .docx file is damaged ({exc.__class__.__name__})") from None
