@@ -1,0 +1,98 @@
+"""A bounded load run against a served chat page: N concurrent sessions through gradio_client, each asking
+its own questions on /chat, then a check that every answer is complete, cited and its own.
+
+Used by `rag bench load` (against any running page) and by the load test (against the real app).
+"""
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SessionResult:
+    session: int
+    question: str
+    expect: str
+    seconds: float = 0.0
+    max_queue_rank: int = -1  # the highest queue position this session was told; -1: never queued
+    answer: str = ""
+    error: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def _text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("value") or "")
+    if isinstance(content, list):
+        return "".join(_text(c) for c in content)
+    return str(content or "")
+
+
+def _one(url: str, n: int, question: str, expect: str, auth: tuple[str, str] | None, start: threading.Barrier,
+         log: Callable[[str], None]) -> SessionResult:
+    from gradio_client import Client
+
+    result = SessionResult(n, question, expect)
+    try:
+        client = Client(url, auth=auth, verbose=False)  # its own session: its own conversation state
+        start.wait(timeout=120)
+        t0 = time.perf_counter()
+        job = client.submit(question, [], api_name="/chat")
+        while not job.done():
+            status = job.status()
+            rank = getattr(status, "rank", None)
+            if rank is not None:
+                result.max_queue_rank = max(result.max_queue_rank, int(rank))
+            time.sleep(0.2)
+        history, panel, _ = job.result()
+        result.seconds = time.perf_counter() - t0
+        roles = [m.get("role") for m in history]
+        result.answer = _text(history[-1].get("content")) if history else ""
+        if roles != ["user", "assistant"] or _text(history[0].get("content")) != question:
+            result.problems.append(f"history is not this session's own turn: {history!r:.200}")
+        if expect not in result.answer:
+            result.problems.append(f"answer lacks {expect!r}: {result.answer[:120]!r}")
+        if "#src-" not in result.answer or "<mark>" not in panel:
+            result.problems.append("answer is not cited")
+    except Exception as exc:  # a load run reports every failure rather than stopping at the first
+        result.error = f"{exc.__class__.__name__}: {exc}"
+    log(f"session {n:2d}: {result.seconds:5.1f} s, queue rank ≤ {result.max_queue_rank}, "
+        f"{'ERROR ' + result.error if result.error else ('; '.join(result.problems) or 'ok')}")
+    return result
+
+
+def run_load(url: str, cases: list[tuple[str, str]], sessions: int = 20, auth: tuple[str, str] | None = None,
+             log: Callable[[str], None] = lambda _: None) -> dict:
+    """`sessions` clients at once, session i asking cases[i % len(cases)] = (question, text its answer must hold).
+    Returns the figures: requests, errors, wrong or uncited answers, p50/p95/max seconds, queue ranks seen."""
+    start = threading.Barrier(sessions)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=sessions) as pool:
+        futures = [pool.submit(_one, url, i, *cases[i % len(cases)], auth, start, log) for i in range(sessions)]
+        results = [f.result() for f in futures]
+    wall = time.perf_counter() - t0
+    times = sorted(r.seconds for r in results if not r.error)
+
+    def pct(q: float) -> float:
+        return round(times[min(len(times) - 1, int(q * len(times)))], 2) if times else 0.0
+
+    return {
+        "sessions": sessions, "requests": len(results), "errors": sum(bool(r.error) for r in results),
+        "wrong_or_uncited": sum(bool(r.problems) for r in results),
+        "p50_s": round(statistics.median(times), 2) if times else 0.0, "p95_s": pct(0.95),
+        "max_s": round(times[-1], 2) if times else 0.0, "wall_s": round(wall, 1),
+        "queued_sessions": sum(r.max_queue_rank > 0 for r in results),
+        "max_queue_rank": max((r.max_queue_rank for r in results), default=-1),
+        "failures": [{"session": r.session, "question": r.question, "error": r.error, "problems": r.problems}
+                     for r in results if r.error or r.problems],
+    }
+
+
+__all__ = ["SessionResult", "run_load"]

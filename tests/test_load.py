@@ -1,0 +1,122 @@
+"""Many sessions at once against the served app: over a slow scripted model (fast test, mechanics) and
+over the real models (`-m models`, figures saved to test-artifacts/load.json)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from fakes import HashingEmbedder, ScriptedGenerator
+
+from rag.load import run_load
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# (question, text its answer must contain): distinct answers, so a mixed-up answer is caught.
+CASES = [
+    ("对接会签约采购金额是多少？", "3亿元"),
+    ("湖南现在大概有多少家电机企业？电机产业总产值有多大？", "500家"),
+    ("目前益阳有多少家企业已经和湘江新区的企业形成稳定的产品供需关系？", "18家"),
+    ("长沙号称工程机械之都，那边智能产线几分钟就能出一台挖机？", "6分钟"),
+    ("省政协“建强用好科创平台”那场专题协商会是哪位省政协领导主持的？", "汪一光"),
+]
+
+
+class SlowScripted(ScriptedGenerator):
+    """Answers from the passage it is given, slowly, and notes how many answers ran at the same time."""
+
+    def __init__(self, replies: dict[str, str], delay: float) -> None:
+        super().__init__("")
+        self.replies, self.delay, self.running, self.most = replies, delay, 0, 0
+
+    def stream(self, messages, max_tokens=160):
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            question = messages[-1]["content"].rsplit("问题：", 1)[-1]
+            reply = next((r for q, r in self.replies.items() if q in question), "资料中没有找到。")
+            for i in range(0, len(reply), 4):
+                time.sleep(self.delay)
+                yield reply[i:i + 4]
+        finally:
+            self.running -= 1
+
+
+def _serve(pipe: Pipeline):
+    import app as app_module
+    from test_faults import _free_port
+
+    port = _free_port()
+    demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+def _fake_pipe(seeds_copy: Path, tmp_path: Path, delay: float, **settings) -> Pipeline:
+    replies = {"签约采购金额": "总签约采购金额约3亿元[1]。", "电机企业": "全省拥有电机企业近500家[1]。"}
+    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
+                 data_dir=str(tmp_path / "data"), **settings)
+    pipe = Pipeline(s, HashingEmbedder(), SlowScripted(replies, delay))
+    pipe.ensure_index()
+    return pipe
+
+
+def test_twenty_sessions_are_served_one_answer_at_a_time(seeds_copy: Path, tmp_path: Path) -> None:
+    pipe = _fake_pipe(seeds_copy, tmp_path, delay=0.03)
+    demo, url = _serve(pipe)
+    try:
+        result = run_load(url, CASES[:2], sessions=20)
+    finally:
+        demo.close()
+    assert result["errors"] == 0 and result["wrong_or_uncited"] == 0, result["failures"]
+    assert result["requests"] == 20
+    assert pipe.generator.most == 1  # generation is serialized by the queue, not by luck
+    assert result["queued_sessions"] > 0  # waiting sessions were told their place in the queue
+
+
+def test_a_full_queue_says_busy_instead_of_hanging(seeds_copy: Path, tmp_path: Path) -> None:
+    pipe = _fake_pipe(seeds_copy, tmp_path, delay=0.1, max_waiting=2)
+    demo, url = _serve(pipe)
+    try:
+        t = time.perf_counter()
+        result = run_load(url, CASES[:1], sessions=8)
+        took = time.perf_counter() - t
+    finally:
+        demo.close()
+    refused = [f for f in result["failures"] if f["error"]]
+    assert refused and all("queue" in f["error"].lower() or "full" in f["error"].lower() for f in refused), refused
+    assert result["requests"] - len(refused) >= 1 and took < 60
+    assert all(not f["problems"] for f in result["failures"])  # the ones served were right
+
+
+@pytest.mark.models
+def test_twenty_sessions_against_the_real_models(tmp_path: Path) -> None:
+    """The load test proper: the real app with the packaged models, 20 sessions at once."""
+    import shutil
+
+    from rag.pipeline import pipeline_for
+    from rag.settings import load_settings
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(ROOT / "seeds", seeds)
+    settings = load_settings(env={}).replace(seeds_dir=str(seeds), index_dir=str(tmp_path / "idx"),
+                                             data_dir=str(tmp_path / "data"))
+    pipe = pipeline_for(settings)
+    demo, url = _serve(pipe)
+    try:
+        result = run_load(url, CASES, sessions=20, log=print)
+    finally:
+        demo.close()
+    out = ROOT / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    (out / "load.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"\nload: {result['sessions']} sessions, {result['requests']} requests, {result['errors']} errors, "
+          f"{result['wrong_or_uncited']} wrong or uncited, p50 {result['p50_s']} s, p95 {result['p95_s']} s, "
+          f"wall {result['wall_s']} s, max queue rank {result['max_queue_rank']}")
+    assert result["errors"] == 0, result["failures"]
+    # The model may word an answer differently under the same prompt; a mixed-up or uncited answer is
+    # what must never happen.
+    assert not [f for f in result["failures"] if any("own turn" in p or "not cited" in p for p in f["problems"])], \
+        result["failures"]
+    assert result["queued_sessions"] > 0
