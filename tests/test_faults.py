@@ -307,3 +307,25 @@ def test_served_page_with_login_errors_and_log_file(seeds_copy: Path, tmp_path: 
             if isinstance(handler, logging.handlers.RotatingFileHandler):
                 logging.getLogger().removeHandler(handler)
                 handler.close()
+
+
+def test_server_refuses_an_oversized_upload(seeds_copy: Path, tmp_path: Path) -> None:
+    """The size limit holds at the HTTP layer too, not only in the page's upload handler."""
+    import httpx
+
+    import app as app_module
+    from rag.ingest.readers import MAX_FILE_BYTES
+
+    pipe = Pipeline(_settings(seeds_copy, tmp_path, backend="extractive"), HashingEmbedder(), None)
+    pipe.ensure_index()
+    port = _free_port()
+    demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
+    try:
+        url = f"http://127.0.0.1:{port}/gradio_api/upload"
+        small = httpx.post(url, files={"files": ("ok.md", b"# t\n\nx", "text/markdown")})
+        assert small.status_code == 200
+        big = httpx.post(url, files={"files": ("big.txt", b"x" * (MAX_FILE_BYTES + 1), "text/plain")}, timeout=60)
+        assert big.status_code == 413, big.text[:200]
+        assert "Traceback" not in big.text
+    finally:
+        demo.close()
