@@ -5,6 +5,8 @@ import html
 import logging
 import logging.handlers
 import os
+import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -14,6 +16,7 @@ from rag.errors import RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
 from rag.pipeline import EXTRACTIVE_NOTICE, RETRIEVAL_MODES, Pipeline, pipeline_for
+from rag.prompt import build_messages
 from rag.rewrite import Turn
 from rag.settings import load_settings
 
@@ -22,8 +25,61 @@ MAX_TURNS = 3  # earlier turns a follow-up question may lean on
 INTERNAL_ERROR = "出了点问题，已记录在日志里，请再试一次。(Something went wrong; it was logged. Please try again.)"
 
 
-def build_app(pipe: Pipeline) -> gr.Blocks:
-    """The chat UI for a ready pipeline (index loaded)."""
+class Warmup:
+    """Loads the models in the background after the page is up, and says how far it got.
+
+    Questions asked meanwhile simply wait for the model they need (the loaders take locks)."""
+
+    def __init__(self, pipe: Pipeline) -> None:
+        self.pipe = pipe
+        self.done = threading.Event()
+        self.steps: dict[str, str] = {}
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        t0 = time.perf_counter()
+        pipe = self.pipe
+        try:
+            self.steps["embedder"] = "loading"
+            pipe.embedder.warm_up() if hasattr(pipe.embedder, "warm_up") else pipe.retrieve("预热")
+            self.steps["embedder"] = "ready"
+            if pipe.generator is not None and hasattr(pipe.generator, "warm_up"):
+                self.steps["llm"] = "loading"
+                try:
+                    pipe.generator.warm_up()
+                    # One token over the fixed system prefix: its KV cache is then reused by the first question.
+                    for _ in pipe.generator.stream(build_messages("你好", []), 1):
+                        pass
+                    self.steps["llm"] = "ready"
+                except RagError as exc:
+                    log.warning("LLM unavailable, answering extractively: %s", exc)
+                    pipe.generator, pipe.notice = None, EXTRACTIVE_NOTICE
+                    self.steps["llm"] = "failed"
+        except Exception:
+            log.exception("warming up failed")
+            self.steps = {k: ("failed" if v == "loading" else v) for k, v in self.steps.items()}
+        finally:
+            self.seconds = time.perf_counter() - t0
+            log.info("models warm after %.1f s: %s", self.seconds, self.steps)
+            self.done.set()
+
+    def start(self) -> Warmup:
+        threading.Thread(target=self.run, name="warm-up", daemon=True).start()
+        return self
+
+    def status(self, lang: str = "zh") -> str:
+        names = {"embedder": ui.t(lang, "embedder_model"), "llm": ui.t(lang, "llm_model")}
+        marks = {"loading": "⏳", "ready": "✅", "failed": "⚠️"}
+        parts = [f"{marks.get(state, '⏳')} {names[key]}" for key, state in self.steps.items()]
+        if self.done.is_set():
+            return ui.t(lang, "ready", seconds=f"{self.seconds:.0f}") if "failed" not in self.steps.values() \
+                else ui.t(lang, "partly_ready") + " · " + " · ".join(parts)
+        return ui.t(lang, "loading") + (" · " + " · ".join(parts) if parts else "")
+
+
+def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
+    """The chat UI for a pipeline whose index is loaded; with `warmup`, a status line follows the models
+    loading in the background."""
     llm_name = pipe.generator.name if pipe.generator is not None else ""
 
     def backend_choices(lang: str) -> list[tuple[str, str]]:
@@ -168,6 +224,15 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
                 remove = gr.Button(ui.t("zh", "remove"), elem_id="kb-remove")
                 rebuild = gr.Button(ui.t("zh", "reindex"), elem_id="kb-reindex")
         info = gr.Markdown(index_info(), elem_id="index-info")
+        if warmup is not None:
+            status = gr.Markdown(warmup.status(), elem_id="model-status")
+            timer = gr.Timer(1.0, active=not warmup.done.is_set())
+
+            def tick(lg: str):
+                # Once loading is over, the status says so one last time and the timer stops.
+                return warmup.status(lg), gr.Timer(active=not warmup.done.is_set()), index_info(lg)
+
+            timer.tick(tick, lang, [status, timer, info], api_name=False, queue=False, show_progress="hidden")
 
         def relabel(lg: str, backend_value: str):
             """Every label in the chosen language; values and the conversation stay as they are."""
@@ -223,16 +288,20 @@ def setup_logging(data_dir: str) -> Path:
 
 
 def serve(pipe: Pipeline, port: int, host: str | None = None, users: dict[str, str] | None = None,
-          block: bool = True) -> gr.Blocks:
+          block: bool = True, warmup: Warmup | None = None, on_ready=None) -> gr.Blocks:
     """Launch the page for `pipe`: one answer at a time, a bounded queue, login where needed, uploads
     capped at the library's size limit, no error details in responses."""
     s = pipe.settings
     host = host or s.host
     check = auth.login_check(host, users if users is not None else auth.load_users(auth.users_file(s.data_dir, s.auth_file)))
-    demo = build_app(pipe).queue(default_concurrency_limit=1, max_size=s.max_waiting)
+    demo = build_app(pipe, warmup).queue(default_concurrency_limit=1, max_size=s.max_waiting)
     demo.launch(server_name=host, server_port=port, css=ui.CSS, theme=gr.themes.Soft(), show_error=False,
                 auth=check, auth_message="请登录 / Please log in", max_file_size=MAX_FILE_BYTES,
-                prevent_thread_lock=not block, quiet=not block)
+                prevent_thread_lock=True, quiet=not block)
+    if on_ready is not None:
+        on_ready()
+    if block:
+        demo.block_thread()
     return demo
 
 
@@ -245,15 +314,12 @@ def main() -> None:
     from rag.cli import _Bar
 
     log.info("starting; log file %s", log_path)
-    pipe = pipeline_for(settings, _Bar())
-    pipe.retrieve("预热")  # loads the embedder now, not on the first user's question
-    if pipe.generator is not None and hasattr(pipe.generator, "warm_up"):
-        try:
-            pipe.generator.warm_up()
-        except RagError as exc:
-            log.warning("LLM unavailable, answering extractively: %s", exc)
-            pipe.generator, pipe.notice = None, EXTRACTIVE_NOTICE
-    serve(pipe, int(os.environ.get("RAG_PORT") or settings.port))
+    started = time.perf_counter()
+    pipe = pipeline_for(settings, _Bar())  # models are opened lazily; the index is built here only if needed
+    # The page opens now; the models load behind it with their progress on the page.
+    warmup = Warmup(pipe).start()
+    serve(pipe, int(os.environ.get("RAG_PORT") or settings.port), warmup=warmup,
+          on_ready=lambda: log.info("page up %.1f s after start", time.perf_counter() - started))
 
 
 if __name__ == "__main__":

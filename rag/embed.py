@@ -59,7 +59,8 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def warm_up(self) -> None:
-        self._load()
+        with self._lock:
+            self._load()
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         with self._lock:

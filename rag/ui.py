@@ -49,6 +49,8 @@ LABELS: dict[str, dict[str, str]] = {
         "unsupported": "以下内容在资料中找不到依据，已从回答中删去：",
         "info": "资料库：{articles} 篇文章，{chunks} 个段落 · 建于 {created} · 嵌入模型 {embedder} · 生成：{generator}",
         "no_llm": "摘录模式（无语言模型）",
+        "embedder_model": "嵌入模型", "llm_model": "语言模型", "loading": "⏳ 正在加载模型，可以先提问（会稍等）",
+        "ready": "✅ 模型已就绪（后台加载用了 {seconds} 秒）", "partly_ready": "⚠️ 部分模型未能加载",
     },
     "en": {
         "title": "## Hunan Daily archive Q&A\nAnswers come only from the indexed newspaper pages, every sentence with "
@@ -71,6 +73,9 @@ LABELS: dict[str, dict[str, str]] = {
         "info": "Index: {articles} articles, {chunks} passages · built {created} · embedder {embedder} · "
                 "answers: {generator}",
         "no_llm": "extractive (no language model)",
+        "embedder_model": "embedding model", "llm_model": "language model",
+        "loading": "⏳ Loading the models; you can ask now (the answer waits for them)",
+        "ready": "✅ Models ready (loaded in the background in {seconds} s)", "partly_ready": "⚠️ Some models did not load",
     },
 }
 LANGUAGES = [("中文", "zh"), ("English", "en")]

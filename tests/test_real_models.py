@@ -94,10 +94,9 @@ def test_stopping_a_stream_ends_generation_at_once(real_pipeline) -> None:
 def served_app(real_pipeline):
     import app as app_module
 
-    port = _free_port()
-    demo = app_module.build_app(real_pipeline).queue(default_concurrency_limit=1)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                css=app_module.ui.CSS)
+    port = _free_port()  # served the way `rag serve` serves it, models warmed behind the page
+    demo = app_module.serve(real_pipeline, port, "127.0.0.1", users={}, block=False,
+                            warmup=app_module.Warmup(real_pipeline).start())
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -145,6 +144,7 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(served_app)
+        page.get_by_text("模型已就绪").wait_for(timeout=120_000)  # the status line follows the warm-up
         page.locator("#question textarea").fill("对接会签约采购金额是多少？")
         page.locator("#send").click()
         # Sources appear first (retrieval), then the answer streams in and gets its [n] links.

@@ -124,3 +124,42 @@ def test_app_answers_through_its_api_with_settings(fake_pipeline) -> None:
         assert "error" in result and "请输入" in result["error"]
     finally:
         demo.close()
+
+
+class _SlowLLM:
+    """A generator that takes a moment to load, or fails to."""
+
+    name = "slow-llm"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail, self.loaded = fail, False
+
+    def warm_up(self) -> None:
+        import time
+
+        time.sleep(0.3)
+        if self.fail:
+            from rag.errors import ModelError
+
+            raise ModelError("weights could not be loaded")
+        self.loaded = True
+
+    def stream(self, messages, max_tokens=160):
+        yield "总签约采购金额约3亿元[1]。"
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_models_load_in_the_background_with_a_status(fake_pipeline, fail: bool) -> None:
+    import app as app_module
+
+    pipe = fake_pipeline(backend="extractive")
+    pipe.generator = _SlowLLM(fail)
+    warmup = app_module.Warmup(pipe).start()
+    assert "正在加载模型" in warmup.status() or warmup.done.is_set()
+    assert warmup.done.wait(10)
+    if fail:
+        assert pipe.generator is None and "摘录模式" in pipe.notice
+        assert "部分模型未能加载" in warmup.status() and "⚠️ 语言模型" in warmup.status()
+        assert "3亿元" in pipe.ask("对接会签约采购金额是多少？").text  # answers go on, extractively
+    else:
+        assert warmup.status().startswith("✅") and "Models ready" in warmup.status("en")
