@@ -41,7 +41,7 @@ class Warmup:
         pipe = self.pipe
         try:
             self.steps["embedder"] = "loading"
-            pipe.embedder.warm_up() if hasattr(pipe.embedder, "warm_up") else pipe.retrieve("预热")
+            pipe.retrieve("预热")  # the embedder, jieba's dictionary and the BM25 path, all loaded on first use
             self.steps["embedder"] = "ready"
             if pipe.generator is not None and hasattr(pipe.generator, "warm_up"):
                 self.steps["llm"] = "loading"
