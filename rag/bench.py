@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import statistics
@@ -334,15 +335,55 @@ def _weight_bytes(generator) -> int:
     return sum(f.stat().st_size for f in folder.glob("*.safetensors")) if folder.is_dir() else 0
 
 
+def startup_bench(settings, port: int, timeout: float = 300.0, log: Callable[[str], None] = print) -> dict:
+    """`rag serve` as a user starts it, with models already provisioned and the index built: seconds until
+    the page answers HTTP, and until the log says the models are warm (they load behind the page)."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    with tempfile.TemporaryDirectory() as data:
+        env = {**os.environ, "RAG_DATA_DIR": data, "RAG_PORT": str(port), "RAG_HOST": "127.0.0.1"}
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        page = ready = None
+        log_file = Path(data) / "logs" / "rag.log"
+        try:
+            while time.perf_counter() - t0 < timeout and proc.poll() is None and ready is None:
+                if page is None:
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                            if resp.status == 200:
+                                page = time.perf_counter() - t0
+                    except OSError:
+                        pass
+                if log_file.is_file() and "models warm after" in log_file.read_text(encoding="utf-8"):
+                    ready = time.perf_counter() - t0
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    result = {"page_s": round(page, 1) if page else None, "models_ready_s": round(ready, 1) if ready else None}
+    log(f"[startup] {result}")
+    return result
+
+
 def answer_bench(settings, items: list[dict], backends: list[str], bandwidth_gbs: float,
-                 log: Callable[[str], None] = print) -> dict:
+                 log: Callable[[str], None] = print, embedder=None) -> dict:
     """Per backend: model load (first and again), retrieval, prompt tokens, first token, decode speed,
-    answer time over `items`, peak memory, and decode as a share of the bandwidth ceiling."""
+    answer time over `items`, peak memory, and decode as a share of the bandwidth ceiling. `embedder`,
+    when given, is shared by all backends (so peak memory counts one embedder)."""
     from rag.pipeline import Pipeline
 
     out: dict = {}
     for backend in backends:
         pipe = Pipeline.from_settings(settings.replace(backend=backend))
+        if embedder is not None:
+            pipe.embedder = embedder
         pipe.ensure_index()
         pipe.retrieve("预热")  # the embedder is loaded before anything is timed
         gen = pipe.generator
@@ -403,6 +444,9 @@ def answer_bench(settings, items: list[dict], backends: list[str], bandwidth_gbs
 
 def answer_table(result: dict) -> str:
     lines = [f"memory read bandwidth {result['bandwidth_gbs']:.1f} GB/s; index build {result.get('index', {})}"]
+    if result.get("startup"):
+        lines.append(f"startup: page after {result['startup']['page_s']} s, models ready after "
+                     f"{result['startup']['models_ready_s']} s")
     head = (f"{'backend':12} {'load 1st/again':>15} {'prompt tok':>10} {'1st token p50/p95':>18} "
             f"{'decode tok/s':>12} {'ceiling':>8} {'share':>6} {'answer p50/p95':>15} {'retrieve p50':>12} {'peak RSS':>9}")
     lines.append(head)
@@ -415,4 +459,4 @@ def answer_table(result: dict) -> str:
 
 
 __all__ = ["CONFIGS", "QueryCache", "answer_bench", "answer_table", "memory_bandwidth", "retrieval_bench", "save",
-           "synthetic_index", "table"]
+           "startup_bench", "synthetic_index", "table"]

@@ -249,10 +249,11 @@ def _bench_answer(args: argparse.Namespace) -> int:
              "embed_dtype": getattr(embedder, "dtype", "")}
     _log(f"index build: {index}")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    result = {"bandwidth_gbs": round(bandwidth, 1), "index": index, "settings": {
+    startup = bench.startup_bench(settings, args.port, log=_log) if args.port else None
+    result = {"bandwidth_gbs": round(bandwidth, 1), "index": index, "startup": startup, "settings": {
         "top_k": settings.top_k, "passage_chars": settings.passage_chars, "max_new_tokens": settings.max_new_tokens,
         "threads": settings.threads or os.cpu_count()},
-        "backends": bench.answer_bench(settings, items, backends, bandwidth, _log)}
+        "backends": bench.answer_bench(settings, items, backends, bandwidth, _log, embedder=embedder)}
     bench.save(result, Path(args.out))
     print(bench.answer_table(result))
     print(f"saved {args.out}")
@@ -293,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", default="bench/.work", help="keeps the archive index between runs")
     p.add_argument("--out", help="default bench/answer.json or bench/retrieval.json")
     p.add_argument("--parts", default="seeds,peer,synthetic", help="comma-separated: seeds, peer, synthetic")
+    p.add_argument("--port", type=int, default=7869, help="answer: port for timing `rag serve` start-up (0: skip)")
     p.add_argument("--followups", default="bench/followups.jsonl", help="follow-up questions for the seeds part")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("user", help="logins for the chat page: add NAME (asks for the password) or list")
