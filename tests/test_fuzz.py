@@ -34,6 +34,7 @@ _pieces = st.one_of(
     st.text(alphabet="湖南日报益阳长沙株洲签约金额亿元万家企业。，！？；：、（）0123456789", max_size=60),
 )
 messy_text = st.lists(_pieces, max_size=25).map("".join)
+huge_text = st.text(min_size=1, max_size=50).map(lambda t: t * (100_000 // len(t)))  # about 100k characters
 
 
 def _count(name: str) -> None:
@@ -102,7 +103,7 @@ def test_citation_checking_of_any_model_output(answer: str, question: str) -> No
 
 
 @FUZZ
-@given(question=st.one_of(messy_text, st.text(max_size=50).map(lambda t: t * 400)), previous=messy_text)
+@given(question=st.one_of(messy_text, huge_text), previous=messy_text)
 def test_questions_and_follow_ups(question: str, previous: str) -> None:
     _count("questions")
     try:
@@ -132,7 +133,8 @@ def fuzz_pipeline(tmp_path_factory):
 
 
 @FUZZ
-@given(question=messy_text, mode=st.sampled_from(["hybrid", "dense", "lexical"]), top_k=st.integers(1, 8))
+@given(question=st.one_of(messy_text, huge_text), mode=st.sampled_from(["hybrid", "dense", "lexical"]),
+       top_k=st.integers(1, 8))
 def test_the_whole_question_path(fuzz_pipeline, question: str, mode: str, top_k: int) -> None:
     _count("question path")
     try:
