@@ -135,7 +135,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             return ""
         return ui.t(lang, "info", articles=len(index.articles), chunks=len(index.chunks),
                     created=index.manifest.get("created", ""), embedder=index.manifest["embedder"]["name"],
-                    generator=llm_name or ui.t(lang, "no_llm"))
+                    generator=pipe.generator.name if pipe.generator is not None else ui.t(lang, "no_llm"))
 
     def kb_table(docs: list[library.Document], lang: str = "zh") -> dict:
         rows = [[d.name, d.articles, d.chunks, d.date, d.error and f"{ui.t(lang, 'unreadable')}{d.error}" or d.titles]
@@ -185,7 +185,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     index = pipe.index
     s = pipe.settings
     upload_label = {"types": "、".join(sorted(SUPPORTED)), "mb": MAX_FILE_BYTES // 1_000_000}
-    with gr.Blocks(title="湖南日报资料问答") as demo:
+    # Gradio's copies of uploaded files are deleted after a day (they are copied into seeds/ at once).
+    with gr.Blocks(title="湖南日报资料问答", delete_cache=(3600, 86400)) as demo:
         with gr.Row(equal_height=True):
             title = gr.Markdown(ui.t("zh", "title"))
             lang = gr.Radio(ui.LANGUAGES, value="zh", label="语言 / Language", elem_id="lang", scale=0, min_width=180)
@@ -293,7 +294,9 @@ def serve(pipe: Pipeline, port: int, host: str | None = None, users: dict[str, s
     capped at the library's size limit, no error details in responses."""
     s = pipe.settings
     host = host or s.host
-    check = auth.login_check(host, users if users is not None else auth.load_users(auth.users_file(s.data_dir, s.auth_file)))
+    if users is None:
+        users = auth.load_users(auth.users_file(s.data_dir, s.auth_file))
+    check = auth.login_check(host, users)
     demo = build_app(pipe, warmup).queue(default_concurrency_limit=1, max_size=s.max_waiting)
     demo.launch(server_name=host, server_port=port, css=ui.CSS, theme=gr.themes.Soft(), show_error=False,
                 auth=check, auth_message="请登录 / Please log in", max_file_size=MAX_FILE_BYTES,

@@ -109,7 +109,7 @@ class Pipeline:
 
     def load_index(self) -> Index:
         index = load_index(self.settings.index_dir, self.embedder.name)
-        self.index, self._retrievers = index, {}  # one assignment each: a reader sees old or new, not a mix
+        self.index, self._retrievers = index, {}  # retrievers are made again for the new index on first use
         return index
 
     @property
