@@ -22,6 +22,13 @@ from rag.settings import load_settings
 
 log = logging.getLogger("rag.app")
 MAX_TURNS = 3  # earlier turns a follow-up question may lean on
+ANSWERING = 8  # questions retrieving or waiting for the model at once; more wait in Gradio's queue
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or ""
+
+
 INTERNAL_ERROR = "出了点问题，已记录在日志里，请再试一次。(Something went wrong; it was logged. Please try again.)"
 
 
@@ -86,7 +93,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         return ([(llm_name, "llm")] if llm_name else []) + [(ui.t(lang, "extractive"), "extractive")]
 
     def respond(question: str, history: list[dict], turns: list[Turn], top_k: int = 0, length: str = "normal",
-                backend: str = "llm", mode: str = "hybrid", lang: str = "zh"):
+                backend: str = "llm", mode: str = "hybrid", lang: str = "zh", request: gr.Request = None):
         history, turns = list(history or []), list(turns or [])
         empty = ui.sources_html(None, lang=lang)
         if not (question or "").strip():
@@ -99,9 +106,12 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             streamed = ""
             for event in pipe.stream(question, top_k=int(top_k) or None, max_tokens=ui.LENGTHS.get(length),
                                      history=turns[-MAX_TURNS:], mode=mode or "hybrid",
-                                     extractive=backend == "extractive"):
+                                     extractive=backend == "extractive", key=_session(request)):
                 if event.kind == "passages":
                     yield history, ui.sources_html(None, list(event.passages), event.text, articles, lang), "", turns
+                elif event.kind == "waiting":
+                    history[-1] = {"role": "assistant", "content": ui.t(lang, "waiting", ahead=event.text)}
+                    yield history, gr.skip(), "", turns
                 elif event.kind == "token":
                     streamed += event.text
                     history[-1] = {"role": "assistant", "content": streamed}
@@ -262,16 +272,22 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         hidden_out = gr.JSON(visible=False)
         turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
         chat_inputs = [box, chat, turns, top_k, length, backend, mode, lang]
-        # Everything that runs the model shares one queue slot: one model in memory, one answer at a time;
-        # the others wait with their queue position shown.
-        send.click(respond, chat_inputs, [chat, sources, box, turns], api_name="chat", concurrency_id="model")
-        box.submit(respond, chat_inputs, [chat, sources, box, turns], api_name=False, concurrency_id="model")
-        # Stop tells the model to stop at its next token; the answer so far is then checked and shown as
-        # usual. (Gradio's own event cancelling left the next question unanswered.)
-        stop.click(pipe.cancel, None, None, api_name=False, concurrency_limit=None)
+        # Up to ANSWERING questions are taken at once: each retrieves its passages and shows them at once,
+        # then waits in the pipeline's line for the one model (one answer generated at a time, the place
+        # in line shown in the answer bubble); beyond that Gradio's queue holds them, its position shown.
+        chat_events = {"concurrency_id": "chat", "concurrency_limit": ANSWERING}
+        send.click(respond, chat_inputs, [chat, sources, box, turns], api_name="chat", **chat_events)
+        box.submit(respond, chat_inputs, [chat, sources, box, turns], api_name=False, **chat_events)
+        # Stop tells the model to stop this session's answer at its next token (or never to start it, if it
+        # is still waiting); the answer so far is then checked and shown as usual. (Gradio's own event
+        # cancelling left the next question unanswered.)
+        def on_stop(request: gr.Request) -> None:
+            pipe.cancel(_session(request) or "-")  # no session, nothing to stop
+
+        stop.click(on_stop, None, None, api_name=False, concurrency_limit=None)
         clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", []), lang, [chat, sources, box, turns],
                     api_name=False)
-        hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask", concurrency_id="model")
+        hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask", **chat_events)
     return demo
 
 

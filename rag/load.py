@@ -19,6 +19,7 @@ class SessionResult:
     question: str
     expect: str
     seconds: float = 0.0
+    sources_seconds: float = 0.0  # until the retrieved passages were on screen
     max_queue_rank: int = -1  # the highest queue position this session was told; -1: never queued
     answer: str = ""
     error: str = ""
@@ -50,9 +51,12 @@ def _one(url: str, n: int, question: str, expect: str, auth: tuple[str, str] | N
             rank = getattr(status, "rank", None)
             if rank is not None:
                 result.max_queue_rank = max(result.max_queue_rank, int(rank))
+            if not result.sources_seconds and any('class="src-card"' in str(o[1]) for o in job.outputs() if o):
+                result.sources_seconds = time.perf_counter() - t0
             time.sleep(0.2)
         history, panel, _ = job.result()
         result.seconds = time.perf_counter() - t0
+        result.sources_seconds = result.sources_seconds or result.seconds
         roles = [m.get("role") for m in history]
         result.answer = _text(history[-1].get("content")) if history else ""
         if roles != ["user", "assistant"] or _text(history[0].get("content")) != question:
@@ -63,7 +67,7 @@ def _one(url: str, n: int, question: str, expect: str, auth: tuple[str, str] | N
             result.problems.append("answer is not cited")
     except Exception as exc:  # a load run reports every failure rather than stopping at the first
         result.error = f"{exc.__class__.__name__}: {exc}"
-    log(f"session {n:2d}: {result.seconds:5.1f} s, queue rank ≤ {result.max_queue_rank}, "
+    log(f"session {n:2d}: {result.seconds:5.1f} s (sources after {result.sources_seconds:4.1f} s), queue rank ≤ {result.max_queue_rank}, "
         f"{'ERROR ' + result.error if result.error else ('; '.join(result.problems) or 'ok')}")
     return result
 
@@ -79,6 +83,7 @@ def run_load(url: str, cases: list[tuple[str, str]], sessions: int = 20, auth: t
         results = [f.result() for f in futures]
     wall = time.perf_counter() - t0
     times = sorted(r.seconds for r in results if not r.error)
+    sources = sorted(r.sources_seconds for r in results if not r.error)
 
     def pct(q: float) -> float:
         return round(times[min(len(times) - 1, int(q * len(times)))], 2) if times else 0.0
@@ -88,6 +93,7 @@ def run_load(url: str, cases: list[tuple[str, str]], sessions: int = 20, auth: t
         "wrong_or_uncited": sum(bool(r.problems) for r in results),
         "p50_s": round(statistics.median(times), 2) if times else 0.0, "p95_s": pct(0.95),
         "max_s": round(times[-1], 2) if times else 0.0, "wall_s": round(wall, 1),
+        "sources_p50_s": round(statistics.median(sources), 2) if sources else 0.0,
         "queued_sessions": sum(r.max_queue_rank > 0 for r in results),
         "max_queue_rank": max((r.max_queue_rank for r in results), default=-1),
         "failures": [{"session": r.session, "question": r.question, "error": r.error, "problems": r.problems}

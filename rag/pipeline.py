@@ -5,6 +5,7 @@ import dataclasses
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ from rag.extract import extractive_answer
 from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
-from rag.prompt import build_messages, refusal_for
+from rag.prompt import build_messages, is_english, refusal_for
 from rag.retrieve import HybridRetriever
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
@@ -46,6 +47,13 @@ class Pipeline:
     notice: str = ""
     _retrievers: dict[str, HybridRetriever] = field(default_factory=dict, repr=False)
     _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # One answer is generated at a time (one model in memory). Questions retrieve their passages at once,
+    # then wait here in arrival order; `key` names a session so that its stop button stops only its answer.
+    _slot: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1), repr=False)
+    _line: list[str] = field(default_factory=list, repr=False)
+    _holder: str = field(default="", repr=False)
+    _stopped: set[str] = field(default_factory=set, repr=False)
+    _line_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=None) -> Pipeline:
@@ -102,10 +110,50 @@ class Pipeline:
         finally:
             self._build_lock.release()
 
-    def cancel(self) -> None:
-        """Stop the answer being generated now; the stream then ends and the Answer is checked as usual."""
+    def cancel(self, key: str = "") -> None:
+        """Stop session `key`'s answer (any answer being generated when `key` is empty): the model stops at its
+        next token and the answer so far is checked as usual; a question still waiting is never started."""
+        with self._line_lock:
+            if key and key != self._holder:
+                if key in self._line:
+                    self._stopped.add(key)
+                return
         if self.generator is not None and hasattr(self.generator, "cancel"):
             self.generator.cancel()
+
+    def waiting(self) -> int:
+        """Questions waiting for the model now."""
+        with self._line_lock:
+            return len(self._line)
+
+    def _wait_turn(self, key: str) -> Iterator[int]:
+        """Wait in line for the model, yielding how many answers are ahead whenever that changes. Returns
+        holding the slot, or with `key` in `_stopped` if the session stopped while waiting."""
+        last = -1
+        while not self._slot.acquire(timeout=0.2):
+            with self._line_lock:
+                if key in self._stopped:
+                    return
+                ahead = self._line.index(key) + 1  # those before it in line, and the one being generated
+            if ahead != last:
+                last = ahead
+                yield ahead
+        with self._line_lock:
+            if key in self._stopped:  # stopped just as its turn came
+                self._slot.release()
+                return
+            self._line.remove(key)
+            self._holder = key
+
+    def _leave(self, key: str, held: bool) -> None:
+        with self._line_lock:
+            if key in self._line:
+                self._line.remove(key)
+            self._stopped.discard(key)
+            if held:
+                self._holder = ""
+        if held:
+            self._slot.release()
 
     def load_index(self) -> Index:
         index = load_index(self.settings.index_dir, self.embedder.name)
@@ -134,12 +182,15 @@ class Pipeline:
         return self.retriever_for(mode).search(question, k or self.settings.top_k)
 
     def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None,
-               history: Sequence[Turn] = (), mode: str = "hybrid", extractive: bool = False) -> Iterator[Event]:
+               history: Sequence[Turn] = (), mode: str = "hybrid", extractive: bool = False,
+               key: str = "") -> Iterator[Event]:
         """Answer `question`, yielding the passages first, then tokens, then the checked Answer.
 
         With `history` (earlier turns, oldest first) a follow-up such as "那株洲呢？" is first rewritten into
         a standalone question; the passages event then carries it in `text`. `mode` picks the retrieval
         (hybrid, dense, lexical); `extractive` answers with source sentences even when an LLM is loaded.
+        While another answer is being generated, "waiting" events carry how many answers are ahead.
+        `key` names the asking session for `cancel(key)`.
         """
         question = validate_question(question)
         t0 = time.perf_counter()
@@ -154,12 +205,24 @@ class Pipeline:
         yield Event("passages", text=query if rw.changed else "", passages=tuple(passages))
         raw, notice = "", self.notice
         first = None
+        stopped = False
         if passages:
+            key = key or uuid.uuid4().hex
+            held = False
+            if generator is not None:
+                with self._line_lock:
+                    self._line.append(key)
             try:
-                for piece in self._generate(generator, query, passages, max_tokens):
-                    first = first or time.perf_counter()
-                    raw += piece
-                    yield Event("token", text=piece)
+                if generator is not None:
+                    for ahead in self._wait_turn(key):
+                        yield Event("waiting", text=str(ahead))
+                    held = self._holder == key
+                    stopped = not held
+                if not stopped:
+                    for piece in self._generate(generator, query, passages, max_tokens):
+                        first = first or time.perf_counter()
+                        raw += piece
+                        yield Event("token", text=piece)
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, EXTRACTIVE_NOTICE
@@ -167,10 +230,14 @@ class Pipeline:
                 raw = extractive_answer(query, passages)
                 yield Event("token", text=raw)
                 first = first or time.perf_counter()
+            finally:
+                self._leave(key, held)
         end = time.perf_counter()
         timings["first_token_ms"] = ((first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
         answer = self._finish(query, raw, passages, timings, notice)
+        if stopped:
+            answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
@@ -199,6 +266,10 @@ class Pipeline:
         if answer is None:  # stream() always ends with an answer event
             raise RagError("no answer was produced")
         return answer
+
+
+def stopped_text(question: str) -> str:
+    return "Stopped before the answer was started." if is_english(question) else "已停止：回答还没开始生成。"
 
 
 def validate_question(question: str | None) -> str:

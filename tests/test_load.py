@@ -76,11 +76,15 @@ def test_twenty_sessions_are_served_one_answer_at_a_time(seeds_copy: Path, tmp_p
 
 
 def test_a_full_queue_says_busy_instead_of_hanging(seeds_copy: Path, tmp_path: Path) -> None:
+    import app as app_module
+
     pipe = _fake_pipe(seeds_copy, tmp_path, delay=0.1, max_waiting=2)
     demo, url = _serve(pipe)
     try:
         t = time.perf_counter()
-        result = run_load(url, CASES[:1], sessions=8)
+        # ANSWERING questions are taken at once (retrieving, then waiting in the pipeline's line), two more
+        # may wait in Gradio's queue: the rest must be told the queue is full.
+        result = run_load(url, CASES[:1], sessions=app_module.ANSWERING + 6)
         took = time.perf_counter() - t
     finally:
         demo.close()
@@ -113,10 +117,74 @@ def test_twenty_sessions_against_the_real_models(tmp_path: Path) -> None:
     (out / "load.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\nload: {result['sessions']} sessions, {result['requests']} requests, {result['errors']} errors, "
           f"{result['wrong_or_uncited']} wrong or uncited, p50 {result['p50_s']} s, p95 {result['p95_s']} s, "
-          f"wall {result['wall_s']} s, max queue rank {result['max_queue_rank']}")
+          f"wall {result['wall_s']} s, sources on screen p50 {result['sources_p50_s']} s, "
+          f"max queue rank {result['max_queue_rank']}")
     assert result["errors"] == 0, result["failures"]
     # The model may word an answer differently under the same prompt; a mixed-up or uncited answer is
     # what must never happen.
     assert not [f for f in result["failures"] if any("own turn" in p or "not cited" in p for p in f["problems"])], \
         result["failures"]
     assert result["queued_sessions"] > 0
+
+
+class Cancellable(SlowScripted):
+    def __init__(self, replies: dict[str, str], delay: float) -> None:
+        super().__init__(replies, delay)
+        import threading
+
+        self.stop = threading.Event()
+
+    def cancel(self) -> None:
+        self.stop.set()
+
+    def stream(self, messages, max_tokens=160):
+        self.stop.clear()
+        for piece in super().stream(messages, max_tokens):
+            if self.stop.is_set():
+                return
+            yield piece
+
+
+def test_waiting_questions_see_their_passages_and_place_and_stop_only_their_own(seeds_copy: Path,
+                                                                              tmp_path: Path) -> None:
+    import threading
+
+    long = "总签约采购金额约3亿元，" * 60 + "[1]。"  # ~9 s of pieces: a is still being generated below
+    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"))
+    gen = Cancellable({"签约采购金额": long, "电机企业": "全省拥有电机企业近500家[1]。"}, delay=0.05)
+    pipe = Pipeline(s, HashingEmbedder(), gen)
+    pipe.ensure_index()
+    events: dict[str, list] = {"a": [], "b": [], "c": []}
+    started = threading.Event()
+
+    def ask(key: str, question: str) -> None:
+        for event in pipe.stream(question, key=key):
+            events[key].append(event)
+            if event.kind == "token":
+                started.set()
+
+    a = threading.Thread(target=ask, args=("a", CASES[0][0]))
+    a.start()
+    assert started.wait(10)
+    b = threading.Thread(target=ask, args=("b", CASES[1][0]))
+    c = threading.Thread(target=ask, args=("c", CASES[1][0]))
+    b.start()
+    time.sleep(0.3)
+    c.start()
+    time.sleep(0.5)
+    kinds_b = [e.kind for e in events["b"]]
+    assert kinds_b[:2] == ["passages", "waiting"] and events["b"][1].text == "1"  # passages at once, then its place
+    assert [e.text for e in events["c"] if e.kind == "waiting"][:1] == ["2"]
+    assert pipe.waiting() == 2
+    pipe.cancel("c")  # c stops while waiting: it is never generated; a and b go on
+    c.join(10)
+    assert events["c"][-1].answer.text == "已停止：回答还没开始生成。"
+    assert not [e for e in events["c"] if e.kind == "token"]
+    pipe.cancel("b")  # b is waiting too
+    pipe.cancel("a")  # a is being generated: it stops at its next piece
+    a.join(10)
+    b.join(10)
+    assert len("".join(e.text for e in events["a"] if e.kind == "token")) < len(long)
+    assert events["b"][-1].answer.text.startswith("已停止") and pipe.waiting() == 0
+    again = pipe.ask(CASES[1][0])  # the line is empty and the model free again
+    assert "500家" in again.text
