@@ -109,6 +109,10 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                      extractive=backend == "extractive", key=_session(request)):
                 if event.kind == "passages":
                     yield history, ui.sources_html(None, list(event.passages), event.text, articles, lang), "", turns
+                elif event.kind == "retry":
+                    streamed = ""
+                    history[-1] = {"role": "assistant", "content": ui.t(lang, "retry")}
+                    yield history, gr.skip(), "", turns
                 elif event.kind == "waiting":
                     history[-1] = {"role": "assistant", "content": ui.t(lang, "waiting", ahead=event.text)}
                     yield history, gr.skip(), "", turns

@@ -30,7 +30,8 @@ EXTRACTIVE_NOTICE = "语言模型不可用，已改用摘录模式（直接引�
 
 @dataclass(frozen=True)
 class Event:
-    """One step of a streamed answer: kind is "passages", "token" or "answer"."""
+    """One step of a streamed answer: kind is "passages", "waiting" (answers ahead in `text`), "token",
+    "retry" (the tokens so far are dropped: a second look follows) or "answer"."""
 
     kind: str
     text: str = ""
@@ -114,9 +115,9 @@ class Pipeline:
         """Stop session `key`'s answer (any answer being generated when `key` is empty): the model stops at its
         next token and the answer so far is checked as usual; a question still waiting is never started."""
         with self._line_lock:
+            if key and (key in self._line or key == self._holder):
+                self._stopped.add(key)
             if key and key != self._holder:
-                if key in self._line:
-                    self._stopped.add(key)
                 return
         if self.generator is not None and hasattr(self.generator, "cancel"):
             self.generator.cancel()
@@ -223,6 +224,16 @@ class Pipeline:
                         first = first or time.perf_counter()
                         raw += piece
                         yield Event("token", text=piece)
+                if self._should_retry(generator, raw, passages, key):
+                    # A small model often gives up on a trimmed passage that does hold the answer: one more
+                    # look at the best two passages in full. What it says is checked like any answer.
+                    yield Event("retry")
+                    timings["retried"] = 1.0
+                    raw = ""
+                    messages = build_messages(query, passages[:2], 0)
+                    for piece in generator.stream(messages, max_tokens or self.settings.max_new_tokens):
+                        raw += piece
+                        yield Event("token", text=piece)
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, EXTRACTIVE_NOTICE
@@ -239,6 +250,14 @@ class Pipeline:
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
+
+    def _should_retry(self, generator: Generator | None, raw: str, passages: list[Passage], key: str) -> bool:
+        if generator is None or not self.settings.retry_refusals or not passages or not raw.strip():
+            return False
+        with self._line_lock:
+            if key in self._stopped:
+                return False
+        return not [c for c in split_claims(raw) if not is_refusal(c.text)]
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
                   max_tokens: int | None) -> Iterator[str]:

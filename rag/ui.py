@@ -52,6 +52,7 @@ LABELS: dict[str, dict[str, str]] = {
         "embedder_model": "嵌入模型", "llm_model": "语言模型", "loading": "⏳ 正在加载模型，可以先提问（会稍等）",
         "ready": "✅ 模型已就绪（后台加载用了 {seconds} 秒）", "partly_ready": "⚠️ 部分模型未能加载",
         "waiting": "⏳ 排队等待语言模型：前面还有 {ahead} 个回答。资料已列在来源栏里。",
+        "retry": "🔎 再仔细读一遍最相关的两段原文……",
     },
     "en": {
         "title": "## Hunan Daily archive Q&A\nAnswers come only from the indexed newspaper pages, every sentence with "
@@ -78,6 +79,7 @@ LABELS: dict[str, dict[str, str]] = {
         "loading": "⏳ Loading the models; you can ask now (the answer waits for them)",
         "ready": "✅ Models ready (loaded in the background in {seconds} s)", "partly_ready": "⚠️ Some models did not load",
         "waiting": "⏳ Waiting for the language model: {ahead} answer(s) ahead. The passages are under Sources.",
+        "retry": "🔎 Reading the two closest passages in full once more…",
     },
 }
 LANGUAGES = [("中文", "zh"), ("English", "en")]

@@ -322,3 +322,33 @@ def test_cancel_stops_the_current_answer(fake_pipeline) -> None:
     pipe.cancel()
     reader.join(5)
     assert not reader.is_alive() and len(out) < 200
+
+
+class _RefusesFirst:
+    """Refuses on the first look, answers on the second; records what each prompt held."""
+
+    name = "refuses-first"
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def stream(self, messages, max_tokens=160):
+        self.prompts.append(messages[-1]["content"])
+        yield "资料中没有找到这个问题的答案。" if len(self.prompts) == 1 else "总签约采购金额约3亿元[1]。"
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_a_refusal_gets_one_more_look_at_the_full_passages(seeds_copy: Path, tmp_path: Path, retry: bool) -> None:
+    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
+                 retry_refusals=retry)
+    gen = _RefusesFirst()
+    pipe = Pipeline(s, HashingEmbedder(), gen)
+    pipe.ensure_index()
+    events = list(pipe.stream("对接会签约采购金额是多少？"))
+    answer = events[-1].answer
+    if retry:
+        assert [e.kind for e in events].count("retry") == 1 and len(gen.prompts) == 2
+        assert "[3]" not in gen.prompts[1] and len(gen.prompts[1]) > len(gen.prompts[0]) / 2  # two whole passages
+        assert "3亿元" in answer.text and answer.citations and answer.timings.get("retried") == 1.0
+    else:
+        assert "retry" not in [e.kind for e in events] and answer.refused and len(gen.prompts) == 1
