@@ -295,8 +295,12 @@ def _swap_current(root: Path, version: Path) -> None:
         if not stale.is_dir() or stale == version:
             continue
         # Another process may be writing its own .building- folder right now: only old ones are debris.
-        if stale.name.startswith("v-") or (stale.name.startswith(".building-")
-                                           and time.time() - stale.stat().st_mtime > STALE_BUILD_SECONDS):
+        # Nothing here may raise: CURRENT already names the new version.
+        try:
+            old_build = time.time() - stale.stat().st_mtime > STALE_BUILD_SECONDS
+        except OSError:
+            continue
+        if stale.name.startswith("v-") or (stale.name.startswith(".building-") and old_build):
             shutil.rmtree(stale, ignore_errors=True)
 
 
