@@ -72,10 +72,12 @@ def _values(text: str) -> set[float]:
     return out
 
 
-def _english_support(claim: str, span: str) -> float:
+def _english_support(claim: str, span: str, question: str = "") -> float:
     """An English claim over Chinese text shares no bigrams; its numbers are the checkable part, compared
-    by value so that "300 million" matches "3亿". A claim with no number cannot be checked: unsupported."""
-    wanted = _values(claim)
+    by value so that "300 million" matches "3亿" (numbers it merely restates from the question, such as the
+    year of the event asked about, are left out). A claim with no number of its own cannot be checked:
+    unsupported."""
+    wanted = _values(claim) - _values(question)
     return 1.0 if wanted and wanted <= _values(span) else 0.0
 
 
@@ -88,7 +90,7 @@ def support(claim: str, span: str, question: str = "") -> float:
     """
     cjk = len(re.findall(r"[\u4e00-\u9fff]", claim))
     if cjk < 0.3 * len(_CONTENT.findall(claim)):
-        return _english_support(claim, span)
+        return _english_support(claim, span, question)
     if any(n not in span for n in _numbers(claim)):
         return 0.0
     if any(name not in span for name in names(claim) - names(question) if name not in question):

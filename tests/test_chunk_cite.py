@@ -130,6 +130,18 @@ def test_english_claims_are_checked_by_value(claim: str, span: str, supported: b
     assert (support(claim, span) >= 0.5) is supported
 
 
+MATCHMAKING = "At the 2026 motor & casting matchmaking event in Changsha, what was the total value signed?"
+
+
+@pytest.mark.parametrize("claim,supported", [
+    ("The total value signed at the 2026 matchmaking event was 300 million yuan.", True),  # 2026 is the question's
+    ("The total value signed at the 2026 matchmaking event was 3 billion yuan.", False),
+    ("The matchmaking event was held in 2026.", False),  # nothing of its own to check
+])
+def test_english_claims_may_restate_the_questions_numbers(claim: str, supported: bool) -> None:
+    assert (support(claim, "当天,16家单位签署合作协议,总签约采购金额约3亿元。", MATCHMAKING) >= 0.5) is supported
+
+
 @pytest.mark.parametrize("claim,question,supported", [
     ("总部设在湖南长沙。", "湖南智通星辰科技有限公司的总部设在湖南哪个城市？", False),  # only 长沙 is in the span
     ("汪一光主持。", "专题协商会是谁主持的？", True),

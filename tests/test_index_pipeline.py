@@ -262,7 +262,7 @@ def test_english_questions_are_told_to_answer_in_english(question: str, english:
 
     p = Passage(Chunk("c", "a", "当天签约金额约3亿元。", 0, 11, "对接会", "4月2日", "s.txt"), 1, 0.5)
     user = build_messages(question, [p])[1]["content"]
-    assert user.endswith("Answer in English, citing [n].") is english
+    assert ("Answer in English, citing [n]." in user) is english
     assert build_messages(question, [p])[0]["content"] == SYSTEM  # the cached prefix never changes
 
 
