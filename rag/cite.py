@@ -107,6 +107,9 @@ def support(claim: str, span: str, question: str = "") -> float:
     return share if share == 1.0 or len(grams) > 3 else share / 2
 
 
+_ENDS_SENTENCE = re.compile(r"[。！？；!?;…][”」』）)]*\s*$")
+
+
 def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, int, int]:
     """(score, start, end) of the best 1-2 sentence window of the passage, offsets in the article."""
     text = passage.chunk.text
@@ -122,7 +125,10 @@ def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, 
     claim_grams = _bigrams(claim) or {""}
     near = [(len(claim_grams & _bigrams(text[w[1]:w[2]])) / len(claim_grams), w) for w in windows if w[0] >= top - 0.05]
     best_full = max(full for full, _ in near)
-    score, s, e = min((w for full, w in near if full >= best_full - 0.2), key=lambda w: (w[2] - w[1], -w[0]))
+    # A body sentence beats a headline line that merely repeats the figure (English claims share no
+    # wording with either, so this is what picks the sentence for them).
+    score, s, e = min((w for full, w in near if full >= best_full - 0.2),
+                      key=lambda w: (not _ENDS_SENTENCE.search(text[w[1]:w[2]]), w[2] - w[1], -w[0]))
     return score, passage.chunk.start + s, passage.chunk.start + e
 
 

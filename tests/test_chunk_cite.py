@@ -175,3 +175,15 @@ def test_highlight_prefers_the_sentence_over_a_headline_naming_the_figure() -> N
     p = Passage(Chunk("c", "a", text, 0, len(text), "对接会", "", "s.txt"), 1, 0.5)
     score, start, end = best_span("对接会签约采购金额是3亿元。", p, "对接会签约采购金额是多少？")
     assert score >= 0.5 and text[start:end].startswith("当天") and "总签约采购金额约3亿元" in text[start:end]
+
+
+def test_a_body_sentence_is_cited_rather_than_a_headline_repeating_the_figure() -> None:
+    from rag.cite import best_span
+    from rag.types import Chunk, Passage
+
+    text = "3亿元签约背后的“精准握手”\n\n对接会的成果,首先体现在供需清单上。\n\n当天,16家单位签署合作协议,总签约采购金额约3亿元。"
+    passage = Passage(Chunk("c", "a", text, 0, len(text)), 1, 1.0)
+    _, s, e = best_span("The total value signed at the 2026 event was 300 million yuan.", passage, MATCHMAKING)
+    assert text[s:e] == "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
+    _, s, e = best_span("总签约采购金额约3亿元[1]。", passage, "对接会签约采购金额是多少？")
+    assert text[s:e] == "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
