@@ -101,6 +101,12 @@ def support(claim: str, span: str, question: str = "") -> float:
     novel = {g for g in grams - asked if g[0] not in seam and g[1] not in seam}
     if len(novel) >= 2:
         grams = novel
+    elif novel and all(any(ch.isdigit() for ch in g) for g in novel):
+        # The claim restates the question and adds only a number ("…一共设了10道赛题"): it is judged by
+        # that number with its unit, which must stand in the span as written.
+        counted = [m for m in re.findall(r"\d+(?:\.\d+)?[^\d\s，。、；：,.;:“”\[\]]?", claim) if m not in question]
+        if counted and all(m in span for m in counted):
+            return 1.0
     if not grams:
         return 0.0
     share = len(grams & _bigrams(span)) / len(grams)

@@ -187,3 +187,16 @@ def test_a_body_sentence_is_cited_rather_than_a_headline_repeating_the_figure() 
     assert text[s:e] == "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
     _, s, e = best_span("总签约采购金额约3亿元[1]。", passage, "对接会签约采购金额是多少？")
     assert text[s:e] == "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
+
+
+AI_CONTEST = "第六届中国人工智能大赛一共设了几道赛题？有多少支队伍报名？"
+CONTEST_SPAN = "本次比赛设置大模型对抗赛、AIGC视频检测赛等10道前沿赛题，共吸引近700支队伍报名。"
+
+
+@pytest.mark.parametrize("claim,supported", [
+    ("第六届中国人工智能大赛一共设了10道赛题。", True),  # the question restated, plus 10道 from the span
+    ("第六届中国人工智能大赛一共设了12道赛题。", False),
+    ("第六届中国人工智能大赛一共设了10场赛事。", False),  # 10 with another unit is not what the span says
+])
+def test_a_restated_question_plus_a_number_is_judged_by_the_number_and_unit(claim: str, supported: bool) -> None:
+    assert (support(claim, CONTEST_SPAN, AI_CONTEST) >= 0.5) is supported
