@@ -230,8 +230,7 @@ class Pipeline:
                     yield Event("retry")
                     timings["retried"] = 1.0
                     raw = ""
-                    messages = build_messages(query, passages[:2], 0)
-                    for piece in generator.stream(messages, max_tokens or self.settings.max_new_tokens):
+                    for piece in self._generate(generator, query, passages[:2], max_tokens, passage_chars=0):
                         raw += piece
                         yield Event("token", text=piece)
             except ModelError as exc:
@@ -257,20 +256,22 @@ class Pipeline:
         with self._line_lock:
             if key in self._stopped:
                 return False
-        return not [c for c in split_claims(raw) if not is_refusal(c.text)]
+        return not _claims(raw)
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
-                  max_tokens: int | None) -> Iterator[str]:
+                  max_tokens: int | None, passage_chars: int | None = None) -> Iterator[str]:
+        """The answer's pieces: the model's over the prompt (passages cut to `passage_chars`, default the
+        setting; 0: whole), or the extractive answer when there is no model."""
         if generator is None:
             yield extractive_answer(question, passages)
             return
-        messages = build_messages(question, passages, self.settings.passage_chars)
+        chars = self.settings.passage_chars if passage_chars is None else passage_chars
+        messages = build_messages(question, passages, chars)
         yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
 
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)
-        claims_text = "".join(c.text for c in split_claims(raw) if not is_refusal(c.text))
-        text, citations, dropped = check_answer(raw, passages, question) if claims_text else ("", [], [])
+        text, citations, dropped = check_answer(raw, passages, question) if _claims(raw) else ("", [], [])
         if not citations:
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped))
@@ -285,6 +286,11 @@ class Pipeline:
         if answer is None:  # stream() always ends with an answer event
             raise RagError("no answer was produced")
         return answer
+
+
+def _claims(raw: str) -> list:
+    """The model output's claims other than a refusal (empty: it answered nothing, or only refused)."""
+    return [c for c in split_claims(raw) if not is_refusal(c.text)]
 
 
 def stopped_text(question: str) -> str:
