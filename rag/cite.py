@@ -14,7 +14,8 @@ from rag.chunk import sentence_spans
 from rag.names import names
 from rag.types import Citation, Passage
 
-_MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")
+# A citation marker, also a malformed one such as [-1] (taken out of the text; it cites no passage).
+_MARKER = re.compile(r"[\[【]\s*(-?\d+(?:\s*[,，、]\s*-?\d+)*)\s*[\]】]")
 _CLAIM_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
@@ -40,7 +41,8 @@ def split_claims(answer: str) -> list[Claim]:
     for raw in _CLAIM_END.split(answer):
         if not raw or not raw.strip():
             continue
-        cited = tuple(int(n) for m in _MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1)) if n.strip())
+        cited = tuple(int(n) for m in _MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
+                      if n.strip() and not n.strip().startswith("-"))
         text = _MARKER.sub("", raw).strip()
         if len(_CONTENT.findall(text)) >= 2:
             claims.append(Claim(text, tuple(dict.fromkeys(cited))))

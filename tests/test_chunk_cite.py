@@ -200,3 +200,13 @@ CONTEST_SPAN = "本次比赛设置大模型对抗赛、AIGC视频检测赛等10�
 ])
 def test_a_restated_question_plus_a_number_is_judged_by_the_number_and_unit(claim: str, supported: bool) -> None:
     assert (support(claim, CONTEST_SPAN, AI_CONTEST) >= 0.5) is supported
+
+
+@pytest.mark.parametrize("answer", ["一[-0]", "签约金额约3亿元[-1]。", "签约金额约3亿元[1，-2]。"])
+def test_malformed_markers_never_reach_the_answer_text(answer: str) -> None:
+    from rag.cite import check_answer
+    from rag.types import Chunk, Passage
+
+    text = "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
+    clean, citations, _ = check_answer(answer, [Passage(Chunk("c", "a", text, 0, len(text)), 1, 1.0)])
+    assert "-" not in clean and all(c.n == 1 for c in citations)
