@@ -7,6 +7,15 @@ from collections.abc import Iterator
 import numpy as np
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for serving the app in a test."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class HashingEmbedder:
     """Character-bigram hashing: texts that share words get similar vectors."""
 

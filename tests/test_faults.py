@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import HashingEmbedder, ScriptedGenerator
+from fakes import HashingEmbedder, ScriptedGenerator, free_port
 
 from rag import auth, library
 from rag.errors import ConfigError, IndexBuildError, IndexMismatchError, ModelError
@@ -256,14 +256,6 @@ def test_plain_passwords_in_the_environment_are_refused(tmp_path: Path) -> None:
     assert auth.load_users(tmp_path / "none.txt", env={"RAG_USERS": f"admin:{encoded}"}) == {"admin": encoded}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_served_page_with_login_errors_and_log_file(seeds_copy: Path, tmp_path: Path, monkeypatch) -> None:
     """The real app over fakes: a login is asked for, an internal error reaches the page as one plain
     sentence (no traceback), and the log file gets the details."""
@@ -275,7 +267,7 @@ def test_served_page_with_login_errors_and_log_file(seeds_copy: Path, tmp_path: 
     pipe = Pipeline(_settings(seeds_copy, tmp_path), HashingEmbedder(), ScriptedGenerator("约3亿元[1]。"))
     pipe.ensure_index()
     log_path = app_module.setup_logging(str(tmp_path / "data"))
-    port = _free_port()
+    port = free_port()
     users = {"editor": auth.hash_password("correct horse")}
     demo = app_module.serve(pipe, port, "127.0.0.1", users=users, block=False)
     url = f"http://127.0.0.1:{port}/"
@@ -318,7 +310,7 @@ def test_server_refuses_an_oversized_upload(seeds_copy: Path, tmp_path: Path) ->
 
     pipe = Pipeline(_settings(seeds_copy, tmp_path, backend="extractive"), HashingEmbedder(), None)
     pipe.ensure_index()
-    port = _free_port()
+    port = free_port()
     demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
     try:
         url = f"http://127.0.0.1:{port}/gradio_api/upload"

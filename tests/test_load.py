@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import HashingEmbedder, ScriptedGenerator
+from fakes import HashingEmbedder, ScriptedGenerator, free_port
 
 from rag.load import run_load
 from rag.pipeline import Pipeline
@@ -46,9 +46,8 @@ class SlowScripted(ScriptedGenerator):
 
 def _serve(pipe: Pipeline):
     import app as app_module
-    from test_faults import _free_port
 
-    port = _free_port()
+    port = free_port()
     demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
     return demo, f"http://127.0.0.1:{port}/"
 

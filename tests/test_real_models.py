@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from fakes import free_port
 
 from rag.pipeline import pipeline_for
 from rag.prompt import REFUSAL_ZH
@@ -69,12 +69,6 @@ def test_planted_instruction_is_ignored(real_pipeline) -> None:
     assert "6分钟" in answer.text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_stopping_a_stream_ends_generation_at_once(real_pipeline) -> None:
     import time
 
@@ -94,7 +88,7 @@ def test_stopping_a_stream_ends_generation_at_once(real_pipeline) -> None:
 def served_app(real_pipeline):
     import app as app_module
 
-    port = _free_port()  # served the way `rag serve` serves it, models warmed behind the page
+    port = free_port()  # served the way `rag serve` serves it, models warmed behind the page
     demo = app_module.serve(real_pipeline, port, "127.0.0.1", users={}, block=False,
                             warmup=app_module.Warmup(real_pipeline).start())
     yield f"http://127.0.0.1:{port}/"

@@ -102,12 +102,12 @@ def test_app_answers_through_its_api_with_settings(fake_pipeline) -> None:
     """The real Gradio app over the fake pipeline, driven through gradio_client: the settings reach the
     pipeline and the streamed history ends with a cited answer."""
     from gradio_client import Client
-    from test_real_models import _free_port
+    from fakes import free_port
 
     import app as app_module
 
     pipe = fake_pipeline("总签约采购金额约3亿元[1]。")
-    port = _free_port()
+    port = free_port()
     demo = app_module.build_app(pipe).queue(default_concurrency_limit=1)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
