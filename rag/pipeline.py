@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from rag.asked import answers_asked
 from rag.cite import check_answer, is_refusal, split_claims
 from rag.embed import Embedder, SentenceTransformerEmbedder
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
@@ -16,7 +17,7 @@ from rag.extract import extractive_answer
 from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
-from rag.prompt import build_messages, is_english, refusal_for
+from rag.prompt import build_messages, is_english, refusal_for, related_refusal
 from rag.retrieve import HybridRetriever
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
@@ -224,7 +225,7 @@ class Pipeline:
                         first = first or time.perf_counter()
                         raw += piece
                         yield Event("token", text=piece)
-                if self._should_retry(generator, raw, passages, key):
+                if self._should_retry(generator, query, raw, passages, key):
                     # A small model often gives up on a trimmed passage that does hold the answer: one more
                     # look at the best two passages in full. What it says is checked like any answer.
                     yield Event("retry")
@@ -250,13 +251,17 @@ class Pipeline:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
 
-    def _should_retry(self, generator: Generator | None, raw: str, passages: list[Passage], key: str) -> bool:
+    def _should_retry(self, generator: Generator | None, query: str, raw: str, passages: list[Passage],
+                      key: str) -> bool:
         if generator is None or not self.settings.retry_refusals or not passages or not raw.strip():
             return False
         with self._line_lock:
             if key in self._stopped:
                 return False
-        return not _claims(raw)
+        claims = _claims(raw)
+        # Nothing but a refusal, or an answer on the topic without the number or date asked for: the
+        # trimmed passages may have cut it off.
+        return not claims or not answers_asked(query, " ".join(c.text for c in claims))
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
                   max_tokens: int | None, passage_chars: int | None = None) -> Iterator[str]:
@@ -275,6 +280,9 @@ class Pipeline:
         if not citations:
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped))
+        if not answers_asked(question, text):  # on the topic, but without the number, ratio or date asked
+            return Answer(question, related_refusal(question, text), True, (), tuple(passages), timings,
+                          notice.strip(), unsupported=tuple(dropped))
         return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
                       unsupported=tuple(dropped))
 

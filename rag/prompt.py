@@ -33,6 +33,14 @@ def refusal_for(question: str) -> str:
     return REFUSAL_EN if is_english(question) else REFUSAL_ZH
 
 
+def related_refusal(question: str, related: str) -> str:
+    """The refusal for an answer that says something about the topic but not what was asked; what it did
+    say (with its [n]) follows, so the user sees why the closest passages were picked."""
+    if is_english(question):
+        return f"{REFUSAL_EN} The passages only say: {related}"
+    return f"{REFUSAL_ZH}资料中相关的说法：{related}"
+
+
 def trim_passage(question: str, text: str, max_chars: int) -> str:
     """The sentences of `text` around the one that best covers the question, within `max_chars`.
 

@@ -160,6 +160,25 @@ def test_refusals(fake_pipeline, reply: str) -> None:
     assert answer.passages  # the closest passages are still offered
 
 
+@pytest.mark.parametrize("retry", [True, False])
+def test_an_answer_without_the_asked_figure_is_a_refusal(fake_pipeline, retry: bool) -> None:
+    """Every word of "双方按一定比例分成" is in the page, but the question asks for the ratio: the answer is a
+    refusal that says what the passages do say, and (by default) the model gets a look at whole passages."""
+    pipe = fake_pipeline(reply="新增企业的税收，双方按一定比例分成[1]。", retry_refusals=retry)
+    events = list(pipe.stream("湘江新区—益阳产业协作飞地新增企业的税收，双方具体按几比几分成？"))
+    answer = events[-1].answer
+    assert answer.refused and answer.citations == () and answer.passages
+    assert answer.text.startswith(REFUSAL_ZH) and "按一定比例分成" in answer.text
+    assert [e.kind for e in events].count("retry") == (1 if retry else 0)
+    assert len(pipe.generator.prompts) == (2 if retry else 1)
+
+
+def test_an_answer_with_the_asked_figure_stands(fake_pipeline) -> None:
+    answer = fake_pipeline(reply="益阳已有18家企业与湘江新区18家企业建立稳定产品供需关系[1]。").ask(
+        "目前益阳有多少家企业已经和湘江新区的企业形成稳定的产品供需关系？")
+    assert not answer.refused and "18家" in answer.text and answer.citations
+
+
 def test_english_question_gets_english_refusal(fake_pipeline) -> None:
     answer = fake_pipeline(reply="I am not sure.").ask("Where is the headquarters of the company?")
     assert answer.refused and answer.text == REFUSAL_EN

@@ -1,0 +1,61 @@
+"""What kind of fact a question asks for, and whether an answer gives one.
+
+A small model that finds a passage on the right topic but without the asked figure tends to answer with
+what the passage does say: "双方按一定比例分成" to "按几比几分成？", "配套率有较大提升空间" to "配套率是多少？".
+Every word of that is supported, yet it does not answer the question. When each part of a question asks
+for a number, a ratio or a date and the answer holds none of the kind asked, the answer is a refusal.
+"""
+from __future__ import annotations
+
+import re
+
+_CN_DIGITS = "一二两三四五六七八九十百千万亿半几"
+_CLASSIFIERS = "个家位道项名支条次所座台辆款种批场届元人年天岁倍成户亩吨件份期轮处篇本部只架艘分秒米层周小"
+
+# (kind, what in a question asks for it, what in an answer gives it)
+KINDS: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
+    ("ratio",
+     re.compile(r"几比几|什么比例|多少比例|比例(?:是|为)?多少|占比(?:是|为)?多少|几成|\bwhat (?:ratio|share|proportion)\b", re.I),
+     re.compile(r"\d+(?:\.\d+)?\s*[:：比]\s*\d+|\d+(?:\.\d+)?\s*%|百分之|[" + _CN_DIGITS + r"\d]+成|[一二三四五六七八九十]比[一二三四五六七八九十]|percent", re.I)),
+    ("rate",
+     re.compile(r"(?:率|比重|比例|占比)(?:是|为|有|达到?|达到了|能达到)?多少|what (?:\S+ )*(?:rate|percentage)\b", re.I),
+     re.compile(r"\d+(?:\.\d+)?\s*%|百分之|\d+(?:\.\d+)?\s*个百分点|[" + _CN_DIGITS + r"]成|percent", re.I)),
+    ("date",
+     re.compile(r"几月几[号日]|哪一?天|哪一?年|哪个月|几月份?|几号|什么时候|什么时间|何时|\bwhen\b|what (?:date|day|year|time)\b", re.I),
+     re.compile(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十〇零]+[年月日号]|\d{4}|今年|去年|明年|前年|昨天|今天|当天|"
+                r"周[一二三四五六日末]|星期|春节|清明|元旦|国庆|\b(?:January|February|March|April|May|June|July|"
+                r"August|September|October|November|December|19\d\d|20\d\d)\b", re.I)),
+    ("quantity",
+     re.compile(r"多少|(?<![哪比])几[" + _CLASSIFIERS + r"多]|多大|多长|多高|多久|\bhow (?:many|much|long)\b", re.I),
+     re.compile(r"\d|[" + _CN_DIGITS + r"]+[" + _CLASSIFIERS + r"]|\b(?:one|two|three|four|five|six|seven|eight|"
+                r"nine|ten|twelve|twenty|hundred|thousand|million|billion)\b", re.I)),
+)
+
+_PART_END = re.compile(r"[？?；;]+|(?<=[。!！])")
+_MARKER = re.compile(r"[\[【]\s*-?\d+(?:\s*[,，、]\s*-?\d+)*\s*[\]】]")
+
+
+def asked_kinds(part: str) -> list[str]:
+    """The kinds of fact one question part asks for ("按几比几分成" -> ["ratio"])."""
+    return [kind for kind, asks, _ in KINDS if asks.search(part)]
+
+
+def gives(kind: str, answer: str) -> bool:
+    return any(k == kind and given.search(answer) for k, _, given in KINDS)
+
+
+def question_parts(question: str) -> list[str]:
+    return [p.strip() for p in _PART_END.split(question) if p and p.strip()]
+
+
+def answers_asked(question: str, answer: str) -> bool:
+    """False only when every part of the question asks for a number, ratio or date and the answer gives
+    none of the kinds asked; a question with any other kind of part ("谁拍的", "哪些领域") is not judged."""
+    parts = [asked_kinds(p) for p in question_parts(question)]
+    if not parts or not all(parts):
+        return True
+    answer = _MARKER.sub("", answer)  # a citation's [2] is not a number of the answer
+    return any(gives(kind, answer) for kinds in parts for kind in kinds)
+
+
+__all__ = ["KINDS", "answers_asked", "asked_kinds", "gives", "question_parts"]

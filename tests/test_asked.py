@@ -1,0 +1,48 @@
+"""Whether an answer gives the kind of fact its question asks for (rag/asked.py)."""
+from __future__ import annotations
+
+import pytest
+
+from rag.asked import answers_asked, asked_kinds
+
+
+@pytest.mark.parametrize("part, kinds", [
+    ("双方具体按几比几分成", ["ratio"]),
+    ("目前湖南本地高端电机的省内配套率是多少", ["rate", "quantity"]),
+    ("道县的活动是几月几号举办的", ["date"]),
+    ("什么时候开始施行", ["date"]),
+    ("益阳有多少家企业", ["quantity"]),
+    ("智能产线几分钟就能出一台挖机", ["quantity"]),
+    ("What pre-sales answer rate did it reach", ["rate"]),
+    ("How many teams signed up", ["quantity"]),
+    ("株洲要加快建设哪几个基地", []),  # "which ones", not "how many"
+    ("那组照片是谁拍的", []),
+    ("重点在哪些领域搞协作配套", []),
+])
+def test_asked_kinds(part: str, kinds: list[str]) -> None:
+    assert asked_kinds(part) == kinds
+
+
+@pytest.mark.parametrize("question, answer, ok", [
+    # on the topic, without the asked figure: not an answer
+    ("飞地新增企业的税收，双方具体按几比几分成？", "双方按一定比例分成[1]。", False),
+    ("目前湖南本地高端电机的省内配套率是多少？", "省内配套率有较大提升空间[2]。", False),
+    ("活动是几月几号举办的？", "活动在道县举办[3]。", False),
+    ("How many teams signed up?", "Many teams signed up [1].", False),
+    # the asked kind is there
+    ("双方具体按几比几分成？", "双方按3:7分成[1]。", True),
+    ("双方具体按几比几分成？", "按三七开、即七成归益阳[1]。", True),
+    ("省内配套率是多少？", "省内配套率不到30%[2]。", True),
+    ("活动是几月几号举办的？", "活动于4月3日举办[1]。", True),
+    ("益阳有多少家企业？", "益阳已有18家企业[1]。", True),
+    ("有几家企业获奖？", "两家湘企获奖[1]。", True),
+    ("What pre-sales answer rate did it reach?", "It reached 98% [1].", True),
+    # a question with a part of another kind is not judged by this rule
+    ("雾凇是哪天出现的？照片是谁拍的？", "照片是曹正平、文兰拍的[1]。", True),
+    ("重点在哪些领域搞协作配套？", "工程机械零部件等领域[1]。", True),
+    # one asked part answered is enough: the other may be missing from the passages
+    ("哪个部门印发的？从什么时候开始施行？", "由省民政厅印发[1]。", True),
+    ("有多少家？其中几家在境外？", "共14家[1]。", True),
+])
+def test_answers_asked(question: str, answer: str, ok: bool) -> None:
+    assert answers_asked(question, answer) is ok
