@@ -95,6 +95,8 @@ def support(claim: str, span: str, question: str = "") -> float:
         return _english_support(claim, span, question)
     if any(n not in span for n in _numbers(claim)):
         return 0.0
+    if not _numbers_paired(claim, span, question):
+        return 0.0
     if any(name not in span for name in names(claim) - names(question) if name not in question):
         return 0.0  # a place, person or organisation the claim brings in must be named by its source
     grams = _bigrams(claim)
@@ -113,6 +115,38 @@ def support(claim: str, span: str, question: str = "") -> float:
         return 0.0
     share = len(grams & _bigrams(span)) / len(grams)
     return share if share == 1.0 or len(grams) > 3 else share / 2
+
+
+_CLAUSE = re.compile(r"[，,；;。！？!?：:\n]+")
+
+
+def _context(clause: str) -> set[str]:
+    """A clause's character bigrams that hold no digit: what it says about its numbers."""
+    return {g for g in _bigrams(clause) if not any(ch.isdigit() for ch in g)}
+
+
+def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
+    """Each number of the claim stands in the span with what the claim says about it.
+
+    "在审及境外上市待备案的企业有7家" over "在审及境外上市待备案企业14家，其中境外上市待备案企业7家" has
+    every number and word of the span, but pins 7 on the clause that says 14. A number (not one restated
+    from the question) fails when a span clause holding another number shares clearly more of the
+    claim clause's wording than the best span clause holding that number.
+    """
+    span_clauses = [(c, _numbers(c)) for c in _CLAUSE.split(span) if _numbers(c)]
+    if len(span_clauses) < 2:
+        return True
+    for clause in _CLAUSE.split(claim):
+        wanted = _numbers(clause) - _numbers(question)
+        if not wanted:
+            continue
+        ctx = _context(clause)
+        for n in wanted:
+            own = max((len(ctx & _context(c)) for c, ns in span_clauses if n in ns), default=0)
+            other = max((len(ctx & _context(c)) for c, ns in span_clauses if n not in ns), default=0)
+            if other >= own + 2:
+                return False
+    return True
 
 
 _ENDS_SENTENCE = re.compile(r"[。！？；!?;…][”」』）)]*\s*$")

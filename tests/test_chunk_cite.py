@@ -202,6 +202,24 @@ def test_a_restated_question_plus_a_number_is_judged_by_the_number_and_unit(clai
     assert (support(claim, CONTEST_SPAN, AI_CONTEST) >= 0.5) is supported
 
 
+LISTING = "湖南在审及境外上市待备案的企业有多少家？其中境外待备案的有几家？整个上市后备梯队一共多少家？"
+LISTING_SPAN = ("目前，全省有兵器工业、族兴新材两家境内过会企业，以及在审及境外上市待备案企业14家，"
+                "其中境外上市待备案企业7家。也就是说，上市后备梯队达19家。")
+
+
+@pytest.mark.parametrize("claim,supported", [
+    ("湖南在审及境外上市待备案的企业有14家，其中境外待备案的有7家。", True),
+    ("整个上市后备梯队一共19家。", True),
+    ("境外上市待备案企业7家。", True),
+    # every number and word is in the span, but the number is pinned on the wrong clause
+    ("湖南在审及境外上市待备案的企业有7家，其中境外待备案的有7家。", False),
+    ("湖南在审及境外上市待备案的企业有19家。", False),
+    ("上市后备梯队达14家。", False),
+])
+def test_a_number_must_stand_with_what_the_claim_says_about_it(claim: str, supported: bool) -> None:
+    assert (support(claim, LISTING_SPAN, LISTING) >= 0.5) is supported
+
+
 @pytest.mark.parametrize("answer", ["一[-0]", "签约金额约3亿元[-1]。", "签约金额约3亿元[1，-2]。"])
 def test_malformed_markers_never_reach_the_answer_text(answer: str) -> None:
     from rag.cite import check_answer
