@@ -174,6 +174,27 @@ def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, 
     return score, passage.chunk.start + s, passage.chunk.start + e
 
 
+TOPIC_THRESHOLD = 0.25
+
+
+def is_about(question: str, passage: Passage) -> bool:
+    """Whether the passage (with its title) is about what a Chinese question asks: it holds at least a
+    quarter of the content words of the question or of one of its parts. A passage on another matter can
+    share a date or a number with a claim ("活动是4月2日举办的" from a page that names another event on
+    4月2日); it cannot support an answer to this question. English questions are not judged (their words
+    are not the passages' words)."""
+    from rag.asked import question_parts
+    from rag.index import tokenize
+    from rag.prompt import is_english
+    from rag.retrieve import coverage
+
+    if not question.strip() or is_english(question):
+        return True
+    text = f"{passage.chunk.title}\n{passage.chunk.text}"
+    asks = [question] + (parts if len(parts := question_parts(question)) > 1 else [])
+    return any(coverage(tokenize(q), text) >= TOPIC_THRESHOLD for q in asks)
+
+
 def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
 
@@ -184,10 +205,11 @@ def check_answer(answer: str, passages: list[Passage], question: str = "") -> tu
     Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
     """
     by_rank = {p.rank: p for p in passages}
+    about = [p for p in passages if is_about(question, p)]
     kept, citations, dropped = [], [], []
     for claim in split_claims(answer):
         scored = []
-        for p in passages:
+        for p in about:
             score, start, end = best_span(claim.text, p, question)
             preference = 1 if p.rank in claim.cited else 0  # the model's own choice wins a tie
             scored.append((score >= SUPPORT_THRESHOLD, preference, score, p.rank, start, end))

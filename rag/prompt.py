@@ -5,6 +5,7 @@ across questions and only the passages and question are prefilled each time.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from rag.types import Passage
@@ -41,22 +42,43 @@ def related_refusal(question: str, related: str) -> str:
     return f"{REFUSAL_ZH}资料中相关的说法：{related}"
 
 
-def trim_passage(question: str, text: str, max_chars: int) -> str:
+def term_weights(question: str, texts: list[str]) -> dict[str, float]:
+    """Weights of the question's content words for picking sentences among `texts`: a word found in few of
+    their sentences ("书信") tells more than one found in most ("隆平水稻博物馆" in every passage of its
+    article). Single characters are left out; numbers, names and long words weigh double, as in retrieval's
+    coverage."""
+    from rag.chunk import sentence_spans
+    from rag.index import tokenize
+    from rag.retrieve import _SPECIFIC, _STOP
+
+    sents = [t[s:e].lower() for t in texts for s, e in sentence_spans(t)] or [t.lower() for t in texts]
+    words = [w for w in dict.fromkeys(tokenize(question)) if w not in _STOP and (len(w) > 1 or w.isdigit())]
+    # jieba's search mode gives "博物" and "博物馆", "隆平" and "袁隆平": count a word once, by its longest form
+    words = [w for w in words if not any(w != o and w in o for o in words)]
+    return {w: (2.0 if _SPECIFIC.search(w) or len(w) >= 3 else 1.0)
+            * math.log(1 + len(sents) / (1 + sum(w in s for s in sents))) for w in words}
+
+
+def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, float] | None = None) -> str:
     """The sentences of `text` around the one that best covers the question, within `max_chars`.
 
     Prefill is the slow part on a CPU; a passage cut to its relevant sentences costs fewer prompt tokens.
+    `weights` (see `term_weights`, default: over this text alone) say how much each question word counts.
     """
     if max_chars <= 0 or len(text) <= max_chars:
         return text
     from rag.chunk import sentence_spans
-    from rag.index import tokenize
-    from rag.retrieve import coverage
 
     sents = sentence_spans(text)
     if not sents:
         return text[:max_chars]
-    tokens = tokenize(question)
-    best = max(range(len(sents)), key=lambda i: (coverage(tokens, text[sents[i][0]:sents[i][1]]), -i))
+    weights = weights if weights is not None else term_weights(question, [text])
+
+    def score(i: int) -> float:
+        sentence = text[sents[i][0]:sents[i][1]].lower()
+        return sum(w for word, w in weights.items() if word in sentence)
+
+    best = max(range(len(sents)), key=lambda i: (score(i), -i))
     lo = hi = best
     while True:  # grow by whole sentences, the following one first, while the budget allows
         grown = False
@@ -72,17 +94,37 @@ def trim_passage(question: str, text: str, max_chars: int) -> str:
 
 
 def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0) -> str:
+    weights = term_weights(question, [p.chunk.text for p in passages]) if max_chars > 0 else None
     blocks = []
     for p in passages:
         head = f"《{p.chunk.title}》" + (f"（{p.chunk.date}）" if p.chunk.date else "")
-        blocks.append(f"[{p.rank}] {head}\n{trim_passage(question, p.chunk.text, max_chars)}")
+        blocks.append(f"[{p.rank}] {head}\n{trim_passage(question, p.chunk.text, max_chars, weights)}")
     return "\n\n".join(blocks)
+
+
+_LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个项条种家类方面场]|有什么|都有|分别")
+
+
+def question_hint(question: str) -> str:
+    """A reminder after a Chinese question that asks several things or a list, where a small model most
+    often stops after the first item."""
+    from rag.asked import question_parts
+
+    if is_english(question):
+        return ""
+    hints = []
+    parts = question_parts(question)
+    if len(parts) >= 2:
+        hints.append(f"这个问题有{len(parts)}问，每一问都要回答")
+    if _LISTING.search(question):
+        hints.append("资料列出的各项都要写全")
+    return f"（{'；'.join(hints)}。）" if hints else ""
 
 
 def build_messages(question: str, passages: list[Passage], passage_chars: int = 0) -> list[dict[str, str]]:
     """Chat messages: the fixed system prefix, then the numbered passages (each cut to `passage_chars`
     around its best sentence when that is set) and the question."""
-    user = f"资料：\n{format_passages(passages, question, passage_chars)}\n\n问题：{question.strip()}"
+    user = f"资料：\n{format_passages(passages, question, passage_chars)}\n\n问题：{question.strip()}{question_hint(question)}"
     if is_english(question):  # small models drift into the passages' language; say it where it is read last
         user += "\n\nAnswer in English, citing [n]. Convert amounts exactly: 1亿 = 100 million, 1万 = 10 thousand."
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

@@ -167,6 +167,53 @@ def test_trim_passage_keeps_the_best_sentence(max_chars: int, expected: str) -> 
     assert trim_passage("总签约采购金额是多少？", TRIM_TEXT, max_chars) == expected
 
 
+LETTERS = [  # two passages of one article: the museum's name is in nearly every sentence
+    "课计划手稿原件,上世纪70年代至90年代袁隆平邓则夫妻与谢长江等学生及家人的书信原件;有上世纪90年代的原始资料。"
+    "资料里既有生活化的温情,也有学术的专业严谨,对隆平水稻博物馆完善馆藏体系具有极高的历史价值。"
+    "隆平水稻博物馆相关负责人介绍,这批资料将在博物馆隆平厅陆续循环展出。",
+    "隆平水稻博物馆相关负责人介绍,这批资料将免费向大众开放。4月3日,社会各界群众走进隆平水稻博物馆。",
+]
+
+
+def test_trimming_weighs_the_rare_question_words() -> None:
+    """"书信" is in one sentence, "隆平水稻博物馆" in most: the sentence naming the letters is kept."""
+    from rag.prompt import format_passages
+
+    passages = [Passage(Chunk(f"c{i}", "a", t, 0, len(t), title="隆平水稻博物馆获赠袁隆平珍贵资料"), i + 1, 1.0)
+                for i, t in enumerate(LETTERS)]
+    text = format_passages(passages, "隆平水稻博物馆收到的书信里提到袁隆平夫妇，袁隆平的夫人叫什么名字？", 70)
+    assert "邓则夫妻" in text.split("[2]")[0]
+
+
+@pytest.mark.parametrize("question,hint", [
+    ("益阳说的“双轮驱动”具体是哪两个轮子？各自发挥什么作用？", "（这个问题有2问，每一问都要回答；资料列出的各项都要写全。）"),
+    ("桃江县都有哪些响亮的名片？", "（资料列出的各项都要写全。）"),
+    ("蒋涤非这次给多少位新任参事颁发了聘书？", ""),
+    ("Which two companies won awards? In which tracks?", ""),  # English questions get the English line
+])
+def test_question_hint(question: str, hint: str) -> None:
+    from rag.prompt import build_messages, question_hint
+
+    assert question_hint(question) == hint
+    assert build_messages(question, [])[-1]["content"].endswith(question.strip() + hint) or hint == ""
+
+
+ABOUT_Q = "道县的“清明祭英烈”主题活动是几月几号举办的？"
+
+
+@pytest.mark.parametrize("title,text,about", [
+    ("全省“传承红色基因·清明祭英烈”主题活动在道县举行", "活动现场,青少年代表宣读倡议。", True),
+    ("一场对接会背后的产业耦合新棋局", "4月2日,2026电机·铸造赋能电动化装备供需对接会在长沙举行。", False),
+])
+def test_a_passage_on_another_matter_is_not_about_the_question(title: str, text: str, about: bool) -> None:
+    from rag.cite import is_about
+
+    passage = Passage(Chunk("c", "a", text, 0, len(text), title=title), 1, 1.0)
+    assert is_about(ABOUT_Q, passage) is about
+    if not about:  # it shares the date with the claim, and still cannot support it
+        assert check_answer("活动是4月2日举办的[1]。", [passage], ABOUT_Q)[1] == []
+
+
 def test_highlight_prefers_the_sentence_over_a_headline_naming_the_figure() -> None:
     from rag.cite import best_span
     from rag.types import Chunk, Passage
