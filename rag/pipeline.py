@@ -17,7 +17,7 @@ from rag.extract import extractive_answer
 from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
-from rag.prompt import build_messages, is_english, refusal_for, related_refusal
+from rag.prompt import asks_for_list, build_messages, is_english, refusal_for, related_refusal
 from rag.retrieve import HybridRetriever
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
@@ -271,6 +271,8 @@ class Pipeline:
             yield extractive_answer(question, passages)
             return
         chars = self.settings.passage_chars if passage_chars is None else passage_chars
+        if passage_chars is None and asks_for_list(question):
+            chars *= 2  # a list runs over several sentences: a trimmed passage would hold its first items only
         messages = build_messages(question, passages, chars)
         yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
 

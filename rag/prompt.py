@@ -105,6 +105,11 @@ def format_passages(passages: list[Passage], question: str = "", max_chars: int 
 _LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个项条种家类方面场]|有什么|都有|分别")
 
 
+def asks_for_list(question: str) -> bool:
+    """"哪四个紧盯", "哪些领域": the answer is a list, which in news text runs over several sentences."""
+    return bool(_LISTING.search(question))
+
+
 def question_hint(question: str) -> str:
     """A reminder after a Chinese question that asks several things or a list, where a small model most
     often stops after the first item."""
@@ -116,7 +121,7 @@ def question_hint(question: str) -> str:
     parts = question_parts(question)
     if len(parts) >= 2:
         hints.append(f"这个问题有{len(parts)}问，每一问都要回答")
-    if _LISTING.search(question):
+    if asks_for_list(question):
         hints.append("资料列出的各项都要写全")
     return f"（{'；'.join(hints)}。）" if hints else ""
 

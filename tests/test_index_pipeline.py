@@ -179,6 +179,15 @@ def test_an_answer_with_the_asked_figure_stands(fake_pipeline) -> None:
     assert not answer.refused and "18家" in answer.text and answer.citations
 
 
+def test_a_list_question_reads_twice_as_much_of_each_passage(fake_pipeline) -> None:
+    pipe = fake_pipeline(reply="工程机械零部件、先进储能材料、半导体材料加工等领域[1]。", passage_chars=60)
+    pipe.ask("益阳企业融入湘江新区产业链时，重点在哪些领域搞协作配套？")
+    pipe.ask("益阳企业融入湘江新区产业链时，重点在这个领域搞协作配套吗？")
+    listing, single = (m[-1]["content"] for m in pipe.generator.prompts)
+    assert listing.endswith("（资料列出的各项都要写全。）")
+    assert len(listing) > len(single) * 1.3
+
+
 def test_english_question_gets_english_refusal(fake_pipeline) -> None:
     answer = fake_pipeline(reply="I am not sure.").ask("Where is the headquarters of the company?")
     assert answer.refused and answer.text == REFUSAL_EN
