@@ -40,8 +40,11 @@ def asked_kinds(part: str) -> list[str]:
     return [kind for kind, asks, _ in KINDS if asks.search(part)]
 
 
-def gives(kind: str, answer: str) -> bool:
-    return any(k == kind and given.search(answer) for k, _, given in KINDS)
+def gives(kind: str, answer: str, question: str = "") -> bool:
+    """Whether `answer` gives a fact of `kind`; what it merely repeats from the question does not count
+    (the "清明" of "清明祭英烈" is not the date asked for)."""
+    return any(k == kind and any(m.group(0) not in question for m in given.finditer(answer))
+               for k, _, given in KINDS)
 
 
 def question_parts(question: str) -> list[str]:
@@ -55,7 +58,7 @@ def answers_asked(question: str, answer: str) -> bool:
     if not parts or not all(parts):
         return True
     answer = _MARKER.sub("", answer)  # a citation's [2] is not a number of the answer
-    return any(gives(kind, answer) for kinds in parts for kind in kinds)
+    return any(gives(kind, answer, question) for kinds in parts for kind in kinds)
 
 
 __all__ = ["KINDS", "answers_asked", "asked_kinds", "gives", "question_parts"]

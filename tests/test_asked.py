@@ -29,6 +29,8 @@ def test_asked_kinds(part: str, kinds: list[str]) -> None:
     ("目前湖南本地高端电机的省内配套率是多少？", "省内配套率有较大提升空间[2]。", False),
     ("活动是几月几号举办的？", "活动在道县举办[3]。", False),
     ("How many teams signed up?", "Many teams signed up [1].", False),
+    # a date word the answer repeats from the question is not the date asked for
+    ("道县的“清明祭英烈”主题活动是几月几号举办的？", "各地开展“传承红色基因·清明祭英烈”活动[1]。", False),
     # the asked kind is there
     ("双方具体按几比几分成？", "双方按3:7分成[1]。", True),
     ("双方具体按几比几分成？", "按三七开、即七成归益阳[1]。", True),
