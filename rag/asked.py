@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from rag.cite import _MARKER
+
 _CN_DIGITS = "一二两三四五六七八九十百千万亿半几"
 _CLASSIFIERS = "个家位道项名支条次所座台辆款种批场届元人年天岁倍成户亩吨件份期轮处篇本部只架艘分秒米层周小"
 
@@ -32,7 +34,6 @@ KINDS: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
 )
 
 _PART_END = re.compile(r"[？?；;]+|(?<=[。!！])")
-_MARKER = re.compile(r"[\[【]\s*-?\d+(?:\s*[,，、]\s*-?\d+)*\s*[\]】]")
 
 
 def asked_kinds(part: str) -> list[str]:
