@@ -207,7 +207,11 @@ def check_answer(answer: str, passages: list[Passage], question: str = "") -> tu
     by_rank = {p.rank: p for p in passages}
     about = [p for p in passages if is_about(question, p)]
     kept, citations, dropped = [], [], []
+    seen: set[str] = set()
     for claim in split_claims(answer):
+        if claim.text in seen:  # a small model caught in a loop says the same sentence again: once is enough
+            continue
+        seen.add(claim.text)
         scored = []
         for p in about:
             score, start, end = best_span(claim.text, p, question)

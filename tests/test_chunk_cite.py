@@ -167,6 +167,15 @@ def test_trim_passage_keeps_the_best_sentence(max_chars: int, expected: str) -> 
     assert trim_passage("总签约采购金额是多少？", TRIM_TEXT, max_chars) == expected
 
 
+def test_a_repeated_sentence_is_checked_and_shown_once() -> None:
+    text = "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
+    passage = Passage(Chunk("c", "a", text, 0, len(text)), 1, 1.0)
+    loop = "总签约采购金额约3亿元[1]。" * 2 + "提到签约是对接会的一部分。" * 5
+    clean, citations, dropped = check_answer(loop, [passage], "对接会签约采购金额是多少？")
+    assert clean == "总签约采购金额约3亿元[1]。" and len(citations) == 1
+    assert dropped == ["提到签约是对接会的一部分。"]
+
+
 LETTERS = [  # two passages of one article: the museum's name is in nearly every sentence
     "课计划手稿原件,上世纪70年代至90年代袁隆平邓则夫妻与谢长江等学生及家人的书信原件;有上世纪90年代的原始资料。"
     "资料里既有生活化的温情,也有学术的专业严谨,对隆平水稻博物馆完善馆藏体系具有极高的历史价值。"
