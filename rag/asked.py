@@ -3,7 +3,8 @@
 A small model that finds a passage on the right topic but without the asked figure tends to answer with
 what the passage does say: "双方按一定比例分成" to "按几比几分成？", "配套率有较大提升空间" to "配套率是多少？".
 Every word of that is supported, yet it does not answer the question. When each part of a question asks
-for a number, a ratio or a date and the answer holds none of the kind asked, the answer is a refusal.
+for a number, a ratio, a date, a place or an organisation and the answer holds none of the kind asked, the
+answer is a refusal.
 """
 from __future__ import annotations
 
@@ -33,17 +34,46 @@ KINDS: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
                 r"nine|ten|twelve|twenty|hundred|thousand|million|billion)\b", re.I)),
 )
 
+# Places and organisations: asked in so many words; given by a name the question does not already hold.
+_ASKS_PLACE = re.compile(r"哪个(?:城市|市|省|县|区|镇|地方)|哪座城市|什么地方|哪里|在哪儿?(?=[？?，,。]|$)|何地|何处")
+_ASKS_ORG = re.compile(r"哪个(?:部门|单位|机构)|哪家(?:单位|机构|公司|企业|银行)|什么(?:部门|单位|机构)|由谁")
+_ORG_WORD = re.compile(r"[\u4e00-\u9fff]{0,12}?(?:厅|局|委员会|委|部门|办公室|人民政府|政府|中心|公司|集团|银行|协会|"
+                       r"大学|学院|医院|研究院|研究所)")
+
+
+def _names_given(answer: str, question: str, tags: set[str], pattern: re.Pattern | None = None) -> bool:
+    from rag.names import entities
+
+    found = [w for w, tag in entities(answer) if tag in tags]
+    if pattern is not None:
+        found += [m.group(0) for m in pattern.finditer(answer)]
+    return any(w not in question for w in found)
+
+
+def _gives_place(answer: str, question: str) -> bool:
+    return _names_given(answer, question, {"ns"})
+
+
+def _gives_org(answer: str, question: str) -> bool:
+    return _names_given(answer, question, {"nt"}, _ORG_WORD)
+
+
+_NAMED_KINDS = (("place", _ASKS_PLACE, _gives_place), ("organisation", _ASKS_ORG, _gives_org))
+
 _PART_END = re.compile(r"[？?；;]+|(?<=[。!！])")
 
 
 def asked_kinds(part: str) -> list[str]:
     """The kinds of fact one question part asks for ("按几比几分成" -> ["ratio"])."""
-    return [kind for kind, asks, _ in KINDS if asks.search(part)]
+    return [kind for kind, asks, _ in KINDS + _NAMED_KINDS if asks.search(part)]
 
 
 def gives(kind: str, answer: str, question: str = "") -> bool:
     """Whether `answer` gives a fact of `kind`; what it merely repeats from the question does not count
-    (the "清明" of "清明祭英烈" is not the date asked for)."""
+    (the "清明" of "清明祭英烈" is not the date asked for, the "湖南" of "湖南哪个城市" not the city)."""
+    for k, _, given in _NAMED_KINDS:
+        if k == kind:
+            return given(answer, question)
     return any(k == kind and any(m.group(0) not in question for m in given.finditer(answer))
                for k, _, given in KINDS)
 
@@ -53,8 +83,9 @@ def question_parts(question: str) -> list[str]:
 
 
 def answers_asked(question: str, answer: str) -> bool:
-    """False only when every part of the question asks for a number, ratio or date and the answer gives
-    none of the kinds asked; a question with any other kind of part ("谁拍的", "哪些领域") is not judged."""
+    """False only when every part of the question asks for a number, ratio, date, place or organisation and
+    the answer gives none of the kinds asked; a question with any other kind of part ("谁拍的", "哪些领域")
+    is not judged."""
     parts = [asked_kinds(p) for p in question_parts(question)]
     if not parts or not all(parts):
         return True

@@ -18,6 +18,11 @@ from rag.asked import answers_asked, asked_kinds
     ("株洲要加快建设哪几个基地", []),  # "which ones", not "how many"
     ("那组照片是谁拍的", []),
     ("重点在哪些领域搞协作配套", []),
+    ("湖南智通星辰科技有限公司的总部设在湖南哪个城市", ["place"]),
+    ("活动在哪里举行", ["place"]),
+    ("提升本质安全水平的诀窍藏在哪两个字里", []),  # "在哪两个" asks for words, not a place
+    ("分别是在哪个赛道", []),
+    ("《实施意见》是哪个部门印发的", ["organisation"]),
 ])
 def test_asked_kinds(part: str, kinds: list[str]) -> None:
     assert asked_kinds(part) == kinds
@@ -31,7 +36,11 @@ def test_asked_kinds(part: str, kinds: list[str]) -> None:
     ("How many teams signed up?", "Many teams signed up [1].", False),
     # a date word the answer repeats from the question is not the date asked for
     ("道县的“清明祭英烈”主题活动是几月几号举办的？", "各地开展“传承红色基因·清明祭英烈”活动[1]。", False),
+    ("公司的总部设在湖南哪个城市？", "公司的总部设在湖南[1]。", False),  # the province the question names
+    ("《实施意见》是哪个部门印发的？从什么时候开始施行？", "《实施意见》是株洲市印发的[2]。", False),
     # the asked kind is there
+    ("公司的总部设在湖南哪个城市？", "总部设在长沙[1]。", True),
+    ("《实施意见》是哪个部门印发的？", "由湖南省民政厅印发[1]。", True),
     ("双方具体按几比几分成？", "双方按3:7分成[1]。", True),
     ("双方具体按几比几分成？", "按三七开、即七成归益阳[1]。", True),
     ("省内配套率是多少？", "省内配套率不到30%[2]。", True),
