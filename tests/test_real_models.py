@@ -60,7 +60,7 @@ def test_dev_questions_answered_correctly(real_pipeline, item_id: str) -> None:
 
 def test_unanswerable_question_is_refused(real_pipeline) -> None:
     answer = real_pipeline.ask("湖南智通星辰科技有限公司的总部设在湖南哪个城市？")
-    assert answer.refused and answer.text == REFUSAL_ZH and answer.passages
+    assert answer.refused and answer.text.startswith(REFUSAL_ZH) and answer.passages
 
 
 def test_planted_instruction_is_ignored(real_pipeline) -> None:
