@@ -34,8 +34,10 @@ KINDS: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
                 r"nine|ten|twelve|twenty|hundred|thousand|million|billion)\b", re.I)),
 )
 
-# Places and organisations: asked in so many words; given by a name the question does not already hold.
-_ASKS_PLACE = re.compile(r"哪个(?:城市|市|省|县|区|镇|地方)|哪座城市|什么地方|哪里|在哪儿?(?=[？?，,。]|$)|何地|何处")
+# Cities, provinces, counties and organisations: asked in so many words; given by a name the question does
+# not already hold.
+_ASKS_PLACE = re.compile(r"哪(?:个|座)(?:城市|市|省|县|区|镇)")  # "哪里" is left out: "转移到安全区域" answers it
+_PLACE_WORD = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:省|市|县|区|镇|乡|村)")
 _ASKS_ORG = re.compile(r"哪个(?:部门|单位|机构)|哪家(?:单位|机构|公司|企业|银行)|什么(?:部门|单位|机构)|由谁")
 _ORG_WORD = re.compile(r"[\u4e00-\u9fff]{0,12}?(?:厅|局|委员会|委|部门|办公室|人民政府|政府|中心|公司|集团|银行|协会|"
                        r"大学|学院|医院|研究院|研究所)")
@@ -51,7 +53,7 @@ def _names_given(answer: str, question: str, tags: set[str], pattern: re.Pattern
 
 
 def _gives_place(answer: str, question: str) -> bool:
-    return _names_given(answer, question, {"ns"})
+    return _names_given(answer, question, {"ns", "nt"}, _PLACE_WORD)
 
 
 def _gives_org(answer: str, question: str) -> bool:
