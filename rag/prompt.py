@@ -49,14 +49,13 @@ def term_weights(question: str, texts: list[str]) -> dict[str, float]:
     coverage."""
     from rag.chunk import sentence_spans
     from rag.index import tokenize
-    from rag.retrieve import _SPECIFIC, _STOP
+    from rag.retrieve import _STOP, word_weight
 
     sents = [t[s:e].lower() for t in texts for s, e in sentence_spans(t)] or [t.lower() for t in texts]
     words = [w for w in dict.fromkeys(tokenize(question)) if w not in _STOP and (len(w) > 1 or w.isdigit())]
     # jieba's search mode gives "博物" and "博物馆", "隆平" and "袁隆平": count a word once, by its longest form
     words = [w for w in words if not any(w != o and w in o for o in words)]
-    return {w: (2.0 if _SPECIFIC.search(w) or len(w) >= 3 else 1.0)
-            * math.log(1 + len(sents) / (1 + sum(w in s for s in sents))) for w in words}
+    return {w: word_weight(w) * math.log(1 + len(sents) / (1 + sum(w in s for s in sents))) for w in words}
 
 
 def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, float] | None = None) -> str:

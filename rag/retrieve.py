@@ -17,10 +17,15 @@ _STOP = set("的 了 是 在 有 和 与 及 或 吗 呢 吧 啊 么 什么 多�
 _SPECIFIC = re.compile(r"\d|[a-z]{3,}")
 
 
+def word_weight(token: str) -> float:
+    """How much a question word counts: numbers, Latin names and words of three or more characters double."""
+    return 2.0 if _SPECIFIC.search(token) or len(token) >= 3 else 1.0
+
+
 def coverage(query_tokens: list[str], text: str) -> float:
     """Share of the question's content words found in `text`; numbers, names and long words weigh double."""
     text = text.lower()
-    weights = {t: (2.0 if _SPECIFIC.search(t) or len(t) >= 3 else 1.0) for t in query_tokens if t not in _STOP}
+    weights = {t: word_weight(t) for t in query_tokens if t not in _STOP}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in text) / total if total else 0.0
 
