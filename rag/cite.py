@@ -7,6 +7,7 @@ passage gets its citation moved to the one that supports it; a claim nothing sup
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -133,7 +134,7 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
     from the question) fails when a span clause holding another number shares clearly more of the
     claim clause's wording than the best span clause holding that number.
     """
-    span_clauses = [(c, _numbers(c)) for c in _CLAUSE.split(span) if _numbers(c)]
+    span_clauses = [(_context(c), ns) for c in _CLAUSE.split(span) if (ns := _numbers(c))]
     if len(span_clauses) < 2:
         return True
     for clause in _CLAUSE.split(claim):
@@ -142,8 +143,8 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
             continue
         ctx = _context(clause)
         for n in wanted:
-            own = max((len(ctx & _context(c)) for c, ns in span_clauses if n in ns), default=0)
-            other = max((len(ctx & _context(c)) for c, ns in span_clauses if n not in ns), default=0)
+            own = max((len(ctx & c) for c, ns in span_clauses if n in ns), default=0)
+            other = max((len(ctx & c) for c, ns in span_clauses if n not in ns), default=0)
             if other >= own + 2:
                 return False
     return True
@@ -183,16 +184,24 @@ def is_about(question: str, passage: Passage) -> bool:
     share a date or a number with a claim ("活动是4月2日举办的" from a page that names another event on
     4月2日); it cannot support an answer to this question. English questions are not judged (their words
     are not the passages' words)."""
-    from rag.asked import question_parts
-    from rag.index import tokenize
     from rag.prompt import is_english
     from rag.retrieve import coverage
 
     if not question.strip() or is_english(question):
         return True
     text = f"{passage.chunk.title}\n{passage.chunk.text}"
-    asks = [question] + (parts if len(parts := question_parts(question)) > 1 else [])
-    return any(coverage(tokenize(q), text) >= TOPIC_THRESHOLD for q in asks)
+    return any(coverage(words, text) >= TOPIC_THRESHOLD for words in _asked_words(question))
+
+
+@functools.lru_cache(maxsize=256)
+def _asked_words(question: str) -> tuple[list[str], ...]:
+    """The tokens of the question and, when it has several parts, of each part (one tokenizing per
+    question, not per passage)."""
+    from rag.asked import question_parts
+    from rag.index import tokenize
+
+    parts = question_parts(question)
+    return tuple(tokenize(q) for q in [question] + (parts if len(parts) > 1 else []))
 
 
 def is_refusal(text: str) -> bool:
