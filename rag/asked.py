@@ -9,75 +9,72 @@ answer is a refusal.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rag.cite import _MARKER
 
 _CN_DIGITS = "一二两三四五六七八九十百千万亿半几"
 _CLASSIFIERS = "个家位道项名支条次所座台辆款种批场届元人年天岁倍成户亩吨件份期轮处篇本部只架艘分秒米层周小"
 
-# (kind, what in a question asks for it, what in an answer gives it)
-KINDS: tuple[tuple[str, re.Pattern, re.Pattern], ...] = (
-    ("ratio",
-     re.compile(r"几比几|什么比例|多少比例|比例(?:是|为)?多少|占比(?:是|为)?多少|几成|\bwhat (?:ratio|share|proportion)\b", re.I),
-     re.compile(r"\d+(?:\.\d+)?\s*[:：比]\s*\d+|\d+(?:\.\d+)?\s*%|百分之|[" + _CN_DIGITS + r"\d]+成|[一二三四五六七八九十]比[一二三四五六七八九十]|percent", re.I)),
-    ("rate",
-     re.compile(r"(?:率|比重|比例|占比)(?:是|为|有|达到?|达到了|能达到)?多少|what (?:\S+ )*(?:rate|percentage)\b", re.I),
-     re.compile(r"\d+(?:\.\d+)?\s*%|百分之|\d+(?:\.\d+)?\s*个百分点|[" + _CN_DIGITS + r"]成|percent", re.I)),
-    ("date",
-     re.compile(r"几月几[号日]|哪一?天|哪一?年|哪个月|几月份?|几号|什么时候|什么时间|何时|\bwhen\b|what (?:date|day|year|time)\b", re.I),
-     re.compile(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十〇零]+[年月日号]|\d{4}|今年|去年|明年|前年|昨天|今天|当天|"
-                r"周[一二三四五六日末]|星期|春节|清明|元旦|国庆|\b(?:January|February|March|April|May|June|July|"
-                r"August|September|October|November|December|19\d\d|20\d\d)\b", re.I)),
-    ("quantity",
-     re.compile(r"多少|(?<![哪比])几[" + _CLASSIFIERS + r"多]|多大|多长|多高|多久|\bhow (?:many|much|long)\b", re.I),
-     re.compile(r"\d|[" + _CN_DIGITS + r"]+[" + _CLASSIFIERS + r"]|\b(?:one|two|three|four|five|six|seven|eight|"
-                r"nine|ten|twelve|twenty|hundred|thousand|million|billion)\b", re.I)),
-)
-
-# Cities, provinces, counties and organisations: asked in so many words; given by a name the question does
-# not already hold.
-_ASKS_PLACE = re.compile(r"哪(?:个|座)(?:城市|市|省|县|区|镇)")  # "哪里" is left out: "转移到安全区域" answers it
+# Cities, provinces, counties and organisations are given by a name the question does not already hold.
 _PLACE_WORD = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:省|市|县|区|镇|乡|村)")
-_ASKS_ORG = re.compile(r"哪个(?:部门|单位|机构)|哪家(?:单位|机构|公司|企业|银行)|什么(?:部门|单位|机构)|由谁")
 _ORG_WORD = re.compile(r"[\u4e00-\u9fff]{0,12}?(?:厅|局|委员会|委|部门|办公室|人民政府|政府|中心|公司|集团|银行|协会|"
                        r"大学|学院|医院|研究院|研究所)")
 
-
-def _names_given(answer: str, question: str, tags: set[str], pattern: re.Pattern | None = None) -> bool:
-    from rag.names import entities
-
-    found = [w for w, tag in entities(answer) if tag in tags]
-    if pattern is not None:
-        found += [m.group(0) for m in pattern.finditer(answer)]
-    return any(w not in question for w in found)
+Gives = Callable[[str, str], bool]  # (answer, question) -> whether the answer gives a fact of the kind
 
 
-def _gives_place(answer: str, question: str) -> bool:
-    return _names_given(answer, question, {"ns", "nt"}, _PLACE_WORD)
+def _written(pattern: str) -> Gives:
+    """Given by wording the pattern matches, other than wording repeated from the question."""
+    given = re.compile(pattern, re.I)
+    return lambda answer, question: any(m.group(0) not in question for m in given.finditer(answer))
 
 
-def _gives_org(answer: str, question: str) -> bool:
-    return _names_given(answer, question, {"nt"}, _ORG_WORD)
+def _named(tags: set[str], words: re.Pattern) -> Gives:
+    """Given by a name jieba tags with one of `tags`, or a word `words` matches, not in the question."""
+    def gives(answer: str, question: str) -> bool:
+        from rag.names import entities
+
+        found = [w for w, tag in entities(answer) if tag in tags] + [m.group(0) for m in words.finditer(answer)]
+        return any(w not in question for w in found)
+    return gives
 
 
-_NAMED_KINDS = (("place", _ASKS_PLACE, _gives_place), ("organisation", _ASKS_ORG, _gives_org))
+# (kind, what in a question asks for it, what in an answer gives it)
+KINDS: tuple[tuple[str, re.Pattern, Gives], ...] = (
+    ("ratio",
+     re.compile(r"几比几|什么比例|多少比例|比例(?:是|为)?多少|占比(?:是|为)?多少|几成|\bwhat (?:ratio|share|proportion)\b", re.I),
+     _written(r"\d+(?:\.\d+)?\s*[:：比]\s*\d+|\d+(?:\.\d+)?\s*%|百分之|[" + _CN_DIGITS + r"\d]+成|[一二三四五六七八九十]比[一二三四五六七八九十]|percent")),
+    ("rate",
+     re.compile(r"(?:率|比重|比例|占比)(?:是|为|有|达到?|达到了|能达到)?多少|what (?:\S+ )*(?:rate|percentage)\b", re.I),
+     _written(r"\d+(?:\.\d+)?\s*%|百分之|\d+(?:\.\d+)?\s*个百分点|[" + _CN_DIGITS + r"]成|percent")),
+    ("date",
+     re.compile(r"几月几[号日]|哪一?天|哪一?年|哪个月|几月份?|几号|什么时候|什么时间|何时|\bwhen\b|what (?:date|day|year|time)\b", re.I),
+     _written(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十〇零]+[年月日号]|\d{4}|今年|去年|明年|前年|昨天|今天|当天|"
+              r"周[一二三四五六日末]|星期|春节|清明|元旦|国庆|\b(?:January|February|March|April|May|June|July|"
+              r"August|September|October|November|December|19\d\d|20\d\d)\b")),
+    ("quantity",
+     re.compile(r"多少|(?<![哪比])几[" + _CLASSIFIERS + r"多]|多大|多长|多高|多久|\bhow (?:many|much|long)\b", re.I),
+     _written(r"\d|[" + _CN_DIGITS + r"]+[" + _CLASSIFIERS + r"]|\b(?:one|two|three|four|five|six|seven|eight|"
+              r"nine|ten|twelve|twenty|hundred|thousand|million|billion)\b")),
+    # "哪里" is left out: "转移到安全区域" answers it
+    ("place", re.compile(r"哪(?:个|座)(?:城市|市|省|县|区|镇)"), _named({"ns", "nt"}, _PLACE_WORD)),
+    ("organisation", re.compile(r"哪个(?:部门|单位|机构)|哪家(?:单位|机构|公司|企业|银行)|什么(?:部门|单位|机构)|由谁"),
+     _named({"nt"}, _ORG_WORD)),
+)
 
 _PART_END = re.compile(r"[？?；;]+|(?<=[。!！])")
 
 
 def asked_kinds(part: str) -> list[str]:
     """The kinds of fact one question part asks for ("按几比几分成" -> ["ratio"])."""
-    return [kind for kind, asks, _ in KINDS + _NAMED_KINDS if asks.search(part)]
+    return [kind for kind, asks, _ in KINDS if asks.search(part)]
 
 
 def gives(kind: str, answer: str, question: str = "") -> bool:
     """Whether `answer` gives a fact of `kind`; what it merely repeats from the question does not count
     (the "清明" of "清明祭英烈" is not the date asked for, the "湖南" of "湖南哪个城市" not the city)."""
-    for k, _, given in _NAMED_KINDS:
-        if k == kind:
-            return given(answer, question)
-    return any(k == kind and any(m.group(0) not in question for m in given.finditer(answer))
-               for k, _, given in KINDS)
+    return any(k == kind and given(answer, question) for k, _, given in KINDS)
 
 
 def question_parts(question: str) -> list[str]:
