@@ -259,7 +259,7 @@ class Pipeline:
             if key in self._stopped:
                 return False
         claims = _claims(raw)
-        # Nothing but a refusal, or an answer on the topic without the number or date asked for: the
+        # Nothing but a refusal, or an answer on the topic without the figure, date or name asked for: the
         # trimmed passages may have cut it off.
         return not claims or not answers_asked(query, " ".join(c.text for c in claims))
 
@@ -282,7 +282,7 @@ class Pipeline:
         if not citations:
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped))
-        if not answers_asked(question, text):  # on the topic, but without the number, ratio or date asked
+        if not answers_asked(question, text):  # on the topic, but without the figure, date or name asked for
             return Answer(question, related_refusal(question, text), True, (), tuple(passages), timings,
                           notice.strip(), unsupported=tuple(dropped))
         return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
