@@ -5,7 +5,6 @@ across questions and only the passages and question are prefilled each time.
 """
 from __future__ import annotations
 
-import math
 import re
 
 from rag.types import Passage
@@ -45,17 +44,12 @@ def related_refusal(question: str, related: str) -> str:
 def term_weights(question: str, texts: list[str]) -> dict[str, float]:
     """Weights of the question's content words for picking sentences among `texts`: a word found in few of
     their sentences ("书信") tells more than one found in most ("隆平水稻博物馆" in every passage of its
-    article). Single characters are left out; numbers, names and long words weigh double, as in retrieval's
-    coverage."""
+    article)."""
     from rag.chunk import sentence_spans
-    from rag.index import tokenize
-    from rag.retrieve import _STOP, word_weight
+    from rag.retrieve import content_words, rarity_weights
 
     sents = [t[s:e].lower() for t in texts for s, e in sentence_spans(t)] or [t.lower() for t in texts]
-    words = [w for w in dict.fromkeys(tokenize(question)) if w not in _STOP and (len(w) > 1 or w.isdigit())]
-    # jieba's search mode gives "博物" and "博物馆", "隆平" and "袁隆平": count a word once, by its longest form
-    words = [w for w in words if not any(w != o and w in o for o in words)]
-    return {w: word_weight(w) * math.log(1 + len(sents) / (1 + sum(w in s for s in sents))) for w in words}
+    return rarity_weights(content_words(question), sents)
 
 
 def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, float] | None = None) -> str:

@@ -118,6 +118,39 @@ def test_coverage(tokens: list[str], text: str, expected: float) -> None:
     assert coverage(tokens, text) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("question,expected", [
+    ("人民银行岳阳市分行的评级体系", ["人民银行", "岳阳市", "分行", "评级", "体系"]),  # "人民", "银行" once, inside 人民银行
+    ("12月10日当天，长沙有哪两场活动？", ["12月10日", "当天", "长沙", "两场", "活动"]),  # the date as one word
+    ("2025年有哪些活动", ["2025年", "活动"]),
+    ("什么是哪个？", []),
+])
+def test_content_words(question: str, expected: list[str]) -> None:
+    from rag.retrieve import content_words
+
+    assert content_words(question) == expected
+
+
+def test_rarity_weights_favour_the_word_few_units_hold() -> None:
+    from rag.retrieve import rarity_weights
+
+    units = ["人民银行岳阳市分行联合签约", "人民银行岳阳市分行举办活动", "该行建立五档绿色评级体系"]
+    w = rarity_weights(["人民银行", "评级", "货币"], units)
+    assert w["评级"] > w["人民银行"] / 2  # in one unit against two; 人民银行 weighs double as a long word
+    assert "货币" not in w  # found in no unit: it cannot tell them apart
+
+
+def test_rarity_coverage_prefers_the_passage_with_the_rare_words() -> None:
+    """Several passages of one article share its name; the one holding the question's specific words wins.
+    (Counting every word alike, the passages naming 人民银行岳阳市分行 covered more: 0.57 against 0.50.)"""
+    from rag.retrieve import rarity_coverage
+
+    texts = [f"中国人民银行岳阳市分行联合部门开展第{i}次对接活动，共商共议。" for i in range(1, 5)]
+    texts.append("当前，该行在岳阳市创新建立五档绿色评级体系，将碳排放强度与货币信贷政策直接挂钩。")
+    shares = rarity_coverage("人民银行岳阳市分行搞的五档绿色评级体系是怎么起作用的？", texts)
+    assert shares[-1] == max(shares) and shares[-1] > shares[0] + 0.2
+    assert rarity_coverage("什么？", texts) == [0.0] * 5
+
+
 def test_coverage_rerank_lifts_the_passage_with_every_query_word(fake_pipeline) -> None:
     plain = fake_pipeline(backend="extractive", rerank="off").retrieve("桃江县名片", 1)[0]
     assert "桃江" not in plain.chunk.text  # the hashing embedder and BM25 alone rank another story first
