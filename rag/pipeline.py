@@ -18,7 +18,7 @@ from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
 from rag.prompt import asks_for_list, build_messages, is_english, refusal_for, related_refusal
-from rag.retrieve import HybridRetriever
+from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
 from rag.types import Answer, Passage
@@ -181,7 +181,11 @@ class Pipeline:
 
     # -- answering -----------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
-        return self.retriever_for(mode).search(question, k or self.settings.top_k)
+        """The k best passages, neighbours in one article joined into one (see `join_touching`); the places
+        joining frees go to the next `extra_passages` passages."""
+        k = k or self.settings.top_k
+        found = self.retriever_for(mode).search(question, k + self.settings.extra_passages)
+        return join_touching(found, k)
 
     def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None,
                history: Sequence[Turn] = (), mode: str = "hybrid", extractive: bool = False,
@@ -263,17 +267,20 @@ class Pipeline:
         # trimmed passages may have cut it off.
         return not claims or not answers_asked(query, " ".join(c.text for c in claims))
 
-    def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
-                  max_tokens: int | None, passage_chars: int | None = None) -> Iterator[str]:
-        """The answer's pieces: the model's over the prompt (passages cut to `passage_chars`, default the
-        setting; 0: whole), or the extractive answer when there is no model."""
-        if generator is None:
-            yield extractive_answer(question, passages)
-            return
+    def _messages(self, question: str, passages: list[Passage], passage_chars: int | None = None) -> list[dict]:
+        """The prompt: passages cut to `passage_chars` (default the setting; 0: whole)."""
         chars = self.settings.passage_chars if passage_chars is None else passage_chars
         if passage_chars is None and asks_for_list(question):
             chars *= 2  # a list runs over several sentences: a trimmed passage would hold its first items only
-        messages = build_messages(question, passages, chars)
+        return build_messages(question, passages, chars)
+
+    def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
+                  max_tokens: int | None, passage_chars: int | None = None) -> Iterator[str]:
+        """The answer's pieces: the model's over the prompt, or the extractive answer when there is no model."""
+        if generator is None:
+            yield extractive_answer(question, passages)
+            return
+        messages = self._messages(question, passages, passage_chars)
         yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
 
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:

@@ -2,6 +2,7 @@
 optionally re-ranked by how much of the question's wording each candidate covers."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.index import Index, tokenize
-from rag.types import Passage
+from rag.types import Chunk, Passage, content_id
 
 # Question words and particles: they say what is asked, not what the passage must contain.
 _STOP = set("的 了 是 在 有 和 与 及 或 吗 呢 吧 啊 么 什么 多少 哪 哪些 哪个 哪里 哪位 哪两 哪几 几 为什么 为何 如何 怎么 怎样 "
@@ -120,3 +121,40 @@ class HybridRetriever:
         best = sorted(fused, key=lambda i: -fused[i])[:k]
         return [Passage(chunk=self.index.chunks[i], rank=r, score=fused[i], dense_score=dense_s.get(i),
                         lexical_score=lex_s.get(i)) for r, i in enumerate(best, 1)]
+
+
+def join_touching(passages: list[Passage], k: int, max_parts: int = 3) -> list[Passage]:
+    """The first `k` passages after joining those that overlap in one article.
+
+    Consecutive chunks share a sentence, so two retrieved neighbours are one stretch of text: a list that
+    runs over both ("四个紧盯", two in each) reaches the model whole and in order, and the slot the second
+    one took goes to the next passage. A joined passage takes the best rank and score of its parts and
+    holds at most `max_parts` chunks. Ranks are numbered again from 1.
+    """
+    groups: list[list[Passage]] = []
+
+    def span(group: list[Passage]) -> tuple[int, int]:
+        return min(p.chunk.start for p in group), max(p.chunk.end for p in group)
+
+    for p in passages:
+        home = next((g for g in groups if g[0].chunk.article_id == p.chunk.article_id and len(g) < max_parts
+                     and p.chunk.start <= span(g)[1] and p.chunk.end >= span(g)[0]), None)
+        if home is not None:
+            home.append(p)
+        elif len(groups) < k:
+            groups.append([p])
+    return [dataclasses.replace(g[0], chunk=_joined([p.chunk for p in g]), rank=r, joined=len(g))
+            for r, g in enumerate(groups, 1)]
+
+
+def _joined(chunks: list[Chunk]) -> Chunk:
+    if len(chunks) == 1:
+        return chunks[0]
+    chunks = sorted(chunks, key=lambda c: c.start)
+    text, end = chunks[0].text, chunks[0].end
+    for c in chunks[1:]:
+        if c.end > end:
+            text += c.text[max(0, end - c.start):]
+            end = c.end
+    first = chunks[0]
+    return dataclasses.replace(first, id=content_id(*(c.id for c in chunks)), text=text, end=end)

@@ -151,6 +151,37 @@ def test_rarity_coverage_prefers_the_passage_with_the_rare_words() -> None:
     assert rarity_coverage("什么？", texts) == [0.0] * 5
 
 
+ARTICLE = "".join(f"第{i}句话。" for i in range(1, 30))  # each sentence 5 characters
+
+
+def _found(*spans: tuple[str, int, int]) -> list:
+    """Passages of ranks 1, 2, … over (article id, start, end) of ARTICLE."""
+    from rag.types import Chunk, Passage
+
+    return [Passage(Chunk(f"c{r}", art, ARTICLE[s:e], s, e, title=art), r, 1.0 / r) for r, (art, s, e) in
+            enumerate(spans, 1)]
+
+
+@pytest.mark.parametrize("spans,k,expected", [
+    # neighbours sharing a sentence are one passage; the place freed goes to the next one
+    ([("a", 10, 30), ("a", 25, 45), ("b", 0, 20)], 2, [("a", 10, 45, 2), ("b", 0, 20, 1)]),
+    ([("a", 25, 45), ("a", 10, 30), ("b", 0, 20)], 2, [("a", 10, 45, 2), ("b", 0, 20, 1)]),  # either order
+    ([("a", 10, 30), ("b", 25, 45), ("c", 0, 20)], 2, [("a", 10, 30, 1), ("b", 25, 45, 1)]),  # other articles
+    ([("a", 0, 20), ("a", 40, 60), ("b", 0, 20)], 2, [("a", 0, 20, 1), ("a", 40, 60, 1)]),  # apart: two passages
+    ([("a", 0, 20), ("a", 40, 60), ("a", 15, 45)], 2, [("a", 0, 45, 2), ("a", 40, 60, 1)]),
+    ([("a", 0, 20), ("a", 15, 35), ("a", 30, 50), ("a", 45, 65)], 1, [("a", 0, 50, 3)]),  # at most 3 chunks
+    ([], 4, []),
+])
+def test_join_touching(spans: list, k: int, expected: list) -> None:
+    from rag.retrieve import join_touching
+
+    joined = join_touching(_found(*spans), k)
+    assert [(p.chunk.article_id, p.chunk.start, p.chunk.end, p.joined) for p in joined] == expected
+    assert [p.rank for p in joined] == list(range(1, len(expected) + 1))
+    for p in joined:  # the joined text is the article's text between the offsets, once
+        assert p.chunk.text == ARTICLE[p.chunk.start:p.chunk.end]
+
+
 def test_coverage_rerank_lifts_the_passage_with_every_query_word(fake_pipeline) -> None:
     plain = fake_pipeline(backend="extractive", rerank="off").retrieve("桃江县名片", 1)[0]
     assert "桃江" not in plain.chunk.text  # the hashing embedder and BM25 alone rank another story first
