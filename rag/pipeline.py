@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rag.asked import answers_asked
+from rag.asked import answers_asked, unanswered_parts
 from rag.cite import check_answer, is_refusal, split_claims
 from rag.embed import Embedder, SentenceTransformerEmbedder
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
@@ -238,6 +238,10 @@ class Pipeline:
                     for piece in self._generate(generator, query, passages[:2], max_tokens, passage_chars=0):
                         raw += piece
                         yield Event("token", text=piece)
+                elif generator is not None and not stopped:
+                    for piece in self._follow_up(generator, query, passages, raw, max_tokens, key):
+                        raw += piece
+                        yield Event("token", text=piece)
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, EXTRACTIVE_NOTICE
@@ -282,6 +286,33 @@ class Pipeline:
             return
         messages = self._messages(question, passages, passage_chars)
         yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
+
+    def _follow_up(self, generator: Generator, question: str, passages: list[Passage], raw: str,
+                   max_tokens: int | None, key: str) -> Iterator[str]:
+        """Ask again, in the same conversation, for each part of the question the answer left out.
+
+        Asked "哪天出现的？谁拍的？", a small model often answers the first and stops; told which part is
+        still open, it answers that one. The conversation so far is the prompt's prefix, so the backend's
+        prompt cache prefills only the new turn. At most `follow_up_parts` parts; each reply is checked
+        like the rest of the answer.
+        """
+        left = unanswered_parts(question, [c.text for c in _claims(raw)])[:self.settings.follow_up_parts]
+        if not left or not _claims(raw):
+            return
+        messages = self._messages(question, passages)
+        said = raw
+        for part in left:
+            with self._line_lock:
+                if key in self._stopped:
+                    return
+            ask = (f"You have not answered this part yet: {part} Answer it from the passages above, citing [n]."
+                   if is_english(question) else f"还有这一问没有回答：{part}。请根据上面的资料回答，句末注明资料编号。")
+            messages = messages + [{"role": "assistant", "content": said}, {"role": "user", "content": ask}]
+            said = ""
+            yield "\n"
+            for piece in generator.stream(messages, max_tokens or self.settings.max_new_tokens):
+                said += piece
+                yield piece
 
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)
