@@ -296,8 +296,9 @@ class Pipeline:
         prompt cache prefills only the new turn. At most `follow_up_parts` parts; each reply is checked
         like the rest of the answer.
         """
-        left = unanswered_parts(question, [c.text for c in _claims(raw)])[:self.settings.follow_up_parts]
-        if not left or not _claims(raw):
+        claims = _claims(raw)
+        left = unanswered_parts(question, [c.text for c in claims])[:self.settings.follow_up_parts] if claims else []
+        if not left:
             return
         messages = self._messages(question, passages)
         said = raw

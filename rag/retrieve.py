@@ -27,8 +27,8 @@ def word_weight(token: str) -> float:
 
 def content_words(question: str) -> list[str]:
     """The question's words that a passage should contain: no question words or particles, no single
-    characters but digits, a date as one word, and each word once in its longest form (jieba's search mode gives "人民", "银行"
-    and "人民银行": one concept, which would otherwise count three times)."""
+    characters but digits, a date as one word, and each word once in its longest form (jieba's search mode
+    gives "人民", "银行" and "人民银行": one concept, which would otherwise count three times)."""
     dates = _DATE.findall(question)  # "12月10日" is one fact; its "12" and "10" alone match any number
     words = [w for w in dict.fromkeys(dates + tokenize(question)) if w not in _STOP and (len(w) > 1 or w.isdigit())]
     return [w for w in words if not any(w != o and w in o for o in words)]
