@@ -92,4 +92,26 @@ def answers_asked(question: str, answer: str) -> bool:
     return any(gives(kind, answer, question) for kinds in parts for kind in kinds)
 
 
-__all__ = ["KINDS", "answers_asked", "asked_kinds", "gives", "question_parts"]
+def unanswered_parts(question: str, claims: list[str]) -> list[str]:
+    """The parts of a question of several that no claim answers: none holds a third of the part's content
+    words (see `retrieve.content_words`), or the part asks for a kind of fact and the claims holding most of
+    its words give none. "那组照片是谁拍的？" is unanswered by "雾凇是12月13日出现的". A one-part question has none."""
+    from rag.retrieve import content_words
+
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return []
+    claims = [_MARKER.sub("", c).lower() for c in claims]
+    left = []
+    for part in parts:
+        words = content_words(part)
+        held = [sum(w in c for w in words) for c in claims]
+        most = max(held, default=0)
+        near = [c for c, n in zip(claims, held) if n == most and n * 3 >= len(words) > 0]  # the claims about it
+        kinds = asked_kinds(part)
+        if words and not near or near and kinds and not any(gives(k, c, question) for k in kinds for c in near):
+            left.append(part)
+    return left
+
+
+__all__ = ["KINDS", "answers_asked", "asked_kinds", "gives", "question_parts", "unanswered_parts"]

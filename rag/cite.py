@@ -220,6 +220,8 @@ def check_answer(answer: str, passages: list[Passage], question: str = "") -> tu
     for claim in split_claims(answer):
         if claim.text in seen:  # a small model caught in a loop says the same sentence again: once is enough
             continue
+        if is_refusal(claim.text):  # "资料中没有找到……" for one part of a question states no fact
+            continue
         seen.add(claim.text)
         scored = []
         for p in about:

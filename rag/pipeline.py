@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rag.asked import answers_asked
+from rag.asked import answers_asked, unanswered_parts
 from rag.cite import check_answer, is_refusal, split_claims
 from rag.embed import Embedder, SentenceTransformerEmbedder
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
@@ -18,7 +18,7 @@ from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
 from rag.prompt import asks_for_list, build_messages, is_english, refusal_for, related_refusal
-from rag.retrieve import HybridRetriever
+from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
 from rag.types import Answer, Passage
@@ -181,7 +181,11 @@ class Pipeline:
 
     # -- answering -----------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
-        return self.retriever_for(mode).search(question, k or self.settings.top_k)
+        """The k best passages, neighbours in one article joined into one (see `join_touching`); the places
+        joining frees go to the next `extra_passages` passages."""
+        k = k or self.settings.top_k
+        found = self.retriever_for(mode).search(question, k + self.settings.extra_passages)
+        return join_touching(found, k)
 
     def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None,
                history: Sequence[Turn] = (), mode: str = "hybrid", extractive: bool = False,
@@ -234,6 +238,10 @@ class Pipeline:
                     for piece in self._generate(generator, query, passages[:2], max_tokens, passage_chars=0):
                         raw += piece
                         yield Event("token", text=piece)
+                elif generator is not None and not stopped:
+                    for piece in self._follow_up(generator, query, passages, raw, max_tokens, key):
+                        raw += piece
+                        yield Event("token", text=piece)
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, EXTRACTIVE_NOTICE
@@ -263,18 +271,49 @@ class Pipeline:
         # trimmed passages may have cut it off.
         return not claims or not answers_asked(query, " ".join(c.text for c in claims))
 
-    def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
-                  max_tokens: int | None, passage_chars: int | None = None) -> Iterator[str]:
-        """The answer's pieces: the model's over the prompt (passages cut to `passage_chars`, default the
-        setting; 0: whole), or the extractive answer when there is no model."""
-        if generator is None:
-            yield extractive_answer(question, passages)
-            return
+    def _messages(self, question: str, passages: list[Passage], passage_chars: int | None = None) -> list[dict]:
+        """The prompt: passages cut to `passage_chars` (default the setting; 0: whole)."""
         chars = self.settings.passage_chars if passage_chars is None else passage_chars
         if passage_chars is None and asks_for_list(question):
             chars *= 2  # a list runs over several sentences: a trimmed passage would hold its first items only
-        messages = build_messages(question, passages, chars)
+        return build_messages(question, passages, chars)
+
+    def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
+                  max_tokens: int | None, passage_chars: int | None = None) -> Iterator[str]:
+        """The answer's pieces: the model's over the prompt, or the extractive answer when there is no model."""
+        if generator is None:
+            yield extractive_answer(question, passages)
+            return
+        messages = self._messages(question, passages, passage_chars)
         yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
+
+    def _follow_up(self, generator: Generator, question: str, passages: list[Passage], raw: str,
+                   max_tokens: int | None, key: str) -> Iterator[str]:
+        """Ask again, in the same conversation, for each part of the question the answer left out.
+
+        Asked "哪天出现的？谁拍的？", a small model often answers the first and stops; told which part is
+        still open, it answers that one. The conversation so far is the prompt's prefix, so the backend's
+        prompt cache prefills only the new turn. At most `follow_up_parts` parts; each reply is checked
+        like the rest of the answer.
+        """
+        claims = _claims(raw)
+        left = unanswered_parts(question, [c.text for c in claims])[:self.settings.follow_up_parts] if claims else []
+        if not left:
+            return
+        messages = self._messages(question, passages)
+        said = raw
+        for part in left:
+            with self._line_lock:
+                if key in self._stopped:
+                    return
+            ask = (f"You have not answered this part yet: {part} Answer it from the passages above, citing [n]."
+                   if is_english(question) else f"还有这一问没有回答：{part}。请根据上面的资料回答，句末注明资料编号。")
+            messages = messages + [{"role": "assistant", "content": said}, {"role": "user", "content": ask}]
+            said = ""
+            yield "\n"
+            for piece in generator.stream(messages, max_tokens or self.settings.max_new_tokens):
+                said += piece
+                yield piece
 
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)

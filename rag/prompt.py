@@ -5,7 +5,6 @@ across questions and only the passages and question are prefilled each time.
 """
 from __future__ import annotations
 
-import math
 import re
 
 from rag.types import Passage
@@ -45,51 +44,61 @@ def related_refusal(question: str, related: str) -> str:
 def term_weights(question: str, texts: list[str]) -> dict[str, float]:
     """Weights of the question's content words for picking sentences among `texts`: a word found in few of
     their sentences ("书信") tells more than one found in most ("隆平水稻博物馆" in every passage of its
-    article). Single characters are left out; numbers, names and long words weigh double, as in retrieval's
-    coverage."""
+    article)."""
     from rag.chunk import sentence_spans
-    from rag.index import tokenize
-    from rag.retrieve import _STOP, word_weight
+    from rag.retrieve import content_words, rarity_weights
 
     sents = [t[s:e].lower() for t in texts for s, e in sentence_spans(t)] or [t.lower() for t in texts]
-    words = [w for w in dict.fromkeys(tokenize(question)) if w not in _STOP and (len(w) > 1 or w.isdigit())]
-    # jieba's search mode gives "博物" and "博物馆", "隆平" and "袁隆平": count a word once, by its longest form
-    words = [w for w in words if not any(w != o and w in o for o in words)]
-    return {w: word_weight(w) * math.log(1 + len(sents) / (1 + sum(w in s for s in sents))) for w in words}
+    return rarity_weights(content_words(question), sents)
 
 
-def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, float] | None = None) -> str:
-    """The sentences of `text` around the one that best covers the question, within `max_chars`.
+def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, float] | None = None,
+                 windows: int = 1) -> str:
+    """The sentences of `text` around the one that best covers the question, within `max_chars`; with
+    `windows` > 1 (a passage joined from several chunks) as many such stretches, each around the best
+    sentence the stretches before it left out, in text order with "…" between them.
 
     Prefill is the slow part on a CPU; a passage cut to its relevant sentences costs fewer prompt tokens.
     `weights` (see `term_weights`, default: over this text alone) say how much each question word counts.
     """
-    if max_chars <= 0 or len(text) <= max_chars:
+    if max_chars <= 0 or len(text) <= max_chars * windows:
         return text
     from rag.chunk import sentence_spans
 
     sents = sentence_spans(text)
     if not sents:
-        return text[:max_chars]
+        return text[:max_chars * windows]
     weights = weights if weights is not None else term_weights(question, [text])
 
     def score(i: int) -> float:
         sentence = text[sents[i][0]:sents[i][1]].lower()
         return sum(w for word, w in weights.items() if word in sentence)
 
-    best = max(range(len(sents)), key=lambda i: (score(i), -i))
-    lo = hi = best
-    while True:  # grow by whole sentences, the following one first, while the budget allows
-        grown = False
-        for j in (hi + 1, lo - 1):
-            if 0 <= j < len(sents):
-                start, end = sents[min(lo, j)][0], sents[max(hi, j)][1]
-                if end - start <= max_chars:
-                    lo, hi, grown = min(lo, j), max(hi, j), True
-        if not grown:
+    taken: set[int] = set()
+    for _ in range(windows):
+        left = [i for i in range(len(sents)) if i not in taken]
+        if not left:
             break
-    start, end = sents[lo][0], sents[hi][1]
-    return ("…" if lo > 0 else "") + text[start:end].strip() + ("…" if hi < len(sents) - 1 else "")
+        best = max(left, key=lambda i: (score(i), -i))
+        lo = hi = best
+        while True:  # grow by whole sentences, the following one first, while the budget allows
+            grown = False
+            for j in (hi + 1, lo - 1):
+                if 0 <= j < len(sents) and j not in taken:
+                    start, end = sents[min(lo, j)][0], sents[max(hi, j)][1]
+                    if end - start <= max_chars:
+                        lo, hi, grown = min(lo, j), max(hi, j), True
+            if not grown:
+                break
+        taken.update(range(lo, hi + 1))
+    runs: list[list[int]] = []
+    for i in sorted(taken):
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    body = "…".join(text[sents[lo][0]:sents[hi][1]].strip() for lo, hi in runs)
+    return ("…" if runs[0][0] > 0 else "") + body + ("…" if runs[-1][1] < len(sents) - 1 else "")
 
 
 def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0) -> str:
@@ -97,7 +106,8 @@ def format_passages(passages: list[Passage], question: str = "", max_chars: int 
     blocks = []
     for p in passages:
         head = f"《{p.chunk.title}》" + (f"（{p.chunk.date}）" if p.chunk.date else "")
-        blocks.append(f"[{p.rank}] {head}\n{trim_passage(question, p.chunk.text, max_chars, weights)}")
+        # a passage joined from n chunks gets the room the n chunks would have had apart, in n stretches
+        blocks.append(f"[{p.rank}] {head}\n{trim_passage(question, p.chunk.text, max_chars, weights, p.joined)}")
     return "\n\n".join(blocks)
 
 

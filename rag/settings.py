@@ -34,9 +34,11 @@ class Settings:
     threads: int = 0  # 0: one per physical core
     context_tokens: int = 4096
     max_new_tokens: int = 160
+    follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
     retry_refusals: bool = True  # when the model refuses, one more look at the best two passages in full
     passage_chars: int = 120  # each passage in the prompt is cut to about this many characters around its best sentence; 0: whole
     top_k: int = 4
+    extra_passages: int = 2  # passages beyond top_k that may take the places freed by joining neighbours
     candidates: int = 20
     dense_weight: float = 1.0
     lexical_weight: float = 1.0

@@ -61,6 +61,7 @@ class Passage:
     score: float
     dense_score: float | None = None
     lexical_score: float | None = None
+    joined: int = 1  # how many overlapping chunks of one article make up `chunk` (see retrieve.join_touching)
 
 
 @dataclass(frozen=True)

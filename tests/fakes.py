@@ -43,16 +43,19 @@ class HashingEmbedder:
 
 
 class ScriptedGenerator:
-    """Yields a fixed reply in small pieces and records every prompt it was given."""
+    """Yields a fixed reply in small pieces and records every prompt it was given. Given a list of
+    replies, it says them in turn (the last one again after that)."""
 
-    def __init__(self, reply: str, name: str = "scripted") -> None:
-        self.reply, self.name = reply, name
+    def __init__(self, reply: str | list[str], name: str = "scripted") -> None:
+        self.replies = [reply] if isinstance(reply, str) else list(reply)
+        self.reply, self.name = self.replies[0], name
         self.prompts: list[list[dict[str, str]]] = []
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int = 160) -> Iterator[str]:
+        reply = self.replies[min(len(self.prompts), len(self.replies) - 1)]
         self.prompts.append(messages)
-        for i in range(0, len(self.reply), 3):
-            yield self.reply[i:i + 3]
+        for i in range(0, len(reply), 3):
+            yield reply[i:i + 3]
 
 
 class BrokenGenerator:

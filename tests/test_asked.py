@@ -60,3 +60,20 @@ def test_asked_kinds(part: str, kinds: list[str]) -> None:
 ])
 def test_answers_asked(question: str, answer: str, ok: bool) -> None:
     assert answers_asked(question, answer) is ok
+
+
+@pytest.mark.parametrize("question,claims,left", [
+    ("南岳衡山的雪后雾凇是哪天出现的？那组照片是谁拍的？", ["南岳衡山的雪后雾凇是12月13日出现的[1]。"], ["那组照片是谁拍的"]),
+    ("湖南在审及境外上市待备案的企业有多少家？其中境外待备案的有几家？整个上市后备梯队一共多少家？",
+     ["整个上市后备梯队一共19家[1]。"], ["湖南在审及境外上市待备案的企业有多少家", "其中境外待备案的有几家"]),
+    ("益阳说的“双轮驱动”具体是哪两个轮子？各自发挥什么作用？", ["“双轮驱动”是“产业飞地”和“科创飞地”[1]。"],
+     ["各自发挥什么作用"]),
+    ("第六届中国人工智能大赛一共设了几道赛题？有多少支队伍报名？", ["大赛一共设了10道赛题[1]。", "有近700支队伍报名[1]。"], []),
+    ("湖南有多少家电机企业？电机产业总产值有多大？", ["湖南有电机企业近500家[1]。", "电机产业总产值很大[1]。"],
+     ["电机产业总产值有多大"]),  # the words are there, the amount is not
+    ("桃江县都有哪些响亮的名片？", [], []),  # one part: not judged here
+])
+def test_unanswered_parts(question: str, claims: list[str], left: list[str]) -> None:
+    from rag.asked import unanswered_parts
+
+    assert unanswered_parts(question, claims) == left

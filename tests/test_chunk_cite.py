@@ -167,6 +167,32 @@ def test_trim_passage_keeps_the_best_sentence(max_chars: int, expected: str) -> 
     assert trim_passage("总签约采购金额是多少？", TRIM_TEXT, max_chars) == expected
 
 
+JOINED_TEXT = ("开头一句无关。强调要紧盯打造“三个高地”凝心聚力。要紧盯实施“规划蓝图”全面发力。"
+               "中间一句也无关。再一句无关的话。要紧盯推进“开局八好”贡献出力。要紧盯坚持“民生为大”积极助力。结尾一句。")
+
+
+@pytest.mark.parametrize("windows,expected", [
+    (1, "…再一句无关的话。要紧盯推进“开局八好”贡献出力。要紧盯坚持“民生为大”积极助力。…"),
+    # two stretches, in text order, each around the best sentence the ones before left out
+    (2, "…强调要紧盯打造“三个高地”凝心聚力。要紧盯实施“规划蓝图”全面发力。…"
+        "再一句无关的话。要紧盯推进“开局八好”贡献出力。要紧盯坚持“民生为大”积极助力。…"),
+    (9, JOINED_TEXT),  # room for the whole text
+])
+def test_trim_passage_keeps_one_stretch_per_joined_chunk(windows: int, expected: str) -> None:
+    from rag.prompt import trim_passage
+
+    assert trim_passage("蒋涤非对参事馆员提了哪四个“紧盯”？推进开局八好", JOINED_TEXT, 40, windows=windows) == expected
+
+
+def test_a_refusal_for_one_part_is_no_claim() -> None:
+    """"资料中没有提到……" about one part of a question states nothing to check or strike through."""
+    text = "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
+    passage = Passage(Chunk("c", "a", text, 0, len(text)), 1, 1.0)
+    clean, citations, dropped = check_answer("总签约采购金额约3亿元[1]。资料中没有提到签约的企业名单。", [passage],
+                                             "签约金额多少？哪些企业签约？")
+    assert clean == "总签约采购金额约3亿元[1]。" and len(citations) == 1 and dropped == []
+
+
 def test_a_repeated_sentence_is_checked_and_shown_once() -> None:
     text = "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
     passage = Passage(Chunk("c", "a", text, 0, len(text)), 1, 1.0)

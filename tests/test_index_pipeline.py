@@ -179,6 +179,35 @@ def test_an_answer_with_the_asked_figure_stands(fake_pipeline) -> None:
     assert not answer.refused and "18家" in answer.text and answer.citations
 
 
+SNOW = "南岳衡山的雪后雾凇是哪天出现的？那组照片是谁拍的？"
+
+
+@pytest.mark.parametrize("replies,asked_again,expected", [
+    # the second part left out: asked again in the same conversation, and its answer is checked too
+    (["南岳衡山的雪后雾凇是12月13日出现的[1]。", "照片是曹正平、文兰拍摄的[1]。"], 1, ["12月13日", "曹正平"]),
+    (["南岳衡山的雪后雾凇是12月13日出现的[1]。", "资料中没有找到这个问题的答案。"], 1, ["12月13日"]),
+    (["雾凇是12月13日出现的[1]。照片是曹正平、文兰拍摄的[1]。"], 0, ["12月13日", "曹正平"]),  # both answered
+])
+def test_a_part_left_out_is_asked_again(fake_pipeline, replies: list[str], asked_again: int,
+                                        expected: list[str]) -> None:
+    pipe = fake_pipeline(reply=replies)
+    answer = pipe.ask(SNOW)
+    prompts = pipe.generator.prompts
+    assert len(prompts) == 1 + asked_again and not answer.refused
+    assert all(fact in answer.text for fact in expected) and answer.unsupported == ()
+    if asked_again:
+        first, again = prompts
+        assert again[:len(first)] == first  # the same conversation: the backend's cache holds its prefix
+        assert again[-2] == {"role": "assistant", "content": replies[0]}
+        assert again[-1]["role"] == "user" and "那组照片是谁拍的" in again[-1]["content"]
+
+
+def test_no_part_is_asked_again_when_turned_off(fake_pipeline) -> None:
+    pipe = fake_pipeline(reply=["南岳衡山的雪后雾凇是12月13日出现的[1]。", "照片是曹正平、文兰拍摄的[1]。"],
+                         follow_up_parts=0)
+    assert "曹正平" not in pipe.ask(SNOW).text and len(pipe.generator.prompts) == 1
+
+
 def test_a_list_question_reads_twice_as_much_of_each_passage(fake_pipeline) -> None:
     pipe = fake_pipeline(reply="工程机械零部件、先进储能材料、半导体材料加工等领域[1]。", passage_chars=60)
     pipe.ask("益阳企业融入湘江新区产业链时，重点在哪些领域搞协作配套？")

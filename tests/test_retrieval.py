@@ -118,6 +118,70 @@ def test_coverage(tokens: list[str], text: str, expected: float) -> None:
     assert coverage(tokens, text) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("question,expected", [
+    ("人民银行岳阳市分行的评级体系", ["人民银行", "岳阳市", "分行", "评级", "体系"]),  # "人民", "银行" once, inside 人民银行
+    ("12月10日当天，长沙有哪两场活动？", ["12月10日", "当天", "长沙", "两场", "活动"]),  # the date as one word
+    ("2025年有哪些活动", ["2025年", "活动"]),
+    ("什么是哪个？", []),
+])
+def test_content_words(question: str, expected: list[str]) -> None:
+    from rag.retrieve import content_words
+
+    assert content_words(question) == expected
+
+
+def test_rarity_weights_favour_the_word_few_units_hold() -> None:
+    from rag.retrieve import rarity_weights
+
+    units = ["人民银行岳阳市分行联合签约", "人民银行岳阳市分行举办活动", "该行建立五档绿色评级体系"]
+    w = rarity_weights(["人民银行", "评级", "货币"], units)
+    assert w["评级"] > w["人民银行"] / 2  # in one unit against two; 人民银行 weighs double as a long word
+    assert "货币" not in w  # found in no unit: it cannot tell them apart
+
+
+def test_rarity_coverage_prefers_the_passage_with_the_rare_words() -> None:
+    """Several passages of one article share its name; the one holding the question's specific words wins.
+    (Counting every word alike, the passages naming 人民银行岳阳市分行 covered more: 0.57 against 0.50.)"""
+    from rag.retrieve import rarity_coverage
+
+    texts = [f"中国人民银行岳阳市分行联合部门开展第{i}次对接活动，共商共议。" for i in range(1, 5)]
+    texts.append("当前，该行在岳阳市创新建立五档绿色评级体系，将碳排放强度与货币信贷政策直接挂钩。")
+    shares = rarity_coverage("人民银行岳阳市分行搞的五档绿色评级体系是怎么起作用的？", texts)
+    assert shares[-1] == max(shares) and shares[-1] > shares[0] + 0.2
+    assert rarity_coverage("什么？", texts) == [0.0] * 5
+
+
+ARTICLE = "".join(f"第{i}句话。" for i in range(1, 30))  # each sentence 5 characters
+
+
+def _found(*spans: tuple[str, int, int]) -> list:
+    """Passages of ranks 1, 2, … over (article id, start, end) of ARTICLE."""
+    from rag.types import Chunk, Passage
+
+    return [Passage(Chunk(f"c{r}", art, ARTICLE[s:e], s, e, title=art), r, 1.0 / r) for r, (art, s, e) in
+            enumerate(spans, 1)]
+
+
+@pytest.mark.parametrize("spans,k,expected", [
+    # neighbours sharing a sentence are one passage; the place freed goes to the next one
+    ([("a", 10, 30), ("a", 25, 45), ("b", 0, 20)], 2, [("a", 10, 45, 2), ("b", 0, 20, 1)]),
+    ([("a", 25, 45), ("a", 10, 30), ("b", 0, 20)], 2, [("a", 10, 45, 2), ("b", 0, 20, 1)]),  # either order
+    ([("a", 10, 30), ("b", 25, 45), ("c", 0, 20)], 2, [("a", 10, 30, 1), ("b", 25, 45, 1)]),  # other articles
+    ([("a", 0, 20), ("a", 40, 60), ("b", 0, 20)], 2, [("a", 0, 20, 1), ("a", 40, 60, 1)]),  # apart: two passages
+    ([("a", 0, 20), ("a", 40, 60), ("a", 15, 45)], 2, [("a", 0, 45, 2), ("a", 40, 60, 1)]),
+    ([("a", 0, 20), ("a", 15, 35), ("a", 30, 50), ("a", 45, 65)], 1, [("a", 0, 50, 3)]),  # at most 3 chunks
+    ([], 4, []),
+])
+def test_join_touching(spans: list, k: int, expected: list) -> None:
+    from rag.retrieve import join_touching
+
+    joined = join_touching(_found(*spans), k)
+    assert [(p.chunk.article_id, p.chunk.start, p.chunk.end, p.joined) for p in joined] == expected
+    assert [p.rank for p in joined] == list(range(1, len(expected) + 1))
+    for p in joined:  # the joined text is the article's text between the offsets, once
+        assert p.chunk.text == ARTICLE[p.chunk.start:p.chunk.end]
+
+
 def test_coverage_rerank_lifts_the_passage_with_every_query_word(fake_pipeline) -> None:
     plain = fake_pipeline(backend="extractive", rerank="off").retrieve("桃江县名片", 1)[0]
     assert "桃江" not in plain.chunk.text  # the hashing embedder and BM25 alone rank another story first
