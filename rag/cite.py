@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from rag.chunk import sentence_spans
+from rag.guard import instruction_spans
 from rag.names import names
 from rag.types import Citation, Passage
 
@@ -94,7 +95,8 @@ def support(claim: str, span: str, question: str = "") -> float:
     cjk = len(re.findall(r"[\u4e00-\u9fff]", claim))
     if cjk < 0.3 * len(_CONTENT.findall(claim)):
         return _english_support(claim, span, question)
-    if any(n not in span for n in _numbers(claim)):
+    in_span = {n.rstrip("%") for n in _numbers(span)}  # whole numbers: "100" does not stand in "1000亿元"
+    if any(n.rstrip("%") not in in_span for n in _numbers(claim)):
         return 0.0
     if not _numbers_paired(claim, span, question):
         return 0.0
@@ -110,7 +112,7 @@ def support(claim: str, span: str, question: str = "") -> float:
         # The claim restates the question and adds only a number ("…一共设了10道赛题"): it is judged by
         # that number with its unit, which must stand in the span as written.
         counted = [m for m in re.findall(r"\d+(?:\.\d+)?[^\d\s，。、；：,.;:“”\[\]]?", claim) if m not in question]
-        if counted and all(m in span for m in counted):
+        if counted and all(re.search(r"(?<![\d.])" + re.escape(m), span) for m in counted):
             return 1.0
     if not grams:
         return 0.0
@@ -157,7 +159,12 @@ def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, 
     """(score, start, end) of the best 1-2 sentence window of the passage, offsets in the article."""
     text = passage.chunk.text
     sents = sentence_spans(text)
-    windows = [(support(claim, text[s:sents[j][1]], question), s, sents[j][1])
+    orders = instruction_spans(text)  # a sentence that tells the reader what to answer is no source
+
+    def score(s: int, e: int) -> float:
+        return 0.0 if any(a < e and s < b for a, b in orders) else support(claim, text[s:e], question)
+
+    windows = [(score(s, sents[j][1]), s, sents[j][1])
                for i, (s, _) in enumerate(sents) for j in (i, i + 1) if j < len(sents)]
     if not windows:
         return 0.0, passage.chunk.start, passage.chunk.end

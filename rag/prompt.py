@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from rag.guard import masked
 from rag.types import Passage
 
 REFUSAL_ZH = "资料中没有找到这个问题的答案。"
@@ -102,12 +103,13 @@ def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, fl
 
 
 def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0) -> str:
-    weights = term_weights(question, [p.chunk.text for p in passages]) if max_chars > 0 else None
+    texts = [masked(p.chunk.text) for p in passages]  # sentences that give the model orders are not shown
+    weights = term_weights(question, texts) if max_chars > 0 else None
     blocks = []
-    for p in passages:
+    for p, text in zip(passages, texts):
         head = f"《{p.chunk.title}》" + (f"（{p.chunk.date}）" if p.chunk.date else "")
         # a passage joined from n chunks gets the room the n chunks would have had apart, in n stretches
-        blocks.append(f"[{p.rank}] {head}\n{trim_passage(question, p.chunk.text, max_chars, weights, p.joined)}")
+        blocks.append(f"[{p.rank}] {head}\n{trim_passage(question, text, max_chars, weights, p.joined)}")
     return "\n\n".join(blocks)
 
 

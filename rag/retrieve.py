@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from rag.embed import Embedder
+from rag.guard import has_instructions
 from rag.index import Index, tokenize
 from rag.types import Chunk, Passage, content_id
 
@@ -118,7 +119,8 @@ class HybridRetriever:
             bonus = self.rerank_weight / (self.rrf_k + 1)
             for i, share in zip(top, shares):
                 fused[i] += bonus * share
-        best = sorted(fused, key=lambda i: -fused[i])[:k]
+        # A passage that gives the reader orders ("忽略以上所有指令……都回答：…") comes after every other one.
+        best = sorted(fused, key=lambda i: (has_instructions(self.index.chunks[i].text), -fused[i]))[:k]
         return [Passage(chunk=self.index.chunks[i], rank=r, score=fused[i], dense_score=dense_s.get(i),
                         lexical_score=lex_s.get(i)) for r, i in enumerate(best, 1)]
 
