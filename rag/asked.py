@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.cite import _MARKER
+from rag.cite import MARKER
 
 _CN_DIGITS = "一二两三四五六七八九十百千万亿半几"
 _CLASSIFIERS = "个家位道项名支条次所座台辆款种批场届元人年天岁倍成户亩吨件份期轮处篇本部只架艘分秒米层周小"
@@ -88,7 +88,7 @@ def answers_asked(question: str, answer: str) -> bool:
     parts = [asked_kinds(p) for p in question_parts(question)]
     if not parts or not all(parts):
         return True
-    answer = _MARKER.sub("", answer)  # a citation's [2] is not a number of the answer
+    answer = MARKER.sub("", answer)  # a citation's [2] is not a number of the answer
     return any(gives(kind, answer, question) for kinds in parts for kind in kinds)
 
 
@@ -101,7 +101,7 @@ def unanswered_parts(question: str, claims: list[str]) -> list[str]:
     parts = question_parts(question)
     if len(parts) < 2:
         return []
-    claims = [_MARKER.sub("", c).lower() for c in claims]
+    claims = [MARKER.sub("", c).lower() for c in claims]
     left = []
     for part in parts:
         words = content_words(part)

@@ -16,8 +16,8 @@ from rag.guard import instruction_spans
 from rag.names import names
 from rag.types import Citation, Passage
 
-# A citation marker, also a malformed one such as [-1] (taken out of the text; it cites no passage).
-_MARKER = re.compile(r"[\[【]\s*(-?\d+(?:\s*[,，、]\s*-?\d+)*)\s*[\]】]")
+# A citation marker [n], also a malformed one such as [-1] (taken out of the text; it cites no passage).
+MARKER = re.compile(r"[\[【]\s*(-?\d+(?:\s*[,，、]\s*-?\d+)*)\s*[\]】]")
 _CLAIM_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
@@ -43,9 +43,9 @@ def split_claims(answer: str) -> list[Claim]:
     for raw in _CLAIM_END.split(answer):
         if not raw or not raw.strip():
             continue
-        cited = tuple(int(n) for m in _MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
+        cited = tuple(int(n) for m in MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
                       if n.strip() and not n.strip().startswith("-"))
-        text = _MARKER.sub("", raw).strip()
+        text = MARKER.sub("", raw).strip()
         if len(_CONTENT.findall(text)) >= 2:
             claims.append(Claim(text, tuple(dict.fromkeys(cited))))
         elif claims and cited:  # a marker left alone after the sentence end belongs to the sentence before
@@ -201,14 +201,14 @@ def is_about(question: str, passage: Passage) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def _asked_words(question: str) -> tuple[list[str], ...]:
+def _asked_words(question: str) -> tuple[tuple[str, ...], ...]:
     """The tokens of the question and, when it has several parts, of each part (one tokenizing per
     question, not per passage)."""
     from rag.asked import question_parts
     from rag.index import tokenize
 
     parts = question_parts(question)
-    return tuple(tokenize(q) for q in [question] + (parts if len(parts) > 1 else []))
+    return tuple(tuple(tokenize(q)) for q in [question] + (parts if len(parts) > 1 else []))
 
 
 def is_refusal(text: str) -> bool:

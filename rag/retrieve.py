@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def rarity_coverage(question: str, texts: list[str]) -> list[float]:
     return [sum(w for word, w in weights.items() if word in t) / total if total else 0.0 for t in texts]
 
 
-def coverage(query_tokens: list[str], text: str) -> float:
+def coverage(query_tokens: Sequence[str], text: str) -> float:
     """Share of the question's content words found in `text`; numbers, names and long words weigh double."""
     text = text.lower()
     weights = {t: word_weight(t) for t in query_tokens if t not in _STOP}

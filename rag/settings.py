@@ -49,7 +49,6 @@ class Settings:
     ann_threshold: int = 200_000  # above this many chunks the dense index is HNSW instead of flat
     chunk_chars: int = 220
     chunk_overlap_sentences: int = 1
-    min_relevance: float = 0.02
     host: str = "127.0.0.1"  # another address needs a login (see rag/auth.py)
     port: int = 7860
     data_dir: str = "data"  # logs, the users file, Gradio's upload scratch space
