@@ -17,7 +17,7 @@ from rag.extract import extractive_answer
 from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
-from rag.prompt import asks_for_list, build_messages, is_english, refusal_for, related_refusal
+from rag.prompt import SECOND_LOOK, SYSTEM, asks_for_list, build_messages, is_english, refusal_for, related_refusal
 from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
@@ -224,22 +224,27 @@ class Pipeline:
                         yield Event("waiting", text=str(ahead))
                     held = self._holder == key
                     stopped = not held
+                messages = None
                 if not stopped:
-                    for piece in self._generate(generator, query, passages, max_tokens):
+                    if generator is not None:
+                        messages = self._messages(query, passages)
+                    for piece in self._generate(generator, query, passages, max_tokens, messages):
                         first = first or time.perf_counter()
                         raw += piece
                         yield Event("token", text=piece)
                 if self._should_retry(generator, query, raw, passages, key):
-                    # A small model often gives up on a trimmed passage that does hold the answer: one more
-                    # look at the best two passages in full. What it says is checked like any answer.
+                    # A small model often gives up on a trimmed passage that does hold the answer, or on a
+                    # question asked colloquially: one more look at the best two passages in full, with no
+                    # refusal line to fall back on. What it says is checked like any answer.
                     yield Event("retry")
                     timings["retried"] = 1.0
                     raw = ""
-                    for piece in self._generate(generator, query, passages[:2], max_tokens, passage_chars=0):
+                    messages = self._messages(query, passages[:2], passage_chars=0, system=SECOND_LOOK)
+                    for piece in self._generate(generator, query, passages[:2], max_tokens, messages):
                         raw += piece
                         yield Event("token", text=piece)
-                elif generator is not None and not stopped:
-                    for piece in self._follow_up(generator, query, passages, raw, max_tokens, key):
+                if generator is not None and messages is not None:
+                    for piece in self._follow_up(generator, query, passages, messages, raw, max_tokens, key):
                         raw += piece
                         yield Event("token", text=piece)
             except ModelError as exc:
@@ -271,36 +276,40 @@ class Pipeline:
         # trimmed passages may have cut it off.
         return not claims or not answers_asked(query, " ".join(c.text for c in claims))
 
-    def _messages(self, question: str, passages: list[Passage], passage_chars: int | None = None) -> list[dict]:
+    def _messages(self, question: str, passages: list[Passage], passage_chars: int | None = None,
+                  system: str = SYSTEM) -> list[dict]:
         """The prompt: passages cut to `passage_chars` (default the setting; 0: whole)."""
         chars = self.settings.passage_chars if passage_chars is None else passage_chars
         if passage_chars is None and asks_for_list(question):
             chars *= 2  # a list runs over several sentences: a trimmed passage would hold its first items only
-        return build_messages(question, passages, chars)
+        return build_messages(question, passages, chars, system)
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
-                  max_tokens: int | None, passage_chars: int | None = None) -> Iterator[str]:
-        """The answer's pieces: the model's over the prompt, or the extractive answer when there is no model."""
+                  max_tokens: int | None, messages: list[dict] | None) -> Iterator[str]:
+        """The answer's pieces: the model's over `messages`, or the extractive answer when there is no model."""
         if generator is None:
             yield extractive_answer(question, passages)
             return
-        messages = self._messages(question, passages, passage_chars)
         yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
 
-    def _follow_up(self, generator: Generator, question: str, passages: list[Passage], raw: str,
-                   max_tokens: int | None, key: str) -> Iterator[str]:
-        """Ask again, in the same conversation, for each part of the question the answer left out.
+    def _follow_up(self, generator: Generator, question: str, passages: list[Passage], messages: list[dict],
+                   raw: str, max_tokens: int | None, key: str) -> Iterator[str]:
+        """Ask again, in the conversation that `messages` began, for each part of the question the answer
+        left out.
 
         Asked "哪天出现的？谁拍的？", a small model often answers the first and stops; told which part is
         still open, it answers that one. The conversation so far is the prompt's prefix, so the backend's
-        prompt cache prefills only the new turn. At most `follow_up_parts` parts; each reply is checked
-        like the rest of the answer.
+        prompt cache prefills only the new turn. A part counts as answered only by a claim the passages
+        support: "在审企业有7家" for a part whose figure is 14 asks that part again. At most
+        `follow_up_parts` parts; each reply is checked like the rest of the answer.
         """
-        claims = _claims(raw)
-        left = unanswered_parts(question, [c.text for c in claims])[:self.settings.follow_up_parts] if claims else []
+        if not _claims(raw) or self.settings.follow_up_parts <= 0:
+            return
+        supported = [c.claim for c in check_answer(raw, passages, question)[1]]
+        # nothing supported yet: the model is off the passages, and asking more of it would not bring it back
+        left = unanswered_parts(question, supported)[:self.settings.follow_up_parts] if supported else []
         if not left:
             return
-        messages = self._messages(question, passages)
         said = raw
         for part in left:
             with self._line_lock:

@@ -202,6 +202,32 @@ def test_a_part_left_out_is_asked_again(fake_pipeline, replies: list[str], asked
         assert again[-1]["role"] == "user" and "那组照片是谁拍的" in again[-1]["content"]
 
 
+def test_the_second_look_offers_no_refusal_and_asks_the_left_out_part(fake_pipeline) -> None:
+    from rag.prompt import SECOND_LOOK
+
+    pipe = fake_pipeline(reply=["资料中没有找到这个问题的答案。", "南岳衡山的雪后雾凇是12月13日出现的[1]。",
+                                "照片是曹正平、文兰拍摄的[1]。"])
+    answer = pipe.ask(SNOW)
+    first, look, again = pipe.generator.prompts
+    assert first[0]["content"] == SYSTEM and look[0]["content"] == SECOND_LOOK
+    assert "没有找到" not in SECOND_LOOK and again[:len(look)] == look  # the part asked in the second look's conversation
+    assert not answer.refused and "12月13日" in answer.text and "曹正平" in answer.text
+
+
+@pytest.mark.parametrize("replies,prompts,expected,unsupported", [
+    # a part answered with a name the passages do not give is still open: asked again
+    (["雾凇是12月13日出现的[1]。照片是张伟拍摄的[1]。", "照片是曹正平、文兰拍摄的[1]。"], 2, "曹正平", 1),
+    # nothing the model said is supported: no more questions to it, and the answer is a refusal
+    (["雾凇是12月31日出现的[1]。照片是张伟拍摄的[1]。", "照片是曹正平、文兰拍摄的[1]。"], 1, "", 2),
+])
+def test_only_supported_claims_answer_a_part(fake_pipeline, replies: list[str], prompts: int, expected: str,
+                                             unsupported: int) -> None:
+    pipe = fake_pipeline(reply=replies, retry_refusals=False)
+    answer = pipe.ask(SNOW)
+    assert len(pipe.generator.prompts) == prompts and len(answer.unsupported) == unsupported
+    assert (expected in answer.text) if expected else answer.refused
+
+
 def test_no_part_is_asked_again_when_turned_off(fake_pipeline) -> None:
     pipe = fake_pipeline(reply=["南岳衡山的雪后雾凇是12月13日出现的[1]。", "照片是曹正平、文兰拍摄的[1]。"],
                          follow_up_parts=0)
