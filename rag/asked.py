@@ -63,6 +63,7 @@ KINDS: tuple[tuple[str, re.Pattern, Gives], ...] = (
      _named({"nt"}, _ORG_WORD)),
 )
 
+_CLAUSE = re.compile(r"[，,；;。！？!?：:\n]+")
 _PART_END = re.compile(r"[？?；;]+|(?<=[。!！])")
 
 
@@ -93,21 +94,25 @@ def answers_asked(question: str, answer: str) -> bool:
 
 
 def unanswered_parts(question: str, claims: list[str]) -> list[str]:
-    """The parts of a question of several that no claim answers: none holds a third of the part's content
-    words (see `retrieve.content_words`), or the part asks for a kind of fact and the claims holding most of
-    its words give none. "那组照片是谁拍的？" is unanswered by "雾凇是12月13日出现的". A one-part question has none."""
+    """The parts of a question of several that no claim answers: no claim holds a third of the part's content
+    words (see `retrieve.content_words`) and more of them than of another part's, or the part asks for a kind
+    of fact and the claims holding most of its words give none. "那组照片是谁拍的？" is unanswered by "雾凇是12月13日出现的". A one-part question has none."""
     from rag.retrieve import content_words
 
     parts = question_parts(question)
     if len(parts) < 2:
         return []
-    claims = [MARKER.sub("", c).lower() for c in claims]
+    # one sentence may answer two parts ("有电机企业近500家，总产值达1000亿元"): judged clause by clause
+    claims = [c for claim in claims for c in _CLAUSE.split(MARKER.sub("", claim).lower()) if c.strip()]
+    words_of = [content_words(part) for part in parts]
+    # share[i][j]: how much of part j's wording claim i holds. A claim speaks to the part it holds most of:
+    # "其中境外待备案的有7家" shares words with "在审及境外上市待备案的企业有多少家" but answers "其中境外待备案的有几家".
+    share = [[sum(w in c for w in words) / len(words) if words else 0.0 for words in words_of] for c in claims]
     left = []
-    for part in parts:
-        words = content_words(part)
-        held = [sum(w in c for w in words) for c in claims]
-        most = max(held, default=0)
-        near = [c for c, n in zip(claims, held) if n == most and n * 3 >= len(words) > 0]  # the claims about it
+    for j, (part, words) in enumerate(zip(parts, words_of)):
+        mine = [i for i, row in enumerate(share) if row[j] >= max(row) and row[j] * 3 >= 1]
+        most = max((share[i][j] for i in mine), default=0.0)
+        near = [claims[i] for i in mine if share[i][j] == most]  # the claims about it
         kinds = asked_kinds(part)
         if words and not near or near and kinds and not any(gives(k, c, question) for k in kinds for c in near):
             left.append(part)

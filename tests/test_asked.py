@@ -72,6 +72,11 @@ def test_answers_asked(question: str, answer: str, ok: bool) -> None:
     ("湖南有多少家电机企业？电机产业总产值有多大？", ["湖南有电机企业近500家[1]。", "电机产业总产值很大[1]。"],
      ["电机产业总产值有多大"]),  # the words are there, the amount is not
     ("桃江县都有哪些响亮的名片？", [], []),  # one part: not judged here
+    # a claim answers the part it holds most of: the 7 of "其中境外……" does not answer the 在审 part
+    ("湖南在审及境外上市待备案的企业有多少家？其中境外待备案的有几家？整个上市后备梯队一共多少家？",
+     ["整个上市后备梯队一共19家[1]。", "其中境外待备案的有7家[1]。"], ["湖南在审及境外上市待备案的企业有多少家"]),
+    # one sentence answering both parts, a clause each
+    ("湖南现在大概有多少家电机企业？电机产业总产值有多大？", ["湖南电机企业大约有500家，电机产业总产值达1000亿元[1]。"], []),
 ])
 def test_unanswered_parts(question: str, claims: list[str], left: list[str]) -> None:
     from rag.asked import unanswered_parts
