@@ -1,6 +1,8 @@
 """Extractive answering: the best-matching source sentence, cited. Needs no LLM; the fallback and baseline."""
 from __future__ import annotations
 
+import re
+
 from rag.chunk import sentence_spans
 from rag.cite import _bigrams
 from rag.prompt import refusal_for
@@ -29,3 +31,47 @@ def extractive_answer(question: str, passages: list[Passage]) -> str:
     if sentence[-1] in "。！？!?；;":
         return f"{sentence[:-1]}[{rank}]{sentence[-1]}"
     return f"{sentence}[{rank}]"
+
+
+# A part's clause must hold this much of the part's wording (rarity-weighted) and clearly more than any
+# other clause: "以及在审及境外上市待备案企业14家" holds 0.87 of "湖南在审及境外上市待备案的企业有多少家",
+# the next clause ("其中境外上市待备案企业7家") 0.63.
+PART_QUOTE_MIN = 0.75
+PART_QUOTE_MARGIN = 0.15
+_CLAUSE = re.compile(r"[^，,；;。！？!?：:\n]+")
+_LEAD = re.compile(r"^(?:以及|还有|并且|而且|同时|此外|另外|其中有|和|及)")
+
+
+def part_quote(part: str, question: str, passages: list[Passage]) -> str:
+    """For a part of the question that asks for a number, date, ratio, place or organisation and that the
+    model's answer left out or got wrong, the one passage clause that states it, cited ("在审及境外上市待
+    备案企业14家[1]。"); "" when no clause stands out.
+
+    Only parts with at least three content words are quoted: "分别是在哪个赛道" (two words) matches a
+    clause about another 赛道 as well as the right one. Passages on another matter and passages holding
+    planted instructions are not quoted from.
+    """
+    from rag.asked import asked_kinds, gives
+    from rag.cite import is_about
+    from rag.guard import has_instructions
+    from rag.retrieve import content_words, rarity_weights
+
+    words, kinds = content_words(part), asked_kinds(part)
+    if len(words) < 3 or not kinds:
+        return ""
+    clauses = [(p.rank, m.group(0).strip()) for p in passages
+               if not has_instructions(p.chunk.text) and is_about(question, p)
+               for m in _CLAUSE.finditer(p.chunk.text) if m.group(0).strip()]
+    weights = rarity_weights(words, [c.lower() for _, c in clauses])
+    total = sum(weights.values())
+    if not total:
+        return ""
+    scored = sorted(((sum(v for w, v in weights.items() if w in c.lower()) / total, -rank, c)
+                     for rank, c in clauses if any(gives(k, c, question) for k in kinds)), reverse=True)
+    if not scored:
+        return ""
+    best, rank, clause = scored[0]
+    runner_up = next((s for s, _, c in scored[1:] if c != clause), 0.0)
+    if best < PART_QUOTE_MIN or best - runner_up < PART_QUOTE_MARGIN:
+        return ""
+    return f"{_LEAD.sub('', clause)}[{-rank}]。"

@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.asked import answers_asked, unanswered_parts
-from rag.cite import check_answer, is_refusal, split_claims
+from rag.cite import MARKER, check_answer, is_refusal, split_claims
 from rag.embed import Embedder, SentenceTransformerEmbedder
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
-from rag.extract import extractive_answer
+from rag.extract import extractive_answer, part_quote
 from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
@@ -247,6 +247,9 @@ class Pipeline:
                     for piece in self._follow_up(generator, query, passages, messages, raw, max_tokens, key):
                         raw += piece
                         yield Event("token", text=piece)
+                if not stopped and (quotes := self._part_quotes(query, passages, raw, key)):
+                    raw += quotes
+                    yield Event("token", text=quotes)
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, EXTRACTIVE_NOTICE
@@ -323,6 +326,27 @@ class Pipeline:
             for piece in generator.stream(messages, max_tokens or self.settings.max_new_tokens):
                 said += piece
                 yield piece
+
+    def _part_quotes(self, question: str, passages: list[Passage], raw: str, key: str) -> str:
+        """The passage clause for each part of the question that the checked answer still leaves out and that
+        one clause plainly states (`extract.part_quote`), each on its own line; "" when there is none.
+
+        A small model pins a figure on the wrong clause ("在审……企业有7家" where the passage says 14, 7 being
+        the next clause's) even when asked again; the checker drops that claim, and the clause itself, quoted,
+        gives the user the figure with its source. A refusal gets none: with nothing supported the passages
+        are not about what was asked.
+        """
+        with self._line_lock:
+            if key in self._stopped:
+                return ""
+        if not _claims(raw):
+            return ""
+        supported = [c.claim for c in check_answer(raw, passages, question)[1]]
+        if not supported:
+            return ""
+        quotes = dict.fromkeys(q for part in unanswered_parts(question, supported)
+                               if (q := part_quote(part, question, passages)) and MARKER.sub("", q)[:-1] not in raw)
+        return "".join("\n" + q for q in quotes)
 
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)
