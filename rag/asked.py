@@ -96,7 +96,8 @@ def answers_asked(question: str, answer: str) -> bool:
 def unanswered_parts(question: str, claims: list[str]) -> list[str]:
     """The parts of a question of several that no claim answers: no claim holds a third of the part's content
     words (see `retrieve.content_words`) and more of them than of another part's, or the part asks for a kind
-    of fact and the claims holding most of its words give none. "那组照片是谁拍的？" is unanswered by "雾凇是12月13日出现的". A one-part question has none."""
+    of fact and the claims holding most of its words give none. "那组照片是谁拍的？" is unanswered by
+    "雾凇是12月13日出现的". A one-part question has none."""
     from rag.retrieve import content_words
 
     parts = question_parts(question)
