@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.cite import MARKER
+from rag.cite import MARKER, split_clauses
 
 _CN_DIGITS = "一二两三四五六七八九十百千万亿半几"
 _CLASSIFIERS = "个家位道项名支条次所座台辆款种批场届元人年天岁倍成户亩吨件份期轮处篇本部只架艘分秒米层周小"
@@ -63,7 +63,6 @@ KINDS: tuple[tuple[str, re.Pattern, Gives], ...] = (
      _named({"nt"}, _ORG_WORD)),
 )
 
-_CLAUSE = re.compile(r"[，,；;。！？!?：:\n]+")
 _PART_END = re.compile(r"[？?；;]+|(?<=[。!！])")
 
 
@@ -104,7 +103,7 @@ def unanswered_parts(question: str, claims: list[str]) -> list[str]:
     if len(parts) < 2:
         return []
     # one sentence may answer two parts ("有电机企业近500家，总产值达1000亿元"): judged clause by clause
-    claims = [c for claim in claims for c in _CLAUSE.split(MARKER.sub("", claim).lower()) if c.strip()]
+    claims = [c for claim in claims for c in split_clauses(MARKER.sub("", claim).lower())]
     words_of = [content_words(part) for part in parts]
     # share[i][j]: how much of part j's wording claim i holds. A claim speaks to the part it holds most of:
     # "其中境外待备案的有7家" shares words with "在审及境外上市待备案的企业有多少家" but answers "其中境外待备案的有几家".

@@ -123,6 +123,11 @@ def support(claim: str, span: str, question: str = "") -> float:
 _CLAUSE = re.compile(r"[，,；;。！？!?：:\n]+")
 
 
+def split_clauses(text: str) -> list[str]:
+    """The clauses of `text` (split at commas, semicolons, colons, sentence ends and line breaks), trimmed."""
+    return [c.strip() for c in _CLAUSE.split(text) if c.strip()]
+
+
 def _context(clause: str) -> set[str]:
     """A clause's character bigrams that hold no digit: what it says about its numbers."""
     return {g for g in _bigrams(clause) if not any(ch.isdigit() for ch in g)}

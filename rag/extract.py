@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from rag.chunk import sentence_spans
-from rag.cite import _bigrams
+from rag.cite import _bigrams, split_clauses
 from rag.prompt import refusal_for
 from rag.types import Passage
 
@@ -38,7 +38,6 @@ def extractive_answer(question: str, passages: list[Passage]) -> str:
 # the next clause ("其中境外上市待备案企业7家") 0.63.
 PART_QUOTE_MIN = 0.75
 PART_QUOTE_MARGIN = 0.15
-_CLAUSE = re.compile(r"[^，,；;。！？!?：:\n]+")
 _LEAD = re.compile(r"^(?:以及|还有|并且|而且|同时|此外|另外|其中有|和|及)")
 
 
@@ -59,9 +58,8 @@ def part_quote(part: str, question: str, passages: list[Passage]) -> str:
     words, kinds = content_words(part), asked_kinds(part)
     if len(words) < 3 or not kinds:
         return ""
-    clauses = [(p.rank, m.group(0).strip()) for p in passages
-               if not has_instructions(p.chunk.text) and is_about(question, p)
-               for m in _CLAUSE.finditer(p.chunk.text) if m.group(0).strip()]
+    clauses = [(p.rank, c) for p in passages if not has_instructions(p.chunk.text) and is_about(question, p)
+               for c in split_clauses(p.chunk.text)]
     weights = rarity_weights(words, [c.lower() for _, c in clauses])
     total = sum(weights.values())
     if not total:

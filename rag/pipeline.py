@@ -128,6 +128,10 @@ class Pipeline:
         with self._line_lock:
             return len(self._line)
 
+    def _was_stopped(self, key: str) -> bool:
+        with self._line_lock:
+            return key in self._stopped
+
     def _wait_turn(self, key: str) -> Iterator[int]:
         """Wait in line for the model, yielding how many answers are ahead whenever that changes. Returns
         holding the slot, or with `key` in `_stopped` if the session stopped while waiting."""
@@ -271,9 +275,8 @@ class Pipeline:
                       key: str) -> bool:
         if generator is None or not self.settings.retry_refusals or not passages or not raw.strip():
             return False
-        with self._line_lock:
-            if key in self._stopped:
-                return False
+        if self._was_stopped(key):
+            return False
         claims = _claims(raw)
         # Nothing but a refusal, or an answer on the topic without the figure, date or name asked for: the
         # trimmed passages may have cut it off.
@@ -306,18 +309,17 @@ class Pipeline:
         support: "在审企业有7家" for a part whose figure is 14 asks that part again. At most
         `follow_up_parts` parts; each reply is checked like the rest of the answer.
         """
-        if not _claims(raw) or self.settings.follow_up_parts <= 0:
+        if self.settings.follow_up_parts <= 0:
             return
-        supported = [c.claim for c in check_answer(raw, passages, question)[1]]
+        supported = _supported(raw, passages, question)
         # nothing supported yet: the model is off the passages, and asking more of it would not bring it back
         left = unanswered_parts(question, supported)[:self.settings.follow_up_parts] if supported else []
         if not left:
             return
         said = raw
         for part in left:
-            with self._line_lock:
-                if key in self._stopped:
-                    return
+            if self._was_stopped(key):
+                return
             ask = (f"You have not answered this part yet: {part} Answer it from the passages above, citing [n]."
                    if is_english(question) else f"还有这一问没有回答：{part}。请根据上面的资料回答，句末注明资料编号。")
             messages = messages + [{"role": "assistant", "content": said}, {"role": "user", "content": ask}]
@@ -336,12 +338,9 @@ class Pipeline:
         gives the user the figure with its source. A refusal gets none: with nothing supported the passages
         are not about what was asked.
         """
-        with self._line_lock:
-            if key in self._stopped:
-                return ""
-        if not _claims(raw):
+        if self._was_stopped(key):
             return ""
-        supported = [c.claim for c in check_answer(raw, passages, question)[1]]
+        supported = _supported(raw, passages, question)
         if not supported:
             return ""
         quotes = dict.fromkeys(q for part in unanswered_parts(question, supported)
@@ -373,6 +372,11 @@ class Pipeline:
 def _claims(raw: str) -> list:
     """The model output's claims other than a refusal (empty: it answered nothing, or only refused)."""
     return [c for c in split_claims(raw) if not is_refusal(c.text)]
+
+
+def _supported(raw: str, passages: list[Passage], question: str) -> list[str]:
+    """The claims of `raw` that the passages support (empty when it only refused)."""
+    return [c.claim for c in check_answer(raw, passages, question)[1]] if _claims(raw) else []
 
 
 def stopped_text(question: str) -> str:
