@@ -25,7 +25,9 @@ import numpy as np
 from rag.embed import Embedder
 from rag.errors import RagError
 from rag.evaluate import evidence_rank, load_items, rank_metrics
-from rag.index import Index, build_index, dense_index, load_index, recall_against, tokenize
+from rag.index import Index, build_index, load_index
+from rag.store.local import LocalStore, dense_index, recall_against
+from rag.tokens import tokenize
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.types import Chunk
@@ -175,13 +177,13 @@ def synthetic_index(n: int, dim: int, archive: Path, ann_threshold: int, seed: i
     dense, info = dense_index(vectors, ann_threshold)
     timings["dense_build_s"] = round(time.perf_counter() - t, 1)
     manifest = {"dense_index": info, "synthetic": True}
-    return Index(Path("."), manifest, {}, chunks, vectors, dense, bm25), timings
+    return Index(Path("."), manifest, {}, chunks, LocalStore(vectors, dense, bm25)), timings
 
 
 def _question_recall(exact: Index, approx: Index, queries: QueryCache, questions: list[str]) -> float:
     q = np.stack([queries.vectors[x] for x in questions]).astype(np.float32)
-    _, want = exact.dense.search(q, 10)
-    _, got = approx.dense.search(q, 10)
+    _, want = exact.store.dense.search(q, 10)
+    _, got = approx.store.dense.search(q, 10)
     return round(recall_against(want, got), 4)
 
 
@@ -227,7 +229,7 @@ def retrieval_bench(embedder: Embedder, seeds: Path, dev: Path | None, peer_news
         dim = len(next(iter(queries.vectors.values())))
         base = None
         try:
-            base = load_index(work / "peer-index").vectors
+            base = load_index(work / "peer-index").store.vectors
         except RagError:
             log("[synthetic] no archive index in the work folder: random vectors (run the peer part first)")
         syn: dict = {"chunks": synthetic, "dim": dim,
@@ -236,8 +238,9 @@ def retrieval_bench(embedder: Embedder, seeds: Path, dev: Path | None, peer_news
         flat, timings = synthetic_index(synthetic, dim, peer_news, synthetic + 1, base=base)
         log(f"[synthetic] {synthetic} chunks, hnsw index over the same chunks ...")
         t = time.perf_counter()
-        ann, info = dense_index(flat.vectors, 0)
-        hnsw = dataclasses.replace(flat, dense=ann, manifest={**flat.manifest, "dense_index": info})
+        ann, info = dense_index(flat.store.vectors, 0)
+        hnsw = dataclasses.replace(flat, store=LocalStore(flat.store.vectors, ann, flat.store.bm25),
+                                   manifest={**flat.manifest, "dense_index": info})
         for label, index, build in (("flat", flat, timings),
                                     ("hnsw", hnsw, {"dense_build_s": round(time.perf_counter() - t, 1)})):
             syn[label] = {"build": build, "dense_index": index.manifest["dense_index"],

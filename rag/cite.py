@@ -210,7 +210,7 @@ def _asked_words(question: str) -> tuple[tuple[str, ...], ...]:
     """The tokens of the question and, when it has several parts, of each part (one tokenizing per
     question, not per passage)."""
     from rag.asked import question_parts
-    from rag.index import tokenize
+    from rag.tokens import tokenize
 
     parts = question_parts(question)
     return tuple(tuple(tokenize(q)) for q in [question] + (parts if len(parts) > 1 else []))

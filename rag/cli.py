@@ -13,26 +13,35 @@ from rag.settings import Settings, load_settings
 
 
 class _Bar:
-    """A one-line progress bar on stderr: message, count and a time estimate."""
+    """Progress on stderr through tqdm, one bar per stage ("stage · details": the details may change).
+
+    On a terminal the bar redraws in place; into a file or pipe tqdm would write a line per redraw, so
+    there each stage gets one line when it is done instead.
+    """
 
     def __init__(self) -> None:
-        import time
-
-        self._time = time.perf_counter
-        self._start: dict[str, float] = {}
+        self._bars: dict[str, object] = {}
+        self._tty = sys.stderr.isatty()
 
     def __call__(self, message: str, done: int, total: int) -> None:
-        # "stage · details": the estimate is per stage, the details (counts, file name) may change.
+        from tqdm import tqdm
+
         stage, _, details = message.partition(" · ")
-        start = self._start.setdefault(stage, self._time())
-        width = 20
-        filled = int(width * done / total) if total else width
-        eta = ""
-        if 0 < done < total:
-            left = (self._time() - start) / done * (total - done)
-            eta = f" ~{left:.0f}s left"
-        line = f"\r{stage[:48]:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{eta}  {details}"
-        print(line[:120].ljust(121), end="\n" if done >= total else "", file=sys.stderr, flush=True)
+        if not self._tty:
+            if done >= total:
+                print(f"{stage}: {done}/{total} {details}".rstrip(), file=sys.stderr, flush=True)
+            return
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=stage[:32], file=sys.stderr, leave=True,
+                                           dynamic_ncols=True)
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(details[:60], refresh=False)
+        bar.refresh()
+        if done >= total:
+            bar.close()
+            del self._bars[stage]
 
 
 def _log(line: str) -> None:
@@ -46,6 +55,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "seeds_dir": getattr(args, "seeds", None),
         "index_dir": getattr(args, "out", None) if args.command == "index" else None,
         "backend": getattr(args, "backend", None), "top_k": getattr(args, "top_k", None),
+        "verbose": True if getattr(args, "verbose", False) else None,
     }.items() if v is not None}
     return settings.replace(**changes) if changes else settings
 
@@ -60,7 +70,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             where = installed_path(spec, cache)
             print(f"{name:28} {spec.role:9} {spec.size_note:28} {'ready: ' + str(where) if where else 'not provisioned'}")
         return 0
-    wanted = [settings.embedder] + ([settings.llm] if settings.backend != "extractive" else [])
+    # What comes from a server (embed_url, llm_url) needs nothing provisioned here.
+    wanted = ([] if settings.embed_url else [settings.embedder]) + (
+        [settings.llm] if settings.backend != "extractive" and not settings.llm_url else [])
     for name in wanted:
         if Path(name).expanduser().exists():
             print(f"{name}: local path, nothing to provision")
@@ -79,7 +91,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     pipe = Pipeline.from_settings(settings, _Bar())
     report = build_index(settings.seeds_dir, settings.index_dir, pipe.embedder, settings.chunk_chars,
                          settings.chunk_overlap_sentences, rebuild=args.rebuild, progress=_Bar(),
-                         ann_threshold=settings.ann_threshold)
+                         ann_threshold=settings.ann_threshold, store=settings.store,
+                         store_token=settings.milvus_token)
     print(report.summary())
     return 0
 
@@ -263,6 +276,7 @@ def _bench_answer(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Offline Chinese question answering over news pages.")
     parser.add_argument("--settings", help="TOML settings file (default: $RAG_SETTINGS or ./rag.toml)")
+    parser.add_argument("--verbose", action="store_true", help="show llama.cpp's own log and info messages")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("models", help="provision the embedding model and the LLM into the cache")
     p.add_argument("--list", action="store_true", help="list known models and where they are")
@@ -310,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return args.func(args)
     except RagError as exc:

@@ -92,3 +92,46 @@ def _best_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class OpenAICompatibleEmbedder:
+    """Embeddings from an OpenAI-compatible /v1/embeddings endpoint, so a big archive can be embedded on a
+    GPU server. Vectors are L2-normalised here, whatever the server does. The index manifest records
+    `name` (the model) and the dimension, so an index built with another model is caught as with a local one.
+    """
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 120.0) -> None:
+        if not model:
+            raise ModelError("embed_url needs embed_model too: the name of the embedding model the server serves")
+        self.base_url, self.model, self.api_key, self.timeout = base_url.rstrip("/"), model, api_key, timeout
+        self.name = model
+        self.dim = 0
+        self._client = None
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        from rag.generate.openai import openai_client, server_error
+
+        if self._client is None:
+            self._client = openai_client(self.base_url, self.api_key, self.timeout)
+        try:
+            response = self._client.embeddings.create(model=self.model, input=texts)
+        except Exception as exc:
+            raise server_error(exc, self.base_url, "embedding", self.model) from None
+        rows = sorted(response.data, key=lambda d: d.index)
+        if len(rows) != len(texts):
+            raise ModelError(f"the embedding server at {self.base_url} returned {len(rows)} vectors for "
+                             f"{len(texts)} texts")
+        vecs = np.asarray([r.embedding for r in rows], dtype=np.float32).reshape(len(texts), -1)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        vecs = vecs / np.where(norms > 0, norms, 1.0)
+        self.dim = vecs.shape[1]
+        return vecs
+
+    def warm_up(self) -> None:
+        self._embed(["warm-up"])
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts) if texts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embed([text]).reshape(-1)

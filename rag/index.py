@@ -1,8 +1,9 @@
-"""Index stage: chunks + vectors -> FAISS (dense) and BM25 (lexical), saved with a self-describing manifest.
+"""Index stage: articles -> chunks -> vectors in a store (`rag.store`), saved with a self-describing manifest.
 
 Layout of the index folder (default `embeddings/`):
     CURRENT            name of the live version folder, replaced atomically
-    v-<stamp>/         manifest.json, articles.jsonl, chunks.jsonl, vectors.npy, dense.faiss, bm25/
+    v-<stamp>/         manifest.json, articles.jsonl, chunks.jsonl, and with the local store
+                       vectors.npy, dense.faiss, bm25/ (with Milvus those live in its collection)
 
 A build writes a new version folder, then swaps CURRENT; a crash mid-build leaves the old version live.
 """
@@ -11,9 +12,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
-import logging
 import os
-import re
 import shutil
 import time
 import uuid
@@ -25,24 +24,15 @@ import numpy as np
 
 from rag.chunk import chunk_article
 from rag.embed import Embedder
-from rag.errors import IndexBuildError, IndexMismatchError, IndexMissingError
+from rag.errors import IndexBuildError, IndexMismatchError, IndexMissingError, RagError
 from rag.ingest import FileResult, file_sha256, list_sources, read_file
+from rag.store import Store, open_store, open_writer, same_store
+from rag.tokens import tokenize  # noqa: F401  (kept importable from here)
 from rag.types import Article, Chunk
 
 FORMAT_VERSION = 1
 STALE_BUILD_SECONDS = 6 * 3600  # a .building- folder untouched this long is left over from a killed build
 Progress = Callable[[str, int, int], None]
-
-_TOKEN = re.compile(r"[\w\u4e00-\u9fff%.]+")
-
-
-def tokenize(text: str) -> list[str]:
-    """Search-mode jieba tokens, lower-cased, punctuation dropped: "3亿元" -> ["3", "亿元"]."""
-    import jieba
-
-    jieba.setLogLevel(60)
-    return [t.lower() for t in jieba.cut_for_search(text) if _TOKEN.fullmatch(t)]
-
 
 @dataclass
 class BuildReport:
@@ -71,9 +61,7 @@ class Index:
     manifest: dict
     articles: dict[str, Article]
     chunks: list[Chunk]
-    vectors: np.ndarray
-    dense: object  # faiss.Index
-    bm25: object  # bm25s.BM25
+    store: Store  # the dense and keyword search over `chunks`
 
 
 def _chunk_settings(max_chars: int, overlap: int) -> dict:
@@ -88,11 +76,10 @@ def _live_version(root: Path) -> Path | None:
     return path if path.is_dir() else None
 
 
-def load_index(root: str | Path, embedder_name: str | None = None, dim: int | None = None) -> Index:
-    """Load the live index; refuse one built with another embedding model or format, with a fix to run."""
-    import bm25s
-    import faiss
-
+def load_index(root: str | Path, embedder_name: str | None = None, dim: int | None = None,
+               store: str | None = None, store_token: str = "") -> Index:
+    """Load the live index; refuse one built with another embedding model, format or store (`store`, a
+    `store` setting, is checked when given), with a fix to run."""
     root = Path(root)
     path = _live_version(root)
     if path is None:
@@ -107,21 +94,20 @@ def load_index(root: str | Path, embedder_name: str | None = None, dim: int | No
         if embedder_name and (emb["name"] != embedder_name or (dim and emb["dim"] != dim)):
             raise IndexMismatchError(f"the index in {root}/ was built with embedder {emb['name']} "
                                      f"(dim {emb['dim']}), but {embedder_name} is configured: {rebuild}")
+        if store is not None and not same_store(manifest, store):
+            raise IndexMismatchError(f"the index in {root}/ lives in store {manifest.get('store', 'local')}, "
+                                     f"but store {store!r} is configured: {rebuild}")
         articles = {a["id"]: _article(a) for a in _read_jsonl(path / "articles.jsonl")}
         chunks = [Chunk(**c) for c in _read_jsonl(path / "chunks.jsonl")]
-        vectors = np.load(path / "vectors.npy")
-        dense = faiss.read_index(str(path / "dense.faiss"))
-        if isinstance(manifest.get("dense_index"), dict) and "efSearch" in manifest["dense_index"]:
-            dense.hnsw.efSearch = int(manifest["dense_index"]["efSearch"])
-        bm25 = bm25s.BM25.load(str(path / "bm25"), load_corpus=False) if chunks else None
-    except IndexMismatchError:
-        raise
+        backend = open_store(path, manifest, chunks, store_token)
+    except (IndexMismatchError, RagError) as exc:
+        if isinstance(exc, IndexMismatchError):
+            raise
+        raise IndexMismatchError(f"the index in {root}/ cannot be opened ({exc}); run  rag index --rebuild") from None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexMismatchError(f"the index in {root}/ is damaged ({exc.__class__.__name__}: {exc}); "
                                  "run  rag index --rebuild") from None
-    if len(chunks) != vectors.shape[0] or dense.ntotal != len(chunks):
-        raise IndexMismatchError(f"the index in {root}/ is inconsistent; run  rag index --rebuild")
-    return Index(path, manifest, articles, chunks, vectors, dense, bm25)
+    return Index(path, manifest, articles, chunks, backend)
 
 
 def _article(d: dict) -> Article:
@@ -141,66 +127,28 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def _previous(root: Path, embedder: Embedder, chunking: dict) -> Index | None:
-    """The live index if it can donate vectors to this build (same model, dim and chunking)."""
+    """The live index if it can donate its parsed files and vectors to this build (same model and chunking)."""
     try:
         old = load_index(root, embedder.name)
     except (IndexMissingError, IndexMismatchError):
         return None
-    same = old.manifest["chunking"] == chunking and old.manifest["embedder"]["dim"] == (embedder.dim or old.vectors.shape[1])
-    return old if same else None
-
-
-def recall_against(exact_ids: np.ndarray, approx_ids: np.ndarray) -> float:
-    """Mean share of each row of exact top-k ids that the approximate search also returned."""
-    k = exact_ids.shape[1]
-    return float(np.mean([len(set(w) & set(g)) / k for w, g in zip(exact_ids, approx_ids)]))
-
-
-def dense_index(vectors: np.ndarray, ann_threshold: int = 200_000, m: int = 32, ef_search: int = 96,
-                sample: int = 500) -> tuple[object, dict]:
-    """A FAISS inner-product index over `vectors`: exact (flat) up to `ann_threshold` vectors, HNSW above.
-
-    For HNSW the recall@10 against exact search is measured on a sample of the vectors themselves and
-    returned with the settings, for the manifest.
-    """
-    import faiss
-
-    n, dim = vectors.shape
-    if n <= ann_threshold:
-        flat = faiss.IndexFlatIP(dim)
-        if n:
-            flat.add(vectors)
-        return flat, {"type": "faiss.IndexFlatIP"}
-    ann = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
-    ann.hnsw.efConstruction = 80
-    ann.add(vectors)
-    ann.hnsw.efSearch = ef_search
-    rng = np.random.default_rng(0)
-    queries = vectors[rng.choice(n, size=min(sample, n), replace=False)]
-    exact = faiss.IndexFlatIP(dim)
-    exact.add(vectors)
-    _, want = exact.search(queries, 10)
-    _, got = ann.search(queries, 10)
-    recall = recall_against(want, got)
-    return ann, {"type": "faiss.IndexHNSWFlat", "M": m, "efConstruction": 80, "efSearch": ef_search,
-                 "recall_at_10_vs_flat": round(recall, 4), "checked_queries": len(queries)}
+    return old if old.manifest["chunking"] == chunking else None
 
 
 def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_chars: int = 220,
                 overlap: int = 1, rebuild: bool = False, progress: Progress | None = None,
-                ann_threshold: int = 200_000) -> BuildReport:
-    """Index every readable file in `seeds` into `root`, re-embedding only new or changed files."""
-    import bm25s
-    import faiss
+                ann_threshold: int = 200_000, store: str = "local", store_token: str = "") -> BuildReport:
+    """Index every readable file in `seeds` into `root`, re-embedding only new or changed files.
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    `store` is the `store` setting: "local" (FAISS + BM25 files in the version folder) or "milvus:<uri>".
+    """
     started = time.perf_counter()
     seeds, root = Path(seeds), Path(root)
     report_progress = progress or (lambda *_: None)
     chunking = _chunk_settings(max_chars, overlap)
     old = None if rebuild else _previous(root, embedder, chunking)
     old_files = old.manifest["files"] if old else {}
-    old_vecs = {c.id: old.vectors[i] for i, c in enumerate(old.chunks)} if old else {}
+    writer = open_writer(store, root, embedder.name, ann_threshold, rebuild, store_token)
     report = BuildReport()
     sources = list_sources(seeds)
     results: list[FileResult] = []
@@ -218,19 +166,13 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
     articles = [a for r in results for a in r.articles]
     report_progress(f"reading files · {len(articles)} articles", len(sources), len(sources))
     chunks = [c for a in articles for c in chunk_article(a, max_chars, overlap)]
-    todo = [i for i, c in enumerate(chunks) if c.id not in old_vecs]
+    held = writer.reusable(chunks, old)
+    todo = list({c.id: c for c in chunks if c.id not in held}.values())
     counts = f"{len(results)} files, {len(articles)} articles, {len(chunks)} chunks ({len(chunks) - len(todo)} reused)"
-    fresh = _embed(embedder, [chunks[i] for i in todo], report_progress, counts) if todo else None
-    dim = fresh.shape[1] if fresh is not None else (old.vectors.shape[1] if old else embedder.dim)
-    vectors = np.zeros((len(chunks), dim), dtype=np.float32)
-    for i, c in enumerate(chunks):
-        if c.id in old_vecs:
-            vectors[i] = old_vecs[c.id]
-    if fresh is not None:
-        vectors[todo] = fresh
-    report_progress("building search index", 0, 1)
-    dense, dense_info = dense_index(vectors, ann_threshold)
-    report_progress("building search index", 1, 1)
+    dim = _embed(embedder, todo, report_progress, counts, writer.add) if todo else 0
+    dim = dim or (old.manifest["embedder"]["dim"] if old else embedder.dim)
+    if not dim and chunks:  # every chunk was already in the store (a resumed build): ask the model its size
+        dim = int(embedder.embed_query("dimension").shape[0])
     report.files = len(results)
     report.skipped = [(r.name, r.error) for r in results if r.error]
     report.articles, report.chunks, report.embedded = len(articles), len(chunks), len(todo)
@@ -239,8 +181,6 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "embedder": {"name": embedder.name, "dim": int(dim), "normalized": True},
         "chunking": chunking,
-        "dense_index": dense_info,
-        "lexical": "bm25s over jieba cut_for_search tokens",
         "counts": {"files": len(results), "articles": len(articles), "chunks": len(chunks)},
         "files": {r.name: {"sha256": r.sha256, "articles": len(r.articles), "error": r.error} for r in results},
     }
@@ -251,15 +191,16 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
         staging.mkdir()
         _write_jsonl(staging / "articles.jsonl", [dataclasses.asdict(a) for a in articles])
         _write_jsonl(staging / "chunks.jsonl", [dataclasses.asdict(c) for c in chunks])
-        np.save(staging / "vectors.npy", vectors)
-        if len(chunks):
-            bm25 = bm25s.BM25()
-            bm25.index([tokenize(c.embedding_text()) for c in chunks], show_progress=False)
-            bm25.save(str(staging / "bm25"))
-        faiss.write_index(dense, str(staging / "dense.faiss"))
+        report_progress("building search index", 0, 1)
+        manifest.update(writer.finish(staging, chunks, int(dim)))
+        report_progress("building search index", 1, 1)
         (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         staging.rename(version)
         _swap_current(root, version)
+        writer.prune(chunks)
+    except RagError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     except (OSError, RuntimeError) as exc:  # a full disk, a read-only folder (faiss raises RuntimeError)
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(version, ignore_errors=True)
@@ -271,20 +212,21 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
     return report
 
 
-def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress, counts: str = "") -> np.ndarray:
-    # Sorting by length keeps each batch's padding small; results go back in the original order.
-    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
-    out: np.ndarray | None = None
+def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress, counts: str,
+           sink: Callable[[list[Chunk], np.ndarray], None]) -> int:
+    """Embed `chunks` in batches, handing each batch to `sink` as it is done; returns the dimension."""
+    # Sorting by length keeps each batch's padding small.
+    order = sorted(chunks, key=lambda c: len(c.text))
+    dim = 0
     step = 16
     for s in range(0, len(order), step):
         progress(f"embedding chunks · {counts}", s, len(order))
-        ids = order[s:s + step]
-        vecs = embedder.embed_documents([chunks[i].embedding_text() for i in ids])
-        if out is None:
-            out = np.zeros((len(chunks), vecs.shape[1]), dtype=np.float32)
-        out[ids] = vecs
+        batch = order[s:s + step]
+        vecs = embedder.embed_documents([c.embedding_text() for c in batch])
+        sink(batch, vecs)
+        dim = int(vecs.shape[1])
     progress(f"embedding chunks · {counts}", len(order), len(order))
-    return out
+    return dim
 
 
 def _swap_current(root: Path, version: Path) -> None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from rag.asked import answers_asked, unanswered_parts
 from rag.cite import MARKER, check_answer, is_refusal, split_claims
-from rag.embed import Embedder, SentenceTransformerEmbedder
+from rag.embed import Embedder, OpenAICompatibleEmbedder, SentenceTransformerEmbedder
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
 from rag.extract import extractive_answer, part_quote
-from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
+from rag.generate import Generator, LlamaCppGenerator, OpenAICompatibleGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
 from rag.prompt import SECOND_LOOK, SYSTEM, asks_for_list, build_messages, is_english, refusal_for, related_refusal
@@ -60,25 +60,15 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings: Settings, progress=None) -> Pipeline:
         """The only place that names concrete models; provisions them on first use."""
-        cache = settings.cache_path
-        emb_path = resolve(settings.embedder, "embedder", cache, progress)
-        dim = settings.embed_dim if settings.embed_dim and settings.embed_dim < 768 else None
-        embedder = SentenceTransformerEmbedder(str(emb_path), settings.embedder, dim=dim,
-                                               batch_size=settings.embed_batch, dtype=settings.embed_dtype)
         generator: Generator | None = None
         notice = ""
         if settings.backend != "extractive":
             try:
-                gguf = resolve(settings.llm, "llm", cache, progress)
-                if settings.backend == "transformers":
-                    generator = TransformersGenerator(gguf, cache, threads=settings.threads)
-                else:
-                    generator = LlamaCppGenerator(gguf, threads=settings.threads,
-                                                  context_tokens=settings.context_tokens)
+                generator = _generator(settings, progress)
             except ModelError as exc:  # answers still work, extractively, and say so
                 log.warning("LLM unavailable, answering extractively: %s", exc)
                 notice = EXTRACTIVE_NOTICE
-        return cls(settings, embedder, generator, notice=notice)
+        return cls(settings, _embedder(settings, progress), generator, notice=notice)
 
     # -- index ---------------------------------------------------------------------------------
     def ensure_index(self, rebuild: bool = False, progress: Progress | None = None) -> str:
@@ -100,7 +90,8 @@ class Pipeline:
     def _build(self, rebuild: bool, progress: Progress | None) -> str:
         s = self.settings
         return build_index(s.seeds_dir, s.index_dir, self.embedder, s.chunk_chars, s.chunk_overlap_sentences,
-                           rebuild=rebuild, progress=progress, ann_threshold=s.ann_threshold).summary()
+                           rebuild=rebuild, progress=progress, ann_threshold=s.ann_threshold, store=s.store,
+                           store_token=s.milvus_token).summary()
 
     def reindex(self, progress: Progress | None = None) -> str:
         """Bring the index up to date with the seeds folder while questions go on being answered from the
@@ -162,7 +153,8 @@ class Pipeline:
             self._slot.release()
 
     def load_index(self) -> Index:
-        index = load_index(self.settings.index_dir, self.embedder.name)
+        s = self.settings
+        index = load_index(s.index_dir, self.embedder.name, store=s.store, store_token=s.milvus_token)
         self.index, self._retrievers = index, {}  # retrievers are made again for the new index on first use
         return index
 
@@ -367,6 +359,27 @@ class Pipeline:
         if answer is None:  # stream() always ends with an answer event
             raise RagError("no answer was produced")
         return answer
+
+
+def _embedder(settings: Settings, progress=None) -> Embedder:
+    if settings.embed_url:
+        return OpenAICompatibleEmbedder(settings.embed_url, settings.embed_model, settings.embed_api_key,
+                                        settings.llm_timeout)
+    emb_path = resolve(settings.embedder, "embedder", settings.cache_path, progress)
+    dim = settings.embed_dim if settings.embed_dim and settings.embed_dim < 768 else None
+    return SentenceTransformerEmbedder(str(emb_path), settings.embedder, dim=dim, batch_size=settings.embed_batch,
+                                       dtype=settings.embed_dtype)
+
+
+def _generator(settings: Settings, progress=None) -> Generator:
+    if settings.llm_url:
+        return OpenAICompatibleGenerator(settings.llm_url, settings.llm_model, settings.llm_api_key,
+                                         settings.llm_timeout)
+    gguf = resolve(settings.llm, "llm", settings.cache_path, progress)
+    if settings.backend == "transformers":
+        return TransformersGenerator(gguf, settings.cache_path, threads=settings.threads)
+    return LlamaCppGenerator(gguf, threads=settings.threads, context_tokens=settings.context_tokens,
+                             verbose=settings.verbose)
 
 
 def _claims(raw: str) -> list:

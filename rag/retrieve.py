@@ -11,7 +11,8 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.guard import has_instructions
-from rag.index import Index, tokenize
+from rag.index import Index
+from rag.tokens import tokenize
 from rag.types import Chunk, Passage, content_id
 
 # Question words and particles: they say what is asked, not what the passage must contain.
@@ -78,19 +79,10 @@ class HybridRetriever:
         self.lexical_weight = lexical_weight if mode in {"hybrid", "lexical"} else 0.0
 
     def _dense(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        vec = self.embedder.embed_query(query).reshape(1, -1).astype(np.float32)
-        scores, ids = self.index.dense.search(vec, n)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        return self.index.store.dense_search(self.embedder.embed_query(query), n)
 
     def _lexical(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        tokens = tokenize(query)
-        if not tokens or self.index.bm25 is None:
-            return np.array([], dtype=int), np.array([])
-        scores = np.asarray(self.index.bm25.get_scores(tokens))
-        top = np.argsort(-scores)[:n]
-        top = top[scores[top] > 0]
-        return top, scores[top]
+        return self.index.store.lexical_search(query, n)
 
     def search(self, query: str, k: int = 5) -> list[Passage]:
         """The k best passages for `query`, rank 1 first."""

@@ -31,6 +31,16 @@ class Settings:
     embed_dtype: str = "auto"  # auto (bf16 where the CPU has bf16 instructions, or on a GPU) | float32 | bfloat16
     llm: str = "qwen2.5-coder-1.5b-q4km"
     backend: str = "llamacpp"  # llamacpp | transformers | extractive
+    llm_url: str = ""  # an OpenAI-compatible server (http://host:8000/v1): answers come from it, not from `llm`
+    llm_model: str = ""  # the model name the server knows; empty: the first one it lists
+    llm_api_key: str = ""  # best given as RAG_LLM_API_KEY rather than in a file
+    llm_timeout: float = 120.0  # seconds to wait for the server's next piece of answer
+    embed_url: str = ""  # an OpenAI-compatible /v1/embeddings server: embeddings come from it, not from `embedder`
+    embed_model: str = ""
+    embed_api_key: str = ""
+    store: str = "local"  # local (FAISS + BM25 files) | milvus:<path> (Milvus Lite) | milvus:http://host:19530
+    milvus_token: str = ""  # "user:password" or an API key for a Milvus server that asks for one
+    verbose: bool = False  # llama.cpp's own log on stderr
     threads: int = 0  # 0: one per physical core
     context_tokens: int = 4096
     max_new_tokens: int = 160
@@ -101,6 +111,9 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
                           ("embed_dtype", {"auto", "float32", "bfloat16"})):
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}; got {getattr(settings, name)!r}")
+    from rag.store import parse_store
+
+    parse_store(settings.store)
     if settings.backend not in {"llamacpp", "transformers", "extractive"}:
         raise ConfigError(f"backend must be one of llamacpp, transformers, extractive; got {settings.backend!r}")
     return settings

@@ -90,7 +90,7 @@ def test_large_corpus_switches_to_hnsw_with_recall_recorded(seeds_copy: Path, tm
     index = load_index(tmp_path / "idx")
     info = index.manifest["dense_index"]
     assert info["type"] == "faiss.IndexHNSWFlat" and info["recall_at_10_vs_flat"] >= 0.9
-    assert index.dense.hnsw.efSearch == info["efSearch"]
+    assert index.store.dense.hnsw.efSearch == info["efSearch"]
     hits = HybridRetriever(index, emb, mode="dense").search("对接会签约采购金额约3亿元", 3)
     assert any("3亿元" in p.chunk.text for p in hits)
     build_index(seeds_copy, tmp_path / "small", emb)
@@ -98,7 +98,7 @@ def test_large_corpus_switches_to_hnsw_with_recall_recorded(seeds_copy: Path, tm
 
 
 def test_dense_index_recall_on_random_vectors() -> None:
-    from rag.index import dense_index
+    from rag.store.local import dense_index
 
     vecs = np.random.default_rng(1).standard_normal((3000, 32)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)

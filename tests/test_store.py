@@ -1,0 +1,142 @@
+"""The store backends: FAISS + BM25 on disk (default) and Milvus (Milvus Lite in process, and a
+`milvus-lite server` on 127.0.0.1 reached by URI) give the same candidates to the same ranking."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fakes import HashingEmbedder, free_port, listening_tcp_ports
+
+from rag.errors import ConfigError
+from rag.index import build_index, load_index
+from rag.retrieve import HybridRetriever
+from rag.store import parse_store, same_store
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+# Phrases taken from the seed pages' own wording (not from the measured question sets).
+QUERIES = ["签署合作协议 总签约采购金额", "智能生产线下线一台挖掘机", "益阳 企业 建立供需关系", "袁隆平 书信原件",
+           "雾凇 摄影", "绿色金融 评级", "湘江新区 产业", "人工智能大赛 赛题"]
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("local", ("local", "")), ("", ("local", "")),
+    ("milvus:./data/milvus.db", ("milvus", "./data/milvus.db")),
+    ("milvus:http://10.0.0.5:19530", ("milvus", "http://10.0.0.5:19530")),
+])
+def test_parse_store(spec: str, expected: tuple[str, str]) -> None:
+    assert parse_store(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["faiss", "milvus:", "milvus", "local:x", "qdrant:http://x"])
+def test_parse_store_refuses_with_the_choices(spec: str) -> None:
+    with pytest.raises(ConfigError, match="local.*milvus"):
+        parse_store(spec)
+
+
+def _top(index, emb, mode: str) -> list[list[str]]:
+    retriever = HybridRetriever(index, emb, mode=mode, rerank="coverage", rerank_weight=2.0)
+    return [[p.chunk.id for p in retriever.search(q, 3)] for q in QUERIES]
+
+
+def _same_top_passages(seeds: Path, tmp_path: Path, store: str) -> None:
+    emb = HashingEmbedder()
+    build_index(seeds, tmp_path / "local", emb)
+    report = build_index(seeds, tmp_path / "milvus", emb, store=store)
+    local, milvus = load_index(tmp_path / "local"), load_index(tmp_path / "milvus", emb.name, store=store)
+    assert milvus.manifest["store"]["kind"] == "milvus" and report.chunks == len(local.chunks)
+    assert not (milvus.path / "dense.faiss").exists()  # the vectors live in the collection
+    for mode in ("dense", "lexical", "hybrid"):
+        assert _top(milvus, emb, mode) == _top(local, emb, mode), mode
+
+
+def test_milvus_lite_gives_the_same_top_passages(seeds_copy: Path, tmp_path: Path) -> None:
+    before = listening_tcp_ports()
+    _same_top_passages(seeds_copy, tmp_path, f"milvus:{tmp_path}/milvus.db")
+    assert listening_tcp_ports() == before  # Milvus Lite is served on a Unix socket, not a TCP port
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"milvus-lite server exited: {proc.stdout.read()}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail("milvus-lite server did not start")
+
+
+@pytest.fixture
+def milvus_server(tmp_path: Path):
+    exe = Path(sys.executable).with_name("milvus-lite")
+    if not exe.exists():
+        pytest.skip("the milvus-lite command is not installed (pip install '.[milvus]')")
+    port = free_port()
+    proc = subprocess.Popen([str(exe), "server", "--data-dir", str(tmp_path / "server-data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_milvus_server_by_uri_gives_the_same_top_passages(seeds_copy: Path, tmp_path: Path, milvus_server) -> None:
+    _same_top_passages(seeds_copy, tmp_path, f"milvus:{milvus_server}")
+
+
+def test_killed_milvus_build_resumes_where_it_stopped(seeds_copy: Path, tmp_path: Path) -> None:
+    store = f"milvus:{tmp_path}/milvus.db"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(fail_after=2), store=store)
+    # Two batches of 16 were written before the crash: the next build embeds only the rest.
+    report = build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(), store=store)
+    assert report.embedded == report.chunks - 32
+    index = load_index(tmp_path / "idx")
+    hits = HybridRetriever(index, HashingEmbedder()).search("总签约采购金额约3亿元", 3)
+    assert any("3亿元" in p.chunk.text for p in hits)
+
+
+def test_milvus_drops_the_chunks_of_a_removed_file(seeds_copy: Path, tmp_path: Path) -> None:
+    store = f"milvus:{tmp_path}/milvus.db"
+    first = build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(), store=store)
+    removed = sorted(seeds_copy.iterdir())[0]
+    removed.unlink()
+    second = build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(), store=store)
+    assert second.embedded == 0 and second.chunks < first.chunks
+    index = load_index(tmp_path / "idx")
+    info = index.manifest["store"]
+    assert index.store.client.get_collection_stats(info["collection"])["row_count"] == second.chunks
+    for ids in _top(index, HashingEmbedder(), "hybrid"):
+        assert all(i in index.store.position for i in ids)
+
+
+def test_switching_the_store_setting_rebuilds_into_it(fake_pipeline, tmp_path: Path) -> None:
+    pipe = fake_pipeline(backend="extractive")
+    assert same_store(pipe.index.manifest, "local")
+    store = f"milvus:{tmp_path}/milvus.db"
+    moved = type(pipe)(pipe.settings.replace(store=store), pipe.embedder, None)
+    moved.ensure_index()  # the files did not change, but the index is in the other store: rebuilt there
+    saved = moved.index.manifest["store"]
+    assert saved["kind"] == "milvus" and saved["uri"] == f"{tmp_path}/milvus.db"
+    answer = moved.ask("对接会签约采购金额是多少？")
+    assert not answer.refused and any("3亿元" in c.quote for c in answer.citations)
+
+
+def test_milvus_store_missing_collection_is_rebuilt(fake_pipeline, tmp_path: Path) -> None:
+    store = f"milvus:{tmp_path}/milvus.db"
+    pipe = fake_pipeline(backend="extractive", store=store)
+    info = pipe.index.manifest["store"]
+    pipe.index.store.client.drop_collection(info["collection"])
+    again = type(pipe)(pipe.settings, pipe.embedder, None)
+    summary = again.ensure_index()
+    assert "rebuilt" in summary and again.ask("对接会签约采购金额是多少？").citations
