@@ -5,11 +5,12 @@ Select with `-m models`; the models are provisioned by `rag models` (CI does tha
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
-from fakes import free_port
+from fakes import free_port, listening_tcp_ports
 
 from rag.pipeline import pipeline_for
 from rag.prompt import REFUSAL_ZH
@@ -108,6 +109,65 @@ def test_gradio_api_answers_with_citations(served_app) -> None:
     text = final if isinstance(final, str) else "".join(p.get("text", "") for p in final)
     assert "3亿元" in text and "#src-" in text
     assert "<mark>" in sources_html
+
+
+def test_running_app_listens_only_on_its_page_port(served_app, real_pipeline) -> None:
+    import socket
+    import stat
+
+    real_pipeline.generator.warm_up()
+    assert listening_tcp_ports() == {int(served_app.rsplit(":", 1)[1].strip("/"))}
+    # The llama.cpp core's own HTTP server is a Unix socket only its owner may open, and it wants a key.
+    sock = real_pipeline.generator.socket_path
+    assert stat.S_ISSOCK(os.stat(sock).st_mode) and stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(sock)
+        s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert s.recv(64).split(b" ")[1] == b"401"
+
+
+@pytest.fixture(scope="module")
+def llama_server(real_pipeline):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port, key = free_port(), "test-" + os.urandom(8).hex()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "llama_server.py"), real_pipeline.generator.path,
+                             str(port), key], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"xllamacpp server did not start: {proc.stdout.read()[-2000:]}")
+        try:
+            request = urllib.request.Request(url + "/models", headers={"Authorization": f"Bearer {key}"})
+            if urllib.request.urlopen(request, timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    yield url, key
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_model_server_answers_a_seed_question_with_a_checked_citation(real_pipeline, llama_server) -> None:
+    from rag.errors import ModelError
+    from rag.generate import OpenAICompatibleGenerator
+    from rag.pipeline import Pipeline
+
+    url, key = llama_server
+    with pytest.raises(ModelError, match="API key"):
+        list(OpenAICompatibleGenerator(url, "", "wrong-key").stream([{"role": "user", "content": "好"}], 2))
+    remote = Pipeline(real_pipeline.settings.replace(llm_url=url, llm_api_key=key), real_pipeline.embedder,
+                      OpenAICompatibleGenerator(url, "", key), index=real_pipeline.index)
+    answer = remote.ask("对接会签约采购金额是多少？")
+    assert not answer.refused and "3亿元" in answer.text and not answer.notice
+    assert any("3亿元" in c.quote for c in answer.citations)
+    for c in answer.citations:
+        assert real_pipeline.index.articles[c.article_id].text[c.start:c.end] == c.quote
 
 
 CHROMIUM = Path("/usr/bin/chromium")
