@@ -215,6 +215,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     args.out = args.out or f"bench/{args.what}.json"
     if args.what == "answer":
         return _bench_answer(args)
+    if args.what == "store":
+        return _bench_store(args)
     from rag import bench
     from rag.pipeline import Pipeline
 
@@ -234,6 +236,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
             pass
     bench.save(result, out)
     print(bench.table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_store(args: argparse.Namespace) -> int:
+    from rag import bench
+    from rag.bench_store import store_bench, store_table
+
+    shared = Path(args.shared)
+    result = store_bench(shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl",
+                         args.synthetic, tuple(args.stores.split(",")), args.milvus_uri, log=_log)
+    bench.save(result, Path(args.out))
+    print(store_table(result))
     print(f"saved {args.out}")
     return 0
 
@@ -299,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("articles", help="list the indexed articles").set_defaults(func=cmd_articles)
     p = sub.add_parser("show", help="print one article")
     p.add_argument("article_id"), p.set_defaults(func=cmd_show)
-    p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default) or retrieval")
-    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval"])
+    p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
+    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store"])
     p.add_argument("--backends", default="llamacpp", help="answer: comma-separated, e.g. llamacpp,transformers")
     p.add_argument("--questions", type=int, default=0, help="answer: first N answerable dev questions (0: all)")
     p.add_argument("--shared", default="../shared", help="folder with eval/dev.jsonl and peer/ (default ../shared)")
@@ -310,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parts", default="seeds,peer,synthetic", help="comma-separated: seeds, peer, synthetic")
     p.add_argument("--port", type=int, default=7869, help="answer: port for timing `rag serve` start-up (0: skip)")
     p.add_argument("--followups", default="bench/followups.jsonl", help="follow-up questions for the seeds part")
+    p.add_argument("--stores", default="local,milvus", help="store: comma-separated backends to measure")
+    p.add_argument("--milvus-uri", default="", help="store: a Milvus server to measure (default: Milvus Lite in a temp folder)")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("user", help="logins for the chat page: add NAME (asks for the password) or list")
     p.add_argument("action", choices=["add", "list"])

@@ -111,6 +111,21 @@ def test_gradio_api_answers_with_citations(served_app) -> None:
     assert "<mark>" in sources_html
 
 
+def test_rag_ask_prints_the_answer_without_llama_cpp_log(real_pipeline) -> None:
+    import subprocess
+    import sys
+
+    s = real_pipeline.settings
+    env = {**os.environ, "RAG_SEEDS_DIR": s.seeds_dir, "RAG_INDEX_DIR": s.index_dir, "RAG_MAX_NEW_TOKENS": "40"}
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "对接会签约采购金额是多少？"], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "3亿元" in done.stdout
+    noise = [line for line in (done.stdout + done.stderr).splitlines()
+             if "slot " in line or line.startswith(("llama_", "load_tensors", "print_info", "srv "))]
+    assert not noise, noise[:5]
+
+
 def test_running_app_listens_only_on_its_page_port(served_app, real_pipeline) -> None:
     import socket
     import stat

@@ -1,0 +1,43 @@
+"""The `rag` command's own output: progress lines that suit a terminal and a log file alike."""
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+
+from rag.cli import _Bar, build_parser
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _run(bar: _Bar) -> None:
+    for i in range(0, 101, 5):
+        bar(f"embedding chunks · 3 files, {i} done", i, 100)
+    bar("building search index", 0, 1)
+    bar("building search index", 1, 1)
+
+
+def test_progress_into_a_file_is_one_line_per_stage(monkeypatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    _run(_Bar())
+    text = out.getvalue()
+    assert "\r" not in text
+    assert text.splitlines() == ["embedding chunks: 100/100 3 files, 100 done", "building search index: 1/1"]
+
+
+def test_progress_on_a_terminal_redraws_one_bar(monkeypatch) -> None:
+    out = _Terminal()
+    monkeypatch.setattr(sys, "stderr", out)
+    _run(_Bar())
+    text = out.getvalue()
+    assert "\r" in text and "100/100" in text and "1/1" in text
+
+
+@pytest.mark.parametrize("argv, verbose", [(["ask", "问"], False), (["--verbose", "ask", "问"], True)])
+def test_verbose_flag(argv: list[str], verbose: bool) -> None:
+    assert build_parser().parse_args(argv).verbose is verbose
