@@ -100,10 +100,8 @@ def load_index(root: str | Path, embedder_name: str | None = None, dim: int | No
         articles = {a["id"]: _article(a) for a in _read_jsonl(path / "articles.jsonl")}
         chunks = [Chunk(**c) for c in _read_jsonl(path / "chunks.jsonl")]
         backend = open_store(path, manifest, chunks, store_token)
-    except (IndexMismatchError, RagError) as exc:
-        if isinstance(exc, IndexMismatchError):
-            raise
-        raise IndexMismatchError(f"the index in {root}/ cannot be opened ({exc}); run  rag index --rebuild") from None
+    except RagError:  # a mismatch, or a store that cannot be reached now: rebuilding would not help that
+        raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexMismatchError(f"the index in {root}/ is damaged ({exc.__class__.__name__}: {exc}); "
                                  "run  rag index --rebuild") from None

@@ -2,7 +2,6 @@
 `milvus-lite server` on 127.0.0.1 reached by URI) give the same candidates to the same ranking."""
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -140,3 +139,30 @@ def test_milvus_store_missing_collection_is_rebuilt(fake_pipeline, tmp_path: Pat
     again = type(pipe)(pipe.settings, pipe.embedder, None)
     summary = again.ensure_index()
     assert "rebuilt" in summary and again.ask("对接会签约采购金额是多少？").citations
+
+
+def test_unreachable_milvus_server_says_so_and_rebuilds_nothing(fake_pipeline) -> None:
+    from rag.errors import RagError
+
+    pipe = fake_pipeline(backend="extractive")
+    live = pipe.index.path
+    moved = type(pipe)(pipe.settings.replace(store=f"milvus:http://127.0.0.1:{free_port()}"), pipe.embedder, None)
+    with pytest.raises(RagError, match="cannot be reached"):
+        moved.ensure_index()
+    assert load_index(pipe.settings.index_dir).path == live  # the local index is still the live one
+
+
+def test_milvus_lite_folder_held_by_another_process_is_named(tmp_path: Path) -> None:
+    from rag.errors import RagError
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from rag.store.milvus import client_for; client_for(sys.argv[1]); print('ready', flush=True); "
+        "time.sleep(60)"), str(tmp_path / "m.db")], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(RagError, match="One process at a time"):
+            build_index(Path(__file__).parent.parent / "seeds", tmp_path / "idx", HashingEmbedder(),
+                        store=f"milvus:{tmp_path}/m.db")
+    finally:
+        holder.kill()
+        holder.wait()

@@ -77,7 +77,9 @@ def _lite_socket(path: str) -> str:
     try:
         db = MilvusLite(str(Path(path).resolve()))
     except Exception as exc:  # another process holds the folder's lock, or it is not a Milvus Lite folder
-        raise RagError(f"Milvus Lite could not open {path}: {exc}") from None
+        raise RagError(f"Milvus Lite could not open {path}: {exc}. One process at a time can open a Milvus Lite "
+                       "folder: stop the other one (a running rag serve?), or use a Milvus server "
+                       "(store = milvus:http://host:19530).") from None
     folder = tempfile.mkdtemp(prefix="rag-milvus-")
     os.chmod(folder, 0o700)
     sock = os.path.join(folder, "milvus.sock")
