@@ -125,12 +125,13 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def _previous(root: Path, embedder: Embedder, chunking: dict) -> Index | None:
-    """The live index if it can donate its parsed files and vectors to this build (same model and chunking)."""
+    """The live index if it can donate its parsed files and vectors to this build (same model, dim and chunking)."""
     try:
         old = load_index(root, embedder.name)
     except (IndexMissingError, IndexMismatchError):
         return None
-    return old if old.manifest["chunking"] == chunking else None
+    dim = old.manifest["embedder"]["dim"]
+    return old if old.manifest["chunking"] == chunking and dim == (embedder.dim or dim) else None
 
 
 def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_chars: int = 220,
@@ -146,7 +147,7 @@ def build_index(seeds: str | Path, root: str | Path, embedder: Embedder, max_cha
     chunking = _chunk_settings(max_chars, overlap)
     old = None if rebuild else _previous(root, embedder, chunking)
     old_files = old.manifest["files"] if old else {}
-    writer = open_writer(store, root, embedder.name, ann_threshold, rebuild, store_token)
+    writer = open_writer(store, root, embedder.name, ann_threshold, rebuild, store_token, embedder.dim)
     report = BuildReport()
     sources = list_sources(seeds)
     results: list[FileResult] = []

@@ -166,3 +166,19 @@ def test_milvus_lite_folder_held_by_another_process_is_named(tmp_path: Path) -> 
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_another_vector_size_starts_the_milvus_collection_afresh(seeds_copy: Path, tmp_path: Path) -> None:
+    store = f"milvus:{tmp_path}/milvus.db"
+    build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(dim=64), store=store)
+    report = build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(dim=32), store=store)
+    assert report.embedded == report.chunks  # nothing of the 64-d vectors is reused
+    index = load_index(tmp_path / "idx")
+    assert index.manifest["embedder"]["dim"] == 32
+    assert HybridRetriever(index, HashingEmbedder(dim=32), mode="dense").search("总签约采购金额约3亿元", 3)
+
+
+def test_another_vector_size_is_not_reused_by_the_local_store(seeds_copy: Path, tmp_path: Path) -> None:
+    build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(dim=64))
+    report = build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(dim=32))
+    assert report.embedded == report.chunks and load_index(tmp_path / "idx").store.vectors.shape[1] == 32

@@ -50,12 +50,13 @@ def parse_store(spec: str) -> tuple[str, str]:
 
 
 def open_writer(spec: str, root: Path, embedder_name: str, ann_threshold: int, rebuild: bool,
-                token: str = "") -> StoreWriter:
+                token: str = "", dim: int = 0) -> StoreWriter:
+    """The writer for a build into `root`; `dim` is the embedder's dimension where known (0: not yet)."""
     kind, uri = parse_store(spec)
     if kind == "milvus":
         from rag.store.milvus import MilvusWriter, collection_name
 
-        return MilvusWriter(uri, collection_name(embedder_name, root), token, rebuild)
+        return MilvusWriter(uri, collection_name(embedder_name, root), token, rebuild, dim)
     from rag.store.local import LocalWriter
 
     return LocalWriter(ann_threshold)

@@ -144,11 +144,28 @@ class MilvusWriter:
     """Builds the Milvus store: writes each embedded batch as it comes (so a killed build resumes), then
     deletes the chunks the new version no longer has."""
 
-    def __init__(self, uri: str, collection: str, token: str = "", rebuild: bool = False) -> None:
+    def __init__(self, uri: str, collection: str, token: str = "", rebuild: bool = False, dim: int = 0) -> None:
         self.uri, self.collection = uri, collection
         self.client = client_for(uri, token)
-        if rebuild and self.client.has_collection(collection):
-            self.client.drop_collection(collection)
+        if self.client.has_collection(collection) and (rebuild or (dim and self._dim() != dim)):
+            self.client.drop_collection(collection)  # vectors of another size cannot be searched with these
+        self._checked = False  # whether the collection exists with the right dimension (checked at the first batch)
+
+    def _dim(self) -> int:
+        fields = self.client.describe_collection(self.collection)["fields"]
+        return int(next(f["params"]["dim"] for f in fields if f["name"] == "dense"))
+
+    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        if not self._checked:
+            if not self.client.has_collection(self.collection):
+                self._create(int(vectors.shape[1]))
+            elif self._dim() != vectors.shape[1]:  # the model's size was not known when the build began
+                raise IndexMismatchError(f"Milvus collection {self.collection} holds vectors of dimension "
+                                         f"{self._dim()}, the embedder gives {vectors.shape[1]}: run  rag index --rebuild")
+            self._checked = True
+        rows = [{"id": c.id, "text": c.embedding_text()[:TEXT_LIMIT], "dense": v.astype(np.float32).tolist()}
+                for c, v in zip(chunks, vectors)]
+        self.client.upsert(self.collection, rows)
 
     def reusable(self, chunks: list[Chunk], old: object | None) -> set[str]:
         if not self.client.has_collection(self.collection):
@@ -175,13 +192,6 @@ class MilvusWriter:
         params.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
         params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         self.client.create_collection(self.collection, schema=schema, index_params=params)
-
-    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        if not self.client.has_collection(self.collection):
-            self._create(int(vectors.shape[1]))
-        rows = [{"id": c.id, "text": c.embedding_text()[:TEXT_LIMIT], "dense": v.astype(np.float32).tolist()}
-                for c, v in zip(chunks, vectors)]
-        self.client.upsert(self.collection, rows)
 
     def finish(self, staging: Path, chunks: list[Chunk], dim: int) -> dict:
         if chunks and not self.client.has_collection(self.collection):
