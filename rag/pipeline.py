@@ -17,7 +17,7 @@ from rag.extract import extractive_answer, part_quote
 from rag.generate import Generator, LlamaCppGenerator, OpenAICompatibleGenerator, TransformersGenerator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.models import resolve
-from rag.prompt import SECOND_LOOK, SYSTEM, asks_for_list, build_messages, is_english, refusal_for, related_refusal
+from rag.prompt import SECOND_LOOK, SYSTEM, asks_for_list, build_messages, is_english, refusal_for
 from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
@@ -342,12 +342,11 @@ class Pipeline:
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)
         text, citations, dropped = check_answer(raw, passages, question) if _claims(raw) else ("", [], [])
-        if not citations:
+        # No supported claim, or claims on the topic without the figure, date or name asked for: a refusal,
+        # and a refusal quotes nothing (the closest passages are shown beside it instead).
+        if not citations or not answers_asked(question, text):
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped))
-        if not answers_asked(question, text):  # on the topic, but without the figure, date or name asked for
-            return Answer(question, related_refusal(question, text), True, (), tuple(passages), timings,
-                          notice.strip(), unsupported=tuple(dropped))
         return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
                       unsupported=tuple(dropped))
 

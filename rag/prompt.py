@@ -27,23 +27,20 @@ SYSTEM = _RULES + f"如果资料中没有答案，只回答：{REFUSAL_ZH}（英
 SECOND_LOOK = _RULES + "资料里找不到的内容不要编造。"
 
 
+_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^<>]*>", re.S | re.I)
+
+
 def is_english(text: str) -> bool:
-    """A question with more Latin letters than Chinese characters is answered in English."""
-    latin = len(re.findall(r"[A-Za-z]", text))
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+    """A question with more Latin letters than Chinese characters is answered in English. Markup pasted
+    with the question ("<img src=x onerror=…>") is not its words and does not count."""
+    words = _MARKUP.sub(" ", text)
+    latin = len(re.findall(r"[A-Za-z]", words))
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", words))
     return latin > cjk
 
 
 def refusal_for(question: str) -> str:
     return REFUSAL_EN if is_english(question) else REFUSAL_ZH
-
-
-def related_refusal(question: str, related: str) -> str:
-    """The refusal for an answer that says something about the topic but not what was asked; what it did
-    say (with its [n]) follows, so the user sees why the closest passages were picked."""
-    if is_english(question):
-        return f"{REFUSAL_EN} The passages only say: {related}"
-    return f"{REFUSAL_ZH}资料中相关的说法：{related}"
 
 
 def term_weights(question: str, texts: list[str]) -> dict[str, float]:

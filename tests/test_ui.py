@@ -163,3 +163,16 @@ def test_models_load_in_the_background_with_a_status(fake_pipeline, fail: bool) 
         assert "3亿元" in pipe.ask("对接会签约采购金额是多少？").text  # answers go on, extractively
     else:
         assert warmup.status().startswith("✅") and "Models ready" in warmup.status("en")
+
+
+@pytest.mark.parametrize("question, english", [
+    ('<b>对接会</b>签约金额是多少？<img src=x onerror="alert(1)">', False),
+    ("<script>document.title</script>湖南有多少家电机企业？", False),
+    ("How much was signed at the <b>matchmaking</b> meeting?", True),
+    ("益阳 GDP growth rate in 2025 was what?", True),
+    ("a < b 的时候怎么办？", False),
+])
+def test_the_answer_language_follows_the_words_not_the_markup(question: str, english: bool) -> None:
+    from rag.prompt import is_english
+
+    assert is_english(question) is english
