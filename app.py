@@ -12,10 +12,10 @@ from pathlib import Path
 import gradio as gr
 
 from rag import auth, library, ui
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
-from rag.pipeline import EXTRACTIVE_NOTICE, RETRIEVAL_MODES, Pipeline, pipeline_for
+from rag.pipeline import EXTRACTIVE_NOTICE, RETRIEVAL_MODES, Pipeline, pipeline_for, validate_question
 from rag.prompt import build_messages
 from rag.rewrite import Turn
 from rag.settings import load_settings
@@ -88,19 +88,42 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     """The chat UI for a pipeline whose index is loaded; with `warmup`, a status line follows the models
     loading in the background."""
     llm_name = pipe.generator.name if pipe.generator is not None else ""
+    # The measured prefill of the last answer, for the "reading, about N s" line: new prompt tokens and the
+    # rate they were filled at (until one is measured: ~370 new tokens at ~60 tokens/s on two cores).
+    prefill = {"tokens": 370.0, "per_second": 60.0}
 
     def backend_choices(lang: str) -> list[tuple[str, str]]:
-        return ([(llm_name, "llm")] if llm_name else []) + [(ui.t(lang, "extractive"), "extractive")]
+        return ([(ui.model_label(llm_name, lang), "llm")] if llm_name else []) + [(ui.t(lang, "extractive"), "extractive")]
+
+    def reading_seconds(backend: str) -> float | None:
+        if backend == "extractive" or pipe.generator is None:
+            return None
+        return prefill["tokens"] / max(prefill["per_second"], 1.0)
+
+    def measure_prefill() -> None:
+        timings = getattr(pipe.generator, "last_timings", None) or {}
+        if timings.get("prompt_per_second") and timings.get("prompt_n") is not None:
+            prefill["per_second"] = float(timings["prompt_per_second"])
+            prefill["tokens"] = float(max(1, timings["prompt_n"]))  # llama.cpp's prompt_n counts new tokens only
 
     def respond(question: str, history: list[dict], turns: list[Turn], top_k: int = 0, length: str = "normal",
-                backend: str = "llm", mode: str = "hybrid", lang: str = "zh", request: gr.Request = None):
-        history, turns = list(history or []), list(turns or [])
-        empty = ui.sources_html(None, lang=lang)
-        if not (question or "").strip():
-            yield history, empty, "", turns
+                backend: str = "llm", mode: str = "hybrid", lang: str = "zh", earlier: list | None = None,
+                request: gr.Request = None):
+        history, turns, earlier = list(history or []), list(turns or []), list(earlier or [])
+        try:
+            question = validate_question(question)
+        except InputError as exc:
+            if not (question or "").strip():  # an empty send changes nothing on the page
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return
+            # The question stays in the box to be shortened; no bubble holds a page of pasted text.
+            history.append({"role": "assistant", "content": ui.t(lang, "too_long", message=html.escape(str(exc)))})
+            yield history, gr.skip(), question, turns, earlier
             return
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
-        yield history, empty, "", turns
+        turn = len(earlier) + 1
+        history += [{"role": "user", "content": ui.as_text(question)},
+                    {"role": "assistant", "content": "…"}]
+        yield history, gr.skip(), "", turns, earlier
         articles = pipe.index.articles if pipe.index is not None else {}
         try:
             streamed = ""
@@ -108,30 +131,35 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                      history=turns[-MAX_TURNS:], mode=mode or "hybrid",
                                      extractive=backend == "extractive", key=_session(request)):
                 if event.kind == "passages":
-                    yield history, ui.sources_html(None, list(event.passages), event.text, articles, lang), "", turns
+                    found = ui.sources_html(None, list(event.passages), event.text, articles, lang, turn)
+                    history[-1] = {"role": "assistant",
+                                   "content": ui.stage_message(list(event.passages), lang, reading_seconds(backend))}
+                    yield history, ui.panel(found, earlier, lang), "", turns, earlier
                 elif event.kind == "retry":
                     streamed = ""
                     history[-1] = {"role": "assistant", "content": ui.t(lang, "retry")}
-                    yield history, gr.skip(), "", turns
+                    yield history, gr.skip(), "", turns, earlier
                 elif event.kind == "waiting":
                     history[-1] = {"role": "assistant", "content": ui.t(lang, "waiting", ahead=event.text)}
-                    yield history, gr.skip(), "", turns
+                    yield history, gr.skip(), "", turns, earlier
                 elif event.kind == "token":
                     streamed += event.text
-                    history[-1] = {"role": "assistant", "content": streamed}
-                    yield history, gr.skip(), "", turns
+                    history[-1] = {"role": "assistant", "content": ui.provisional(streamed, lang)}
+                    yield history, gr.skip(), "", turns, earlier
                 else:
                     answer = event.answer
-                    history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer, lang)}
+                    measure_prefill()
+                    history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer, lang, turn)}
                     turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
-                    yield history, ui.sources_html(answer, articles=articles, lang=lang), "", turns
+                    mine = ui.sources_html(answer, articles=articles, lang=lang, turn=turn)
+                    yield history, ui.panel(mine, earlier, lang), "", turns, earlier + [(turn, question, mine)]
         except RagError as exc:
             history[-1] = {"role": "assistant", "content": f"⚠️ {html.escape(str(exc))}"}
-            yield history, empty, "", turns
+            yield history, ui.panel("", earlier, lang), "", turns, earlier
         except Exception:  # never a traceback on the page: the details go to the log file
             log.exception("answering %r failed", question[:200])
             history[-1] = {"role": "assistant", "content": "⚠️ " + INTERNAL_ERROR}
-            yield history, empty, "", turns
+            yield history, ui.panel("", earlier, lang), "", turns, earlier
 
     def answer_api(question: str) -> dict:
         """One question in, the `rag ask --json` object out (for gradio_client)."""
@@ -165,33 +193,36 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         def report(text: str, done: int, total: int) -> None:
             progress((done, total) if total else None, desc=text.split(" · ")[0])
 
+        head = message + "\n\n" if message else ""
         try:
-            summary = pipe.reindex(progress=report) or "资料没有变化，索引已是最新。"
-            status = (message + "\n\n" if message else "") + "索引已更新：" + summary.replace("\n", "；")
+            summary = pipe.reindex(progress=report, lang=lang) or ui.t(lang, "index_same")
+            status = head + ui.t(lang, "index_updated") + summary.replace("\n", "；" if lang == "zh" else "; ")
         except RagError as exc:
-            status = (message + "\n\n" if message else "") + f"⚠️ {exc}"
+            status = head + f"⚠️ {exc}"
         except Exception:
             log.exception("re-indexing failed")
-            status = (message + "\n\n" if message else "") + "⚠️ 索引更新失败，原来的索引仍在使用。" + INTERNAL_ERROR
+            status = head + ui.t(lang, "index_failed") + INTERNAL_ERROR
         return kb_view(status, lang)
+
+    cleared = gr.update(value=None)  # the upload box, emptied after each upload so no file is sent twice
 
     def on_upload(files, lang: str = "zh", progress=gr.Progress()):
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
         added, refused = library.add_files(paths, pipe.settings.seeds_dir)
-        lines = [f"已加入：{'、'.join(added)}"] if added else []
-        lines += [f"未加入：{r}" for r in refused]
+        lines = [ui.t(lang, "added", names="、".join(added))] if added else []
+        lines += [ui.t(lang, "not_added", why=r) for r in refused]
         if not added:
-            return kb_view("\n\n".join(lines) or "没有选择文件。", lang)
-        return reindex("\n\n".join(lines), progress, lang)
+            return kb_view("\n\n".join(lines) or ui.t(lang, "no_files"), lang) + (cleared,)
+        return reindex("\n\n".join(lines), progress, lang) + (cleared,)
 
     def on_remove(name: str | None, lang: str = "zh", progress=gr.Progress()):
-        if not name:
-            return kb_view("请先选择要移除的文件。", lang)
+        if not name:  # nothing picked, or the confirmation was declined
+            return kb_view(ui.t(lang, "pick_first"), lang)
         try:
             where = library.remove_file(name, pipe.settings.seeds_dir)
         except RagError as exc:
             return kb_view(f"⚠️ {exc}", lang)
-        return reindex(f"已移除 {name}（文件移到 {where}，可以找回）。", progress, lang)
+        return reindex(ui.t(lang, "removed_file", name=name, where=where), progress, lang)
 
     def on_reindex(lang: str = "zh", progress=gr.Progress()):
         return reindex("", progress, lang)
@@ -215,19 +246,20 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                         send = gr.Button(ui.t("zh", "send"), variant="primary", elem_id="send")
                         stop = gr.Button(ui.t("zh", "stop"), variant="stop", elem_id="stop")
                         clear = gr.Button(ui.t("zh", "new"), elem_id="new-chat")
-                    examples = ui.example_questions(index)
-                    if examples:
-                        gr.Examples(examples=[[q] for q in examples], inputs=box, label="示例问题 / Examples")
-                    with gr.Accordion(ui.t("zh", "settings"), open=False, elem_id="settings") as settings_box:
-                        top_k = gr.Slider(1, 8, value=s.top_k, step=1, label=ui.t("zh", "top_k"), elem_id="set-top-k")
-                        length = gr.Radio([(ui.t("zh", k), k) for k in ui.LENGTHS], value="normal",
-                                          label=ui.t("zh", "length"), elem_id="set-length")
-                        backend = gr.Radio(backend_choices("zh"), value="llm" if llm_name else "extractive",
-                                           label=ui.t("zh", "backend"), elem_id="set-backend")
-                        mode = gr.Radio([(ui.t("zh", m), m) for m in RETRIEVAL_MODES], value="hybrid",
-                                        label=ui.t("zh", "mode"), elem_id="set-mode")
                 with gr.Column(scale=2, min_width=320):
                     sources = gr.HTML(ui.sources_html(None), label=ui.t("zh", "sources"), elem_id="sources")
+            # Below both columns: on a phone the sources come right after the answer, these after them.
+            examples = ui.example_questions(index)
+            if examples:
+                gr.Examples(examples=[[q] for q in examples], inputs=box, label="示例问题 / Examples")
+            with gr.Accordion(ui.t("zh", "settings"), open=False, elem_id="settings") as settings_box:
+                top_k = gr.Slider(1, 8, value=s.top_k, step=1, label=ui.t("zh", "top_k"), elem_id="set-top-k")
+                length = gr.Radio([(ui.t("zh", k), k) for k in ui.LENGTHS], value="normal",
+                                  label=ui.t("zh", "length"), elem_id="set-length")
+                backend = gr.Radio(backend_choices("zh"), value="llm" if llm_name else "extractive",
+                                   label=ui.t("zh", "backend"), elem_id="set-backend")
+                mode = gr.Radio([(ui.t("zh", m), m) for m in RETRIEVAL_MODES], value="hybrid",
+                                label=ui.t("zh", "mode"), elem_id="set-mode")
         with gr.Tab(ui.t("zh", "tab_library"), elem_id="tab-library") as tab_library:
             library_note = gr.Markdown(ui.t("zh", "library_note"))
             upload = gr.File(label=ui.t("zh", "upload", **upload_label), file_count="multiple", elem_id="kb-upload")
@@ -235,7 +267,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             docs = library.documents(index)
             table = gr.Dataframe(value=kb_table(docs), interactive=False, wrap=True, elem_id="kb-table")
             with gr.Row():
-                pick = gr.Dropdown(choices=[d.name for d in docs], label=ui.t("zh", "pick"), elem_id="kb-pick")
+                pick = gr.Dropdown(choices=[d.name for d in docs], value=None, label=ui.t("zh", "pick"),
+                                   elem_id="kb-pick")
                 remove = gr.Button(ui.t("zh", "remove"), elem_id="kb-remove")
                 rebuild = gr.Button(ui.t("zh", "reindex"), elem_id="kb-reindex")
         info = gr.Markdown(index_info(), elem_id="index-info")
@@ -249,9 +282,10 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
 
             timer.tick(tick, lang, [status, timer, info], api_name=False, queue=False, show_progress="hidden")
 
-        def relabel(lg: str, backend_value: str):
+        def relabel(lg: str, backend_value: str, earlier: list):
             """Every label in the chosen language; values and the conversation stay as they are."""
-            return (ui.t(lg, "title"), gr.update(label=ui.t(lg, "tab_chat")), gr.update(label=ui.t(lg, "chat")),
+            extra = (warmup.status(lg),) if warmup is not None else ()
+            return extra + (ui.sources_html(None, lang=lg) if not earlier else gr.skip(), ui.t(lg, "title"), gr.update(label=ui.t(lg, "tab_chat")), gr.update(label=ui.t(lg, "chat")),
                     gr.update(label=ui.t(lg, "question"), placeholder=ui.t(lg, "placeholder")),
                     gr.update(value=ui.t(lg, "send")), gr.update(value=ui.t(lg, "stop")),
                     gr.update(value=ui.t(lg, "new")), gr.update(label=ui.t(lg, "settings")),
@@ -264,24 +298,29 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                     kb_table(library.documents(pipe.index), lg), gr.update(label=ui.t(lg, "pick")),
                     gr.update(value=ui.t(lg, "remove")), gr.update(value=ui.t(lg, "reindex")), index_info(lg))
 
-        lang.change(relabel, [lang, backend],
-                    [title, tab_chat, chat, box, send, stop, clear, settings_box, top_k, length, backend, mode,
-                     sources, tab_library, library_note, upload, table, pick, remove, rebuild, info],
+        turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
+        earlier = gr.State([])  # (number, question, sources HTML) of each answer so far, for the panel
+        lang.change(relabel, [lang, backend, earlier],
+                    ([status] if warmup is not None else []) +
+                    [sources, title, tab_chat, chat, box, send, stop, clear, settings_box, top_k, length, backend,
+                     mode, sources, tab_library, library_note, upload, table, pick, remove, rebuild, info],
                     api_name=False, queue=False)
         kb_outputs = [kb_status, table, pick, info]
-        upload.upload(on_upload, [upload, lang], kb_outputs, api_name=False)
-        remove.click(on_remove, [pick, lang], kb_outputs, api_name=False)
+        upload.upload(on_upload, [upload, lang], kb_outputs + [upload], api_name=False)
+        remove.click(on_remove, [pick, lang], kb_outputs, api_name=False, js=ui.confirm_remove_js())
         rebuild.click(on_reindex, lang, kb_outputs, api_name=False)
+        # A reload shows the library as it is now, not as it was when the page was built.
+        demo.load(lambda lg: kb_view("", lg), lang, kb_outputs, api_name=False, queue=False)
         hidden_q = gr.Textbox(visible=False)
         hidden_out = gr.JSON(visible=False)
-        turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
-        chat_inputs = [box, chat, turns, top_k, length, backend, mode, lang]
+        chat_inputs = [box, chat, turns, top_k, length, backend, mode, lang, earlier]
         # Up to ANSWERING questions are taken at once: each retrieves its passages and shows them at once,
         # then waits in the pipeline's line for the one model (one answer generated at a time, the place
         # in line shown in the answer bubble); beyond that Gradio's queue holds them, its position shown.
         chat_events = {"concurrency_id": "chat", "concurrency_limit": ANSWERING}
-        send.click(respond, chat_inputs, [chat, sources, box, turns], api_name="chat", **chat_events)
-        box.submit(respond, chat_inputs, [chat, sources, box, turns], api_name=False, **chat_events)
+        chat_outputs = [chat, sources, box, turns, earlier]
+        send.click(respond, chat_inputs, chat_outputs, api_name="chat", **chat_events)
+        box.submit(respond, chat_inputs, chat_outputs, api_name=False, **chat_events)
         # Stop tells the model to stop this session's answer at its next token (or never to start it, if it
         # is still waiting); the answer so far is then checked and shown as usual. (Gradio's own event
         # cancelling left the next question unanswered.)
@@ -289,8 +328,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             pipe.cancel(_session(request) or "-")  # no session, nothing to stop
 
         stop.click(on_stop, None, None, api_name=False, concurrency_limit=None)
-        clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", []), lang, [chat, sources, box, turns],
-                    api_name=False)
+        clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", [], []), lang, chat_outputs, api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask", **chat_events)
     return demo
 

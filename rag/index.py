@@ -45,7 +45,11 @@ class BuildReport:
     seconds: float = 0.0
     path: str = ""
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
+        if lang == "zh":
+            lines = [f"已收录 {self.files} 个文件（{self.reused_files} 个未变，{len(self.skipped)} 个未能读取），"
+                     f"{self.articles} 篇文章，{self.chunks} 个段落；新嵌入 {self.embedded} 个段落；共用 {self.seconds:.1f} 秒"]
+            return "\n".join(lines + [f"未能读取 {name}：{why}" for name, why in self.skipped])
         lines = [f"indexed {self.files} file(s) ({self.reused_files} unchanged, {len(self.skipped)} skipped), "
                  f"{self.articles} articles, {self.chunks} chunks; embedded {self.embedded} new chunk(s); "
                  f"{self.seconds:.1f} s in all"]

@@ -71,35 +71,35 @@ class Pipeline:
         return cls(settings, _embedder(settings, progress), generator, notice=notice)
 
     # -- index ---------------------------------------------------------------------------------
-    def ensure_index(self, rebuild: bool = False, progress: Progress | None = None) -> str:
-        """Build the index if it is missing, stale or forced, then load it. Returns a summary line."""
+    def ensure_index(self, rebuild: bool = False, progress: Progress | None = None, lang: str = "en") -> str:
+        """Build the index if it is missing, stale or forced, then load it. Returns a summary line (in `lang`)."""
         s = self.settings
         summary = ""
         if rebuild or index_is_stale(s.seeds_dir, s.index_dir):
-            summary = self._build(rebuild, progress)
+            summary = self._build(rebuild, progress, lang)
         try:
             self.load_index()
         except IndexMismatchError as exc:
             # Damaged, or built with another embedding model or format: the sources are all in seeds/,
             # so a full rebuild gives a good index; until it is swapped in nothing else is touched.
             log.warning("rebuilding the index: %s", exc)
-            summary = f"index rebuilt ({exc})\n" + self._build(True, progress)
+            summary = f"index rebuilt ({exc})\n" + self._build(True, progress, lang)
             self.load_index()
         return summary
 
-    def _build(self, rebuild: bool, progress: Progress | None) -> str:
+    def _build(self, rebuild: bool, progress: Progress | None, lang: str = "en") -> str:
         s = self.settings
         return build_index(s.seeds_dir, s.index_dir, self.embedder, s.chunk_chars, s.chunk_overlap_sentences,
                            rebuild=rebuild, progress=progress, ann_threshold=s.ann_threshold, store=s.store,
-                           store_token=s.milvus_token).summary()
+                           store_token=s.milvus_token).summary(lang)
 
-    def reindex(self, progress: Progress | None = None) -> str:
+    def reindex(self, progress: Progress | None = None, lang: str = "en") -> str:
         """Bring the index up to date with the seeds folder while questions go on being answered from the
         live one; it is swapped in when the build is done. One build at a time."""
         if not self._build_lock.acquire(blocking=False):
             raise InputError("正在更新索引，请等这一次完成。(An index build is already running.)")
         try:
-            return self.ensure_index(progress=progress)
+            return self.ensure_index(progress=progress, lang=lang)
         finally:
             self._build_lock.release()
 

@@ -28,6 +28,19 @@ CSS = """
 .src-card summary {cursor:pointer; color:var(--link-text-color); font-size:0.9em;}
 .src-article {max-height:420px; overflow-y:auto; border-top:1px dashed var(--border-color-primary); padding-top:6px;
               margin-top:4px;}
+.src-turn {color:var(--body-text-color-subdued); font-size:0.9em; margin:14px 0 6px 0;
+           border-top:1px solid var(--border-color-primary); padding-top:8px;}
+#chat a, #sources a {color:var(--link-text-color); text-decoration:underline; font-weight:600;}
+.draft-note {color:var(--body-text-color-subdued); font-size:0.9em; margin-bottom:4px;}
+.draft {opacity:0.55; font-style:italic;}
+.removed summary {cursor:pointer; color:var(--body-text-color-subdued); font-size:0.9em;}
+.removed s {color:var(--body-text-color-subdued);}
+@media (max-width: 640px) {
+  #chat {height:46vh !important; min-height:220px;}
+  #kb-table table {font-size:0.85em;}
+  #kb-table {overflow-x:auto;}
+  #kb-upload {min-height:120px;}
+}
 """
 
 # Every label the page shows, by language. The answers themselves follow the question's language.
@@ -53,6 +66,16 @@ LABELS: dict[str, dict[str, str]] = {
         "ready": "✅ 模型已就绪（后台加载用了 {seconds} 秒）", "partly_ready": "⚠️ 部分模型未能加载",
         "waiting": "⏳ 排队等待语言模型：前面还有 {ahead} 个回答。资料已列在来源栏里。",
         "retry": "🔎 再仔细读一遍最相关的两段原文……",
+        "found": "🔎 找到 {n} 段资料（{titles}）。", "reading": "⏳ 模型正在阅读，大约 {seconds} 秒后开始回答……",
+        "checking": "⏳ 正在核对出处……（下面是模型的草稿，核对后才算回答）",
+        "removed": "另有 {n} 句在资料中找不到依据，已删去（点开查看）",
+        "turn_sources": "第 {n} 问的来源：{question}", "too_long": "⚠️ {message} 问题仍在输入框里，可以删减后再发。",
+        "local_model": "本地模型 {model}", "server_model": "服务器模型 {model}",
+        "added": "已加入：{names}", "not_added": "未加入：{why}", "no_files": "没有选择文件。",
+        "pick_first": "没有移除任何文件。", "removed_file": "已移除 {name}（文件移到 {where}，可以找回）。",
+        "confirm_remove": "确定移除“{name}”吗？文件会移到 seeds/.removed/，可以找回。",
+        "index_updated": "索引已更新：", "index_same": "资料没有变化，索引已是最新。",
+        "index_failed": "⚠️ 索引更新失败，原来的索引仍在使用。",
     },
     "en": {
         "title": "## Hunan Daily archive Q&A\nAnswers come only from the indexed newspaper pages, every sentence with "
@@ -80,6 +103,17 @@ LABELS: dict[str, dict[str, str]] = {
         "ready": "✅ Models ready (loaded in the background in {seconds} s)", "partly_ready": "⚠️ Some models did not load",
         "waiting": "⏳ Waiting for the language model: {ahead} answer(s) ahead. The passages are under Sources.",
         "retry": "🔎 Reading the two closest passages in full once more…",
+        "found": "🔎 Found {n} passages ({titles}).", "reading": "⏳ The model is reading; the answer starts in about {seconds} s…",
+        "checking": "⏳ Checking the sources… (the model's draft below counts only once checked)",
+        "removed": "{n} more sentence(s) had no support in the passages and were removed (open to see)",
+        "turn_sources": "Sources of question {n}: {question}",
+        "too_long": "⚠️ {message} Your question is still in the box: shorten it and send again.",
+        "local_model": "Local model {model}", "server_model": "Server model {model}",
+        "added": "Added: {names}", "not_added": "Not added: {why}", "no_files": "No file chosen.",
+        "pick_first": "No file was removed.", "removed_file": "Removed {name} (moved to {where}; it can be recovered).",
+        "confirm_remove": "Remove \u201c{name}\u201d? The file is moved to seeds/.removed/ and can be recovered.",
+        "index_updated": "Index updated: ", "index_same": "Nothing changed; the index is up to date.",
+        "index_failed": "⚠️ The index could not be updated; the previous one is still in use.",
     },
 }
 LANGUAGES = [("中文", "zh"), ("English", "en")]
@@ -107,19 +141,70 @@ def _claim_text(claim: str) -> str:
     return re.sub(r"\[\d+\]", "", claim).strip()
 
 
-def answer_markdown(answer: Answer, lang: str = "zh") -> str:
-    """The answer for the chat bubble: [n] becomes a link to that source card in the panel; claims the
-    checker removed are listed struck through under it."""
-    text = html.escape(answer.text)
-    text = re.sub(r"\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#src-{m.group(1)})", text)
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+
+
+def as_text(text: str) -> str:
+    """Text typed by a person, for a Markdown bubble: shown as typed, no tag or Markdown mark taking effect."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _links(text: str, turn: int) -> str:
+    """[n] in escaped answer text -> a link to card n of this answer's sources."""
+    return re.sub(r"\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#src-{turn}-{m.group(1)})", text)
+
+
+def answer_markdown(answer: Answer, lang: str = "zh", turn: int = 1) -> str:
+    """The checked answer for the chat bubble: [n] becomes a link to that source card of answer `turn` in the
+    panel. Claims the checker removed are not answer text: for an answer they are folded away under a plain
+    label, and a refusal shows none of them (nothing it said was supported)."""
+    text = _links(html.escape(answer.text), turn)
     if answer.refused:
         text = f"**{text}**\n\n*{t(lang, 'refusal_note')}*"
-    if answer.unsupported:
-        text += f"\n\n> ⚠️ {t(lang, 'unsupported')}\n" + "\n".join(
-            f"> - ~~{html.escape(_claim_text(c))}~~" for c in answer.unsupported)
+    elif answer.unsupported:
+        items = "".join(f"<li><s>{html.escape(_claim_text(c))}</s></li>" for c in answer.unsupported)
+        text += (f'\n\n<details class="removed"><summary>{t(lang, "removed", n=len(answer.unsupported))}</summary>'
+                 f"<ul>{items}</ul></details>")
     if answer.notice:
         text += f"\n\n> ⚠️ {html.escape(answer.notice)}"
     return text
+
+
+def provisional(draft: str, lang: str = "zh") -> str:
+    """What the bubble shows while the model writes: its text dimmed, under a line saying it is being
+    checked; the checked answer replaces it."""
+    return f'<div class="draft-note">{t(lang, "checking")}</div><div class="draft">{html.escape(draft)}</div>'
+
+
+def stage_message(passages: list[Passage], lang: str = "zh", seconds: float | None = None) -> str:
+    """The bubble once passages are found: how many, from which articles, and how long the model will read."""
+    titles = list(dict.fromkeys(p.chunk.title for p in passages if p.chunk.title))[:3]
+    names = "、".join(f"《{html.escape(x)}》" for x in titles) if lang == "zh" else \
+        "; ".join(html.escape(x) for x in titles)
+    text = t(lang, "found", n=len(passages), titles=names or "-")
+    if seconds is not None:
+        text += "\n\n" + t(lang, "reading", seconds=max(1, round(seconds)))
+    return text
+
+
+# How the page names a model file to people; the file name is shown for a model not listed here.
+MODEL_NAMES = {"qwen2.5-coder-1.5b": "Qwen2.5 1.5B", "qwen2.5-coder-0.5b": "Qwen2.5 0.5B"}
+
+
+def model_label(generator_name: str, lang: str = "zh") -> str:
+    """"llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" -> "本地模型 Qwen2.5 1.5B"; a server's model by its name."""
+    backend, _, model = generator_name.partition(":")
+    if backend == "openai":
+        return t(lang, "server_model", model=model.split("@")[0])
+    stem = model.lower()
+    name = next((label for key, label in MODEL_NAMES.items() if stem.startswith(key)), model)
+    return t(lang, "local_model", model=name)
+
+
+def display_source(name: str) -> str:
+    """A source file's name for people: without the content hash the archive adds ("003_ff9d31c6b8d2987c.txt" ->
+    "003.txt")."""
+    return re.sub(r"[_-][0-9a-f]{12,}(?=\.\w+$|$)", "", name)
 
 
 def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
@@ -134,23 +219,23 @@ def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def _card(p: Passage, spans: list[tuple[int, int]], article: Article | None, lang: str) -> str:
+def _card(p: Passage, spans: list[tuple[int, int]], article: Article | None, lang: str, turn: int) -> str:
     """One source card: title, date and file, the passage with its supporting span marked, and the whole
     article (span marked too) folded under "open article". `spans` are offsets into the article text."""
     c = p.chunk
     body = _highlight(c.text, [(s - c.start, e - c.start) for s, e in spans])
-    meta = " · ".join(html.escape(x) for x in (c.date, c.source) if x)
+    meta = " · ".join(html.escape(x) for x in (c.date, display_source(c.source)) if x)
     full = ""
     if article is not None and article.text:
         full = (f'<details><summary>{t(lang, "open_article")}</summary>'
                 f'<div class="src-article">{_highlight(article.text, spans or [(c.start, c.end)])}</div></details>')
-    return (f'<div class="src-card" id="src-{p.rank}"><div class="src-head">[{p.rank}] {html.escape(c.title)}</div>'
+    return (f'<div class="src-card" id="src-{turn}-{p.rank}"><div class="src-head">[{p.rank}] {html.escape(c.title)}</div>'
             f'<div class="src-meta">{meta}</div><div class="src-text">{body}</div>{full}</div>')
 
 
 def sources_html(answer: Answer | None, passages: list[Passage] | None = None, rewritten: str = "",
-                 articles: Mapping[str, Article] | None = None, lang: str = "zh") -> str:
-    """The sources panel: cited passages with the supporting span highlighted; for a refusal, the
+                 articles: Mapping[str, Article] | None = None, lang: str = "zh", turn: int = 1) -> str:
+    """The sources of answer `turn`: cited passages with the supporting span highlighted; for a refusal, the
     closest passages. Every piece of document text is HTML-escaped."""
     if answer is None and not passages:
         return f'<div class="src-meta">{t(lang, "empty_panel")}</div>'
@@ -165,8 +250,30 @@ def sources_html(answer: Answer | None, passages: list[Passage] | None = None, r
         for cit in answer.citations:
             spans.setdefault(cit.n, []).append((cit.start, cit.end))
         parts.append(f"<h4>{t(lang, 'cited')}</h4>")
-        parts += [_card(p, spans[p.rank], articles.get(p.chunk.article_id), lang) for p in passages if p.rank in spans]
+        parts += [_card(p, spans[p.rank], articles.get(p.chunk.article_id), lang, turn)
+                  for p in passages if p.rank in spans]
     else:
         parts.append(f"<h4>{t(lang, 'closest' if answer is not None else 'pending')}</h4>")
-        parts += [_card(p, [], articles.get(p.chunk.article_id), lang) for p in passages]
+        parts += [_card(p, [], articles.get(p.chunk.article_id), lang, turn) for p in passages]
     return "\n".join(parts)
+
+
+def panel(current: str, earlier: list[tuple[int, str, str]], lang: str = "zh") -> str:
+    """The sources panel: the newest answer's sources, then each earlier answer's (newest first) under the
+    question it answered, so that an older answer's [n] still opens its own passage."""
+    parts = [current] if current else []
+    for n, question, body in reversed(earlier):
+        parts.append(f'<div class="src-turn">{t(lang, "turn_sources", n=n, question=html.escape(question[:60]))}</div>')
+        parts.append(body)
+    return "\n".join(parts) or sources_html(None, lang=lang)
+
+
+def confirm_remove_js() -> str:
+    """Browser-side check before 移除该文件: the file is named and the user must agree; declined, the server is
+    told no file (and says none was removed)."""
+    import json
+
+    messages = json.dumps({lang: LABELS[lang]["confirm_remove"] for lang in LABELS}, ensure_ascii=False)
+    return ("(name, lang) => { if (!name) return [null, lang]; const m = " + messages + ";"
+            " const text = (m[lang] || m.zh).replace('{name}', name);"
+            " return window.confirm(text) ? [name, lang] : [null, lang]; }")

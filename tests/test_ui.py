@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_cited_span_is_marked_in_the_passage_and_in_the_full_article() -> None:
     cit = Citation(1, "a1", "标题", "page.txt", s, s + 12, article.text[s:s + 12])
     html = ui.sources_html(Answer("问？", "约3亿元[1]。", False, (cit,), (passage,)), articles={"a1": article})
     assert html.count("<mark>总签约采购金额约3亿元。</mark>") == 2  # the card and the folded article
-    assert "<details><summary>查看全文</summary>" in html and "导语。" in html and 'id="src-1"' in html
+    assert "<details><summary>查看全文</summary>" in html and "导语。" in html and 'id="src-1-1"' in html
 
 
 def test_refusal_lists_the_closest_passages_with_their_articles() -> None:
@@ -49,12 +50,81 @@ def test_refusal_lists_the_closest_passages_with_their_articles() -> None:
     assert md.startswith("**资料中没有找到") and "最接近的资料" in md
 
 
-def test_unsupported_claims_are_shown_struck_through() -> None:
+def test_removed_claims_are_folded_away_under_an_answer() -> None:
     passage, _ = _passage("签约金额约3亿元。")
     answer = Answer("问？", "约3亿元[1]。", False, (), (passage,), unsupported=("总部设在北京[1]。",))
+    md = ui.answer_markdown(answer, turn=3)
+    assert "[[1]](#src-3-1)" in md and "<s>总部设在北京。</s>" in md and "找不到依据" in md
+    head, folded = md.split('<details class="removed">')
+    assert "总部" not in head  # not answer text: inside the folded part only
+    assert "removed" in ui.answer_markdown(answer, "en")
+
+
+def test_a_refusal_shows_none_of_the_removed_claims() -> None:
+    """"1.2万元/平方米" invented for a question the pages do not answer must not stay on screen under it."""
+    passage, _ = _passage("长沙楼市成交回暖。")
+    answer = Answer("长沙今年的房价是多少？", "资料中没有找到这个问题的答案。", True, (), (passage,),
+                    unsupported=("长沙今年的房价是1.2万元/平方米[1]。",))
     md = ui.answer_markdown(answer)
-    assert "[[1]](#src-1)" in md and "~~总部设在北京。~~" in md and "找不到依据" in md
-    assert "Not supported" in ui.answer_markdown(answer, "en")
+    assert "1.2万元" not in md and md.startswith("**资料中没有找到")
+
+
+def test_the_draft_is_shown_as_provisional_and_escaped() -> None:
+    draft = ui.provisional("签约金额约3亿元[1]<img src=x>", "zh")
+    assert "正在核对出处" in draft and 'class="draft"' in draft and "<img" not in draft
+    assert "Checking the sources" in ui.provisional("x", "en")
+
+
+def test_stage_message_names_the_articles_and_the_reading_time() -> None:
+    passage, _ = _passage("签约金额约3亿元。", title="一场对接会背后的产业耦合新棋局")
+    zh = ui.stage_message([passage, passage], "zh", 6.2)
+    assert "找到 2 段资料" in zh and "《一场对接会背后的产业耦合新棋局》" in zh and "大约 6 秒" in zh
+    assert "Found 1 passages" in ui.stage_message([passage], "en") and "reading" not in ui.stage_message([passage], "en")
+
+
+def test_each_answer_keeps_its_own_sources_in_the_panel() -> None:
+    first, article = _passage("签约金额约3亿元。", title="对接会")
+    second, _ = _passage("南岳衡山出现雾凇。", title="雾凇")
+    one = ui.sources_html(Answer("q1", "a[1]", False, (Citation(1, "a1", "对接会", "p", 3, 8, "签约金额约"),), (first,)),
+                          articles={"a1": article}, turn=1)
+    two = ui.sources_html(Answer("q2", "b[1]", False, (Citation(1, "a1", "雾凇", "p", 3, 8, "南岳衡山出"),), (second,)),
+                          articles={"a1": article}, turn=2)
+    panel = ui.panel(two, [(1, "对接会签约采购金额是多少？", one)])
+    assert panel.index('id="src-2-1"') < panel.index('id="src-1-1"')  # the newest answer first
+    assert "第 1 问的来源：对接会签约采购金额是多少？" in panel
+    texts = dict(re.findall(r'id="(src-\d+-\d+)">.*?<div class="src-text">(.*?)</div>', panel))
+    assert "3亿元" in texts["src-1-1"] and "雾凇" in texts["src-2-1"]  # the old answer's [1] opens its own passage
+
+
+@pytest.mark.parametrize("typed, shown", [
+    ("<b>粗</b><img src=x onerror=alert(1)>", "&lt;b&gt;粗&lt;/b&gt;&lt;img src=x onerror=alert\\(1\\)&gt;"),
+    ("**不要加粗** # 不是标题", "\\*\\*不要加粗\\*\\* \\# 不是标题"),
+    ("益阳为什么能成为首选？", "益阳为什么能成为首选？"),
+])
+def test_a_question_shows_as_typed(typed: str, shown: str) -> None:
+    assert ui.as_text(typed) == shown
+
+
+@pytest.mark.parametrize("name, label", [
+    ("llama.cpp:qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "本地模型 Qwen2.5 1.5B"),
+    ("llama.cpp:my-own-model.gguf", "本地模型 my-own-model.gguf"),
+    ("openai:qwen3-32b@http://gpu:8000/v1", "服务器模型 qwen3-32b"),
+])
+def test_models_are_named_for_people(name: str, label: str) -> None:
+    assert ui.model_label(name) == label
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("003_ff9d31c6b8d2987c.txt", "003.txt"), ("sub/000_e0dd732e3fc9ef1b.txt", "sub/000.txt"),
+    ("星沙公园.md", "星沙公园.md"), ("report_2025.pdf", "report_2025.pdf"),
+])
+def test_source_file_names_lose_their_hash(name: str, shown: str) -> None:
+    assert ui.display_source(name) == shown
+
+
+def test_the_remove_confirmation_names_the_file_in_both_languages() -> None:
+    js = ui.confirm_remove_js()
+    assert "window.confirm" in js and "确定移除" in js and "Remove" in js and "{name}" in js
 
 
 @pytest.mark.parametrize("lang,word", [("zh", "引用来源"), ("en", "Sources cited")])
@@ -124,6 +194,71 @@ def test_app_answers_through_its_api_with_settings(fake_pipeline) -> None:
         assert "error" in result and "请输入" in result["error"]
     finally:
         demo.close()
+
+
+@pytest.fixture
+def served_fake(fake_pipeline):
+    """The real Gradio app over a fake pipeline whose model says `reply`, served on 127.0.0.1."""
+    from fakes import free_port
+
+    import app as app_module
+
+    demos = []
+
+    def serve(reply: str):
+        pipe = fake_pipeline(reply)
+        port = free_port()
+        demo = app_module.build_app(pipe).queue(default_concurrency_limit=1)
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        demos.append(demo)
+        from gradio_client import Client
+
+        return pipe, Client(f"http://127.0.0.1:{port}/", verbose=False)
+
+    yield serve
+    for demo in demos:
+        demo.close()
+
+
+def _text(message: dict) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+
+
+def test_the_bubble_says_what_is_happening_then_shows_the_checked_answer(served_fake) -> None:
+    _, client = served_fake("总签约采购金额约3亿元[1]。总部设在北京[1]。")
+    bubbles = [_text(history[-1]) for history, _, _ in client.submit("对接会签约采购金额是多少？", [], api_name="/chat")]
+    assert any("找到" in b and "段资料" in b and "秒后开始回答" in b for b in bubbles)  # passages found, reading
+    drafts = [b for b in bubbles if 'class="draft"' in b]
+    assert drafts and all("正在核对出处" in b for b in drafts)  # unchecked text is never shown as the answer
+    final = bubbles[-1]
+    assert 'class="draft"' not in final and "3亿元" in final and "#src-1-1" in final
+    assert final.index("总部设在北京") > final.index('<details class="removed">')  # folded away, not answer text
+
+
+def test_a_too_long_question_stays_in_the_box_with_the_message(served_fake) -> None:
+    _, client = served_fake("总签约采购金额约3亿元[1]。")
+    question = "对接会签约采购金额是多少？" * 100
+    history, panel, box = list(client.submit(question, [], api_name="/chat"))[-1]
+    assert box == question
+    assert len(history) == 1 and "问题太长" in _text(history[0]) and "输入框" in _text(history[0])
+
+
+def test_markup_in_a_question_shows_as_text_and_the_answer_stays_chinese(served_fake) -> None:
+    pipe, client = served_fake("总签约采购金额约3亿元[1]。")
+    question = '<b>对接会</b>签约采购金额是多少？<img src=x onerror="alert(1)">'
+    history, _, _ = list(client.submit(question, [], api_name="/chat"))[-1]
+    asked = _text(history[0])
+    assert "<img" not in asked and "<b>" not in asked and "&lt;img" in asked
+    assert "请用英文回答" not in str(pipe.generator.prompts[-1]) and "English" not in str(pipe.generator.prompts[-1])
+
+
+def test_an_older_answer_keeps_its_own_sources(served_fake) -> None:
+    _, client = served_fake("总签约采购金额约3亿元[1]。")
+    first, _, _ = list(client.submit("对接会签约采购金额是多少？", [], api_name="/chat"))[-1]
+    history, panel, _ = list(client.submit("对接会签约采购金额约多少亿元？", first, api_name="/chat"))[-1]
+    assert "#src-1-1" in _text(history[1]) and "#src-2-1" in _text(history[3])
+    assert 'id="src-1-1"' in panel and 'id="src-2-1"' in panel
 
 
 class _SlowLLM:
