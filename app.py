@@ -177,7 +177,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             return ""
         return ui.t(lang, "info", articles=len(index.articles), chunks=len(index.chunks),
                     created=index.manifest.get("created", ""), embedder=index.manifest["embedder"]["name"],
-                    generator=pipe.generator.name if pipe.generator is not None else ui.t(lang, "no_llm"))
+                    generator=ui.model_label(pipe.generator.name, lang) if pipe.generator is not None
+                    else ui.t(lang, "no_llm"))
 
     def kb_table(docs: list[library.Document], lang: str = "zh") -> dict:
         rows = [[d.name, d.articles, d.chunks, d.date, d.error and f"{ui.t(lang, 'unreadable')}{d.error}" or d.titles]

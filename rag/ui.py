@@ -40,6 +40,7 @@ CSS = """
   #kb-table table {font-size:0.85em;}
   #kb-table {overflow-x:auto;}
   #kb-upload {min-height:120px;}
+  #kb-upload label, #kb-upload [data-testid="block-label"] {white-space:normal; height:auto; max-width:100%;}
 }
 """
 

@@ -210,15 +210,22 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True,
             viewport={"width": 1280, "height": 900})
         page = browser.new_page()
-        dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        dialogs: list[str] = []  # alerts a page could raise (none may); the remove confirmation is accepted
+        confirmations: list[str] = []
+        page.on("dialog", lambda d: (confirmations.append(d.message), d.accept()) if d.type == "confirm"
+                else (dialogs.append(d.message), d.dismiss()))
         page.goto(served_app)
         page.get_by_text("模型已就绪").wait_for(timeout=120_000)  # the status line follows the warm-up
         page.locator("#question textarea").fill("对接会签约采购金额是多少？")
         page.locator("#send").click()
-        # Sources appear first (retrieval), then the answer streams in and gets its [n] links.
+        # Sources appear first (retrieval) and the bubble says so; the model's text streams in as a draft
+        # under 正在核对出处, then the checked answer replaces it with its [n] links.
         page.locator("#sources .src-card").first.wait_for(timeout=120_000)
-        page.locator("#chat a[href^='#src-']").first.wait_for(timeout=180_000)
+        page.get_by_text("段资料").first.wait_for(timeout=120_000)
+        page.locator("#chat .draft").first.wait_for(timeout=180_000)
+        assert "正在核对出处" in page.locator("#chat").inner_text()
+        page.locator("#chat a[href^='#src-1-']").first.wait_for(timeout=180_000)
+        assert page.locator("#chat .draft").count() == 0
         assert "3亿元" in page.locator("#chat").inner_text()
         mark = page.locator("#sources mark").first
         assert "3亿元" in mark.inner_text()
@@ -226,9 +233,10 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         page.locator("#sources details summary").first.click()  # 查看全文: the whole article, span marked
         assert "3亿元" in page.locator("#sources .src-article mark").first.inner_text()
         page.screenshot(path=str(artifacts / "chat.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})  # phone width: sources stack below the chat
+        page.set_viewport_size({"width": 390, "height": 844})  # phone width: sources right after the chat
         chat_box, sources_box = page.locator("#chat").bounding_box(), page.locator("#sources").bounding_box()
-        assert sources_box["y"] > chat_box["y"]
+        settings_box = page.locator("#settings").bounding_box()
+        assert chat_box["y"] < sources_box["y"] < settings_box["y"]
         page.screenshot(path=str(artifacts / "chat-phone.png"), full_page=True)
         # A follow-up leans on the previous question; the panel shows the question retrieval used.
         page.locator("#question textarea").fill("它有多少家单位签约？")
@@ -237,6 +245,16 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         page.wait_for_function("() => !document.querySelector('#sources').innerText.includes('正在生成回答')",
                                timeout=180_000)
         assert "16家" in page.locator("#chat").inner_text() or "没有找到" in page.locator("#chat").inner_text()
+        # The first answer's [1] still opens the first answer's own passage.
+        page.locator("#chat a[href='#src-1-1']").first.click()
+        assert "3亿元" in page.locator("#src-1-1").inner_text()
+        page.wait_for_function("() => location.hash === '#src-1-1'", timeout=10_000)
+        # A question over the length limit stays in the box, with the message in the chat.
+        long_question = "对接会签约采购金额是多少？" * 90
+        page.locator("#question textarea").fill(long_question)
+        page.locator("#send").click()
+        page.get_by_text("问题太长").wait_for(timeout=30_000)
+        assert page.locator("#question textarea").input_value() == long_question
         # Stop: once retrieval has shown its passages, 停止 tells the model to stop; the answer so far is
         # checked and shown, and the page is ready for the next question.
         new_chat(page)
@@ -273,6 +291,7 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         assert "<script>" in page.locator("#sources").inner_text()
         assert page.evaluate("() => window.__pwned") is None and not dialogs
         # Knowledge base: upload a page, wait for the re-index, then ask about it.
+        seeds = Path(real_pipeline.settings.seeds_dir)
         upload = tmp_path / "星沙公园.md"
         upload.write_text("# 星沙口袋公园\n\n星沙街道今年新建了12座口袋公园，市民步行五分钟即可到达。", encoding="utf-8")
         page.get_by_role("tab", name="资料库").click()
@@ -280,6 +299,31 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         page.get_by_text("索引已更新").wait_for(timeout=180_000)
         assert "星沙公园.md" in page.locator("#kb-table").inner_text()
         page.screenshot(path=str(artifacts / "library.png"), full_page=True)
+        # A second upload adds that file only: the first is not sent again.
+        second = tmp_path / "梅溪湖.md"
+        second.write_text("# 梅溪湖步道\n\n梅溪湖新修环湖步道8公里。", encoding="utf-8")
+        page.locator("#kb-status").get_by_text("索引已更新").wait_for(timeout=10_000)
+        page.locator("#kb-upload input[type=file]").set_input_files(str(second))
+        page.get_by_text("梅溪湖.md").first.wait_for(timeout=180_000)
+        page.wait_for_function("() => document.querySelector('#kb-status').innerText.includes('梅溪湖')"
+                               " && document.querySelector('#kb-status').innerText.includes('索引已更新')",
+                               timeout=180_000)
+        names = sorted(p.name for p in seeds.iterdir() if p.is_file())
+        assert names.count("星沙公园.md") == 1 and names.count("梅溪湖.md") == 1
+        assert not [n for n in names if n.startswith(("星沙公园-", "梅溪湖-"))], names
+        # After a reload the table is the library as it is now.
+        page.reload()
+        page.get_by_role("tab", name="资料库").click()
+        page.wait_for_function("() => document.querySelector('#kb-table').innerText.includes('梅溪湖.md')",
+                               timeout=60_000)
+        # Removing a file asks first, naming it.
+        page.locator("#kb-pick input").click()
+        page.get_by_role("option", name="梅溪湖.md").click()
+        page.locator("#kb-remove").click()
+        page.wait_for_function("() => document.querySelector('#kb-status').innerText.includes('已移除')",
+                               timeout=180_000)
+        assert confirmations and "梅溪湖.md" in confirmations[-1]
+        assert not (seeds / "梅溪湖.md").exists() and (seeds / ".removed").is_dir()
         page.get_by_role("tab", name="问答").click()
         new_chat(page)
         page.locator("#question textarea").fill("星沙街道今年新建了多少座口袋公园？")
@@ -287,4 +331,12 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         page.wait_for_function("() => ['引用来源', '最接近的资料'].some(t => "
                                "document.querySelector('#sources').innerText.includes(t))", timeout=180_000)
         assert "12座" in page.locator("#chat").inner_text(), page.locator("#chat").inner_text()
+        # The phone's first screen holds the question box and 提问.
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        page.locator("#question textarea").wait_for(timeout=60_000)
+        for element in ("#question textarea", "#send"):
+            box = page.locator(element).bounding_box()
+            assert box["y"] + box["height"] <= 844, element
+        page.screenshot(path=str(artifacts / "phone-first-screen.png"))
         browser.close()

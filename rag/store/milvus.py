@@ -84,8 +84,12 @@ def _lite_socket(path: str) -> str:
     os.chmod(folder, 0o700)
     sock = os.path.join(folder, "milvus.sock")
     limit = 256 * 1024 * 1024
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)])
+    # pymilvus pings every 10 s while a call is open (a long write); grpc's default server answers pings that
+    # come that often with GOAWAY "too_many_pings", which drops the connection under the call.
+    options = [("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
+               ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.min_ping_interval_without_data_ms", 1000),
+               ("grpc.http2.max_ping_strikes", 0)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=options)
     milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusServicer(db), server)
     server.add_insecure_port(f"unix:{sock}")
     server.start()
