@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from rag.errors import ConfigError
+from rag.store import parse_store
 
 
 def default_cache_dir() -> Path:
@@ -111,8 +112,6 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
                           ("embed_dtype", {"auto", "float32", "bfloat16"})):
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}; got {getattr(settings, name)!r}")
-    from rag.store import parse_store
-
     parse_store(settings.store)
     if settings.backend not in {"llamacpp", "transformers", "extractive"}:
         raise ConfigError(f"backend must be one of llamacpp, transformers, extractive; got {settings.backend!r}")

@@ -24,6 +24,11 @@ from rag.errors import IndexMismatchError, MissingPackageError, RagError
 from rag.types import Chunk
 
 log = logging.getLogger("rag")
+# The analyzer drops punctuation, as rag.tokens does for the local BM25: kept, "，" and "？" would be terms
+# of every chunk and every question, and count in each chunk's length.
+PUNCTUATION = list("，。、；：？！“”‘’（）《》【】〈〉「」『』…—–－·・,.;:?!\"'()[]{}<>/\\|-_+=*&^%$#@~`")
+ANALYZER = {"tokenizer": {"type": "jieba", "mode": "search"}, "filter": ["lowercase", {"type": "stop", "stop_words": PUNCTUATION}]}
+BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's (Lucene's) values, which Milvus Lite uses; a Milvus server's k1 is 1.2
 TEXT_LIMIT = 20_000  # characters of a chunk given to the BM25 analyzer (the VARCHAR field holds 65,535 bytes)
 BATCH = 1000  # ids per get/delete call
 _clients: dict[str, object] = {}
@@ -72,7 +77,7 @@ def _lite_socket(path: str) -> str:
     # Milvus Lite leaves some calls of the protocol unimplemented (AllocTimestamp, which pymilvus's query
     # iterator asks for and then does without); grpc would print each such refusal as a traceback.
     logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
-    logging.getLogger("pymilvus").addFilter(lambda record: "mvccTs" not in record.getMessage())
+    logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(lambda r: "mvccTs" not in r.getMessage())
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
         db = MilvusLite(str(Path(path).resolve()))
@@ -186,15 +191,14 @@ class MilvusWriter:
 
         schema = MilvusClient.create_schema(auto_id=False, description=f"rag chunks, dim {dim}")
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True,
-                         analyzer_params={"tokenizer": "jieba"})
+        schema.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True, analyzer_params=ANALYZER)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
                                      output_field_names=["sparse"]))
         params = self.client.prepare_index_params()
         params.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
-        params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25)
         self.client.create_collection(self.collection, schema=schema, index_params=params)
 
     def finish(self, staging: Path, chunks: list[Chunk], dim: int) -> dict:
