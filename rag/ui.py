@@ -71,7 +71,7 @@ LABELS: dict[str, dict[str, str]] = {
         "checking": "⏳ 正在核对出处……（下面是模型的草稿，核对后才算回答）",
         "removed": "另有 {n} 句在资料中找不到依据，已删去（点开查看）",
         "turn_sources": "第 {n} 问的来源：{question}", "too_long": "⚠️ {message} 问题仍在输入框里，可以删减后再发。",
-        "local_model": "本地模型 {model}", "server_model": "服务器模型 {model}",
+        "continued": "续前版报道（{where}）", "local_model": "本地模型 {model}", "server_model": "服务器模型 {model}",
         "added": "已加入：{names}", "not_added": "未加入：{why}", "no_files": "没有选择文件。",
         "pick_first": "没有移除任何文件。", "removed_file": "已移除 {name}（文件移到 {where}，可以找回）。",
         "confirm_remove": "确定移除“{name}”吗？文件会移到 seeds/.removed/，可以找回。",
@@ -109,7 +109,7 @@ LABELS: dict[str, dict[str, str]] = {
         "removed": "{n} more sentence(s) had no support in the passages and were removed (open to see)",
         "turn_sources": "Sources of question {n}: {question}",
         "too_long": "⚠️ {message} Your question is still in the box: shorten it and send again.",
-        "local_model": "Local model {model}", "server_model": "Server model {model}",
+        "continued": "Continued from another page ({where})", "local_model": "Local model {model}", "server_model": "Server model {model}",
         "added": "Added: {names}", "not_added": "Not added: {why}", "no_files": "No file chosen.",
         "pick_first": "No file was removed.", "removed_file": "Removed {name} (moved to {where}; it can be recovered).",
         "confirm_remove": "Remove \u201c{name}\u201d? The file is moved to seeds/.removed/ and can be recovered.",
@@ -220,6 +220,18 @@ def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+_CONTINUED = re.compile(r"^[（(]\s*((?:上接|紧接|下接)[^）)]{1,12})[）)]")
+
+
+def card_title(title: str, lang: str = "zh") -> str:
+    """A card's heading: a fragment continued from another page is titled by its own first sentence, which the
+    card's text then repeats; it is named as the continuation it is instead."""
+    m = _CONTINUED.match(title)
+    if not m:
+        return title
+    return t(lang, "continued", where=m.group(1))
+
+
 def _card(p: Passage, spans: list[tuple[int, int]], article: Article | None, lang: str, turn: int) -> str:
     """One source card: title, date and file, the passage with its supporting span marked, and the whole
     article (span marked too) folded under "open article". `spans` are offsets into the article text."""
@@ -230,7 +242,8 @@ def _card(p: Passage, spans: list[tuple[int, int]], article: Article | None, lan
     if article is not None and article.text:
         full = (f'<details><summary>{t(lang, "open_article")}</summary>'
                 f'<div class="src-article">{_highlight(article.text, spans or [(c.start, c.end)])}</div></details>')
-    return (f'<div class="src-card" id="src-{turn}-{p.rank}"><div class="src-head">[{p.rank}] {html.escape(c.title)}</div>'
+    head = html.escape(card_title(c.title, lang))
+    return (f'<div class="src-card" id="src-{turn}-{p.rank}"><div class="src-head">[{p.rank}] {head}</div>'
             f'<div class="src-meta">{meta}</div><div class="src-text">{body}</div>{full}</div>')
 
 

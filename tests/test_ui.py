@@ -311,3 +311,13 @@ def test_the_answer_language_follows_the_words_not_the_markup(question: str, eng
     from rag.prompt import is_english
 
     assert is_english(question) is english
+
+
+@pytest.mark.parametrize("title, shown", [
+    ("（上接1版①）首先，益阳拥有产业配套空间优势", "续前版报道（上接1版①）"),
+    ("（紧接1版③）把问题解决率作为衡量标准", "续前版报道（紧接1版③）"),
+    ("一场对接会背后的产业耦合新棋局", "一场对接会背后的产业耦合新棋局"),
+    ("（图）雪后南岳", "（图）雪后南岳"),
+])
+def test_a_continued_fragment_is_named_as_one(title: str, shown: str) -> None:
+    assert ui.card_title(title) == shown
