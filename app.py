@@ -230,7 +230,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
 
     index = pipe.index
     s = pipe.settings
-    upload_label = {"types": "、".join(sorted(SUPPORTED)), "mb": MAX_FILE_BYTES // 1_000_000}
+    upload_label = {"types": ui.file_types(SUPPORTED), "mb": MAX_FILE_BYTES // 1_000_000}
     # Gradio's copies of uploaded files are deleted after a day (they are copied into seeds/ at once).
     with gr.Blocks(title="湖南日报资料问答", delete_cache=(3600, 86400)) as demo:
         with gr.Row(equal_height=True):

@@ -40,7 +40,8 @@ CSS = """
   #kb-table table {font-size:0.85em;}
   #kb-table {overflow-x:auto;}
   #kb-upload {min-height:120px;}
-  #kb-upload label, #kb-upload [data-testid="block-label"] {white-space:normal; height:auto; max-width:100%;}
+  #kb-upload label[data-testid="block-label"] {white-space:normal !important; height:auto !important;
+                                               max-width:calc(100% - 16px) !important; line-height:1.35;}
 }
 """
 
@@ -291,3 +292,11 @@ def confirm_remove_js() -> str:
     return ("(name, lang) => { if (!name) return [null, lang]; const m = " + messages + ";"
             " const text = (m[lang] || m.zh).replace('{name}', name);"
             " return window.confirm(text) ? [name, lang] : [null, lang]; }")
+
+
+_ALIASES = {".htm": ".html", ".markdown": ".md"}
+
+
+def file_types(suffixes) -> str:
+    """The upload label's list of types, each once: ".htm" and ".markdown" are read but need no mention."""
+    return "、".join(sorted({s.lstrip(".") for s in suffixes if s not in _ALIASES}))

@@ -321,3 +321,7 @@ def test_the_answer_language_follows_the_words_not_the_markup(question: str, eng
 ])
 def test_a_continued_fragment_is_named_as_one(title: str, shown: str) -> None:
     assert ui.card_title(title) == shown
+
+
+def test_the_upload_label_lists_each_type_once() -> None:
+    assert ui.file_types({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}) == "html、md、pdf、txt"
