@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 from rag.asked import answers_asked, unanswered_parts
 from rag.cite import MARKER, check_answer, is_refusal, split_claims
-from rag.embed import Embedder, OpenAICompatibleEmbedder, SentenceTransformerEmbedder
+from rag.embed import Embedder
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
 from rag.extract import extractive_answer, part_quote
-from rag.generate import Generator, LlamaCppGenerator, OpenAICompatibleGenerator, TransformersGenerator
+from rag.factory import embedder_for, generator_for
+from rag.generate import Generator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
-from rag.models import resolve
 from rag.prompt import SECOND_LOOK, SYSTEM, asks_for_list, build_messages, is_english, refusal_for
 from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
@@ -64,11 +64,11 @@ class Pipeline:
         notice = ""
         if settings.backend != "extractive":
             try:
-                generator = _generator(settings, progress)
+                generator = generator_for(settings, progress)
             except ModelError as exc:  # answers still work, extractively, and say so
                 log.warning("LLM unavailable, answering extractively: %s", exc)
                 notice = EXTRACTIVE_NOTICE
-        return cls(settings, _embedder(settings, progress), generator, notice=notice)
+        return cls(settings, embedder_for(settings, progress), generator, notice=notice)
 
     # -- index ---------------------------------------------------------------------------------
     def ensure_index(self, rebuild: bool = False, progress: Progress | None = None, lang: str = "en") -> str:
@@ -358,27 +358,6 @@ class Pipeline:
         if answer is None:  # stream() always ends with an answer event
             raise RagError("no answer was produced")
         return answer
-
-
-def _embedder(settings: Settings, progress=None) -> Embedder:
-    if settings.embed_url:
-        return OpenAICompatibleEmbedder(settings.embed_url, settings.embed_model, settings.embed_api_key,
-                                        settings.llm_timeout)
-    emb_path = resolve(settings.embedder, "embedder", settings.cache_path, progress)
-    dim = settings.embed_dim if settings.embed_dim and settings.embed_dim < 768 else None
-    return SentenceTransformerEmbedder(str(emb_path), settings.embedder, dim=dim, batch_size=settings.embed_batch,
-                                       dtype=settings.embed_dtype)
-
-
-def _generator(settings: Settings, progress=None) -> Generator:
-    if settings.llm_url:
-        return OpenAICompatibleGenerator(settings.llm_url, settings.llm_model, settings.llm_api_key,
-                                         settings.llm_timeout)
-    gguf = resolve(settings.llm, "llm", settings.cache_path, progress)
-    if settings.backend == "transformers":
-        return TransformersGenerator(gguf, settings.cache_path, threads=settings.threads)
-    return LlamaCppGenerator(gguf, threads=settings.threads, context_tokens=settings.context_tokens,
-                             verbose=settings.verbose)
 
 
 def _claims(raw: str) -> list:

