@@ -187,15 +187,20 @@ def _question_recall(exact: Index, approx: Index, queries: QueryCache, questions
     return round(recall_against(want, got), 4)
 
 
+def search_times(retriever: HybridRetriever, questions: list[str], k: int = 10) -> list[float]:
+    """Milliseconds each search of `questions` took."""
+    times = []
+    for q in questions:
+        t = time.perf_counter()
+        retriever.search(q, k)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
 def _latency(index: Index, queries: QueryCache, questions: list[str]) -> dict:
     out = {}
     for name, kwargs in CONFIGS.items():
-        retriever = HybridRetriever(index, queries, candidates=20, **kwargs)
-        times = []
-        for q in questions:
-            t = time.perf_counter()
-            retriever.search(q, 10)
-            times.append((time.perf_counter() - t) * 1000)
+        times = search_times(HybridRetriever(index, queries, candidates=20, **kwargs), questions)
         out[name] = {"search_ms_p50": _pct(times, 50), "search_ms_p95": _pct(times, 95)}
     return out
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.bench import _pct, synthetic_index
+from rag.bench import _pct, search_times, synthetic_index
 from rag.chunk import chunk_article
 from rag.evaluate import load_items
 from rag.index import Index
@@ -53,13 +53,8 @@ def _latency(index: Index, questions: list[str]) -> dict:
     out = {}
     for mode in MODES:
         retriever = HybridRetriever(index, queries, candidates=20, mode=mode, rerank="coverage", rerank_weight=2.0)
-        for q in questions[:10]:  # the first searches may load or build what the store keeps lazily
-            retriever.search(q, 10)
-        times = []
-        for q in questions:
-            t = time.perf_counter()
-            retriever.search(q, 10)
-            times.append((time.perf_counter() - t) * 1000)
+        search_times(retriever, questions[:10])  # the first searches may load or build what the store keeps lazily
+        times = search_times(retriever, questions)
         out[mode] = {"p50_ms": _pct(times, 50), "p95_ms": _pct(times, 95)}
     return out
 

@@ -182,3 +182,21 @@ def test_another_vector_size_is_not_reused_by_the_local_store(seeds_copy: Path, 
     build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(dim=64))
     report = build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(dim=32))
     assert report.embedded == report.chunks and load_index(tmp_path / "idx").store.vectors.shape[1] == 32
+
+
+def test_store_bench_runs_on_small_inputs(tmp_path: Path) -> None:
+    import json
+
+    from rag.bench_store import store_bench, store_table
+
+    archive, questions = tmp_path / "news.jsonl", tmp_path / "qa.jsonl"
+    rows = [{"id": f"n{i}", "title": f"第{i}条新闻", "text": f"长沙今年新建了{i}座口袋公园。市民步行五分钟即可到达公园。" * 3}
+            for i in range(12)]
+    archive.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    questions.write_text(json.dumps({"id": "q1", "question": "长沙新建了几座口袋公园？", "answers": ["3座"]},
+                                    ensure_ascii=False), encoding="utf-8")
+    result = store_bench(archive, questions, 40, ("local", "milvus"), log=lambda _: None)
+    assert set(result["corpora"]) == {"archive", "synthetic"} and result["corpora"]["synthetic"]["chunks"] == 40
+    for row in result["corpora"].values():
+        assert row["local"]["chunks_per_s"] > 0 and row["milvus"]["search"]["hybrid"]["p50_ms"] > 0
+    assert "milvus" in store_table(result)
