@@ -1,11 +1,7 @@
 """A GGUF model run in process by llama.cpp (xllamacpp)."""
 from __future__ import annotations
 
-import atexit
-import os
 import secrets
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +9,7 @@ from pathlib import Path
 from rag.errors import MissingPackageError, ModelError
 from rag.generate.base import default_threads
 from rag.generate.turns import Turns
+from rag.sockets import private_socket, restrict
 
 
 class LlamaCppGenerator:
@@ -57,8 +54,8 @@ class LlamaCppGenerator:
                 params.cpuparams.n_threads = self.threads
                 params.cpuparams_batch.n_threads = self.threads
                 params.verbosity = 3 if self.verbose else 0
-                folder = _private_folder()
-                params.hostnames = [str(folder / "llm.sock")]  # a name ending in .sock: a Unix socket, not TCP
+                sock = private_socket("rag-llm-", "llm.sock")
+                params.hostnames = [str(sock)]  # a name ending in .sock: a Unix socket, not TCP
                 params.port = 8080  # required by the core's bind call, unused for a Unix socket
                 params.api_keys = [secrets.token_urlsafe(24)]
                 params.endpoint_slots = False  # slot save/restore over HTTP: not for anyone else
@@ -67,9 +64,8 @@ class LlamaCppGenerator:
                 except Exception as exc:  # the C++ side reports load failures as plain exceptions
                     hint = "" if self.verbose else " (rag --verbose shows llama.cpp's log)"
                     raise ModelError(f"llama.cpp could not load {self.path}: {exc}{hint}") from None
-                self.socket_path = str(folder / "llm.sock")
-                if os.path.exists(self.socket_path):
-                    os.chmod(self.socket_path, 0o600)
+                self.socket_path = str(sock)
+                restrict(sock)
             return self._server
 
     def warm_up(self) -> None:
@@ -98,12 +94,3 @@ class LlamaCppGenerator:
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     yield text
-
-
-def _private_folder() -> Path:
-    """A new folder only this user can enter, removed when the process ends. Unix socket paths are limited
-    to about 100 bytes, so it lives in the temp folder rather than under a deep data folder."""
-    folder = Path(tempfile.mkdtemp(prefix="rag-llm-"))
-    os.chmod(folder, 0o700)
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder

@@ -9,18 +9,17 @@ search, and deleted once the new version is live.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
-import os
 import re
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import IndexMismatchError, MissingPackageError, RagError
+from rag.sockets import private_socket, restrict
 from rag.types import Chunk
 
 log = logging.getLogger("rag")
@@ -85,9 +84,7 @@ def _lite_socket(path: str) -> str:
         raise RagError(f"Milvus Lite could not open {path}: {exc}. One process at a time can open a Milvus Lite "
                        "folder: stop the other one (a running rag serve?), or use a Milvus server "
                        "(store = milvus:http://host:19530).") from None
-    folder = tempfile.mkdtemp(prefix="rag-milvus-")
-    os.chmod(folder, 0o700)
-    sock = os.path.join(folder, "milvus.sock")
+    sock = private_socket("rag-milvus-", "milvus.sock")
     limit = 256 * 1024 * 1024
     # pymilvus pings every 10 s while a call is open (a long write); grpc's default server answers pings that
     # come that often with GOAWAY "too_many_pings", which drops the connection under the call.
@@ -98,14 +95,11 @@ def _lite_socket(path: str) -> str:
     milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusServicer(db), server)
     server.add_insecure_port(f"unix:{sock}")
     server.start()
-    os.chmod(sock, 0o600)
+    restrict(sock)
 
-    def close() -> None:
+    def close() -> None:  # runs before the socket's folder is removed (atexit runs the last registered first)
         server.stop(grace=1)
         db.close()
-        shutil.rmtree(folder, ignore_errors=True)
-
-    import atexit
 
     atexit.register(close)
     return f"unix:{sock}"
