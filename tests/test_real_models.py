@@ -90,9 +90,11 @@ def served_app(real_pipeline):
     import app as app_module
 
     port = free_port()  # served the way `rag serve` serves it, models warmed behind the page
-    demo = app_module.serve(real_pipeline, port, "127.0.0.1", users={}, block=False,
-                            warmup=app_module.Warmup(real_pipeline).start())
+    warmup = app_module.Warmup(real_pipeline).start()
+    demo = app_module.serve(real_pipeline, port, "127.0.0.1", users={}, block=False, warmup=warmup)
     yield f"http://127.0.0.1:{port}/"
+    # A process that exits while llama.cpp is still generating in another thread aborts: let the warm-up end.
+    warmup.done.wait(300)
     demo.close()
 
 
@@ -136,9 +138,13 @@ def test_running_app_listens_only_on_its_page_port(served_app, real_pipeline) ->
     sock = real_pipeline.generator.socket_path
     assert stat.S_ISSOCK(os.stat(sock).st_mode) and stat.S_IMODE(os.stat(sock).st_mode) == 0o600
     with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
         s.connect(sock)
         s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert s.recv(64).split(b" ")[1] == b"401"
+        reply = b""
+        while chunk := s.recv(4096):  # read to the end: the server closes the connection once it has answered
+            reply += chunk
+    assert reply.split(b" ")[1] == b"401"
 
 
 @pytest.fixture(scope="module")
