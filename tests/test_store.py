@@ -200,3 +200,21 @@ def test_store_bench_runs_on_small_inputs(tmp_path: Path) -> None:
     for row in result["corpora"].values():
         assert row["local"]["chunks_per_s"] > 0 and row["milvus"]["search"]["hybrid"]["p50_ms"] > 0
     assert "milvus" in store_table(result)
+
+
+def test_a_collection_built_by_another_process_is_loaded_before_search(seeds_copy: Path, tmp_path: Path) -> None:
+    """`rag index` builds, then `rag serve` (a new process, where the collection is not in memory) searches."""
+    store = f"milvus:{tmp_path}/milvus.db"
+    build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(), store=store)
+    index = load_index(tmp_path / "idx")
+    index.store.client.release_collection(index.store.collection)  # as a fresh process finds it
+    again = load_index(tmp_path / "idx")
+    assert HybridRetriever(again, HashingEmbedder()).search("总签约采购金额约3亿元", 3)
+    index.store.client.release_collection(index.store.collection)
+    assert build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(), store=store).embedded == 0
+
+
+def test_keyword_scores_read_as_bm25_scores(seeds_copy: Path, tmp_path: Path) -> None:
+    build_index(seeds_copy, tmp_path / "idx", HashingEmbedder(), store=f"milvus:{tmp_path}/milvus.db")
+    ids, scores = load_index(tmp_path / "idx").store.lexical_search("总签约采购金额", 5)
+    assert len(ids) and (scores > 0).all() and list(scores) == sorted(scores, reverse=True)

@@ -118,7 +118,9 @@ class MilvusStore:
     def load(cls, manifest: dict, chunks: list[Chunk], token: str = "") -> MilvusStore:
         info = manifest["store"]
         client = client_for(info["uri"], token)
-        if chunks and not client.has_collection(info["collection"]):
+        if client.has_collection(info["collection"]):
+            client.load_collection(info["collection"])  # another process built it: not in memory here yet
+        elif chunks:
             raise IndexMismatchError(f"Milvus at {info['uri']} has no collection {info['collection']}: "
                                      "run  rag index --rebuild")
         return cls(client, info["collection"], chunks)
@@ -140,7 +142,8 @@ class MilvusStore:
             return self._hits([], n)
         result = self.client.search(self.collection, data=[query], anns_field="sparse", limit=n + 10,
                                     output_fields=["id"], search_params={"metric_type": "BM25"})
-        return self._hits(result, n)
+        ids, scores = self._hits(result, n)
+        return ids, np.abs(scores)  # Milvus Lite gives BM25 scores negated (a distance); a server does not
 
 
 class MilvusWriter:
@@ -173,6 +176,7 @@ class MilvusWriter:
     def reusable(self, chunks: list[Chunk], old: object | None) -> set[str]:
         if not self.client.has_collection(self.collection):
             return set()
+        self.client.load_collection(self.collection)
         ids = [c.id for c in chunks]
         held: set[str] = set()
         for s in range(0, len(ids), BATCH):
