@@ -286,7 +286,10 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         def relabel(lg: str, backend_value: str, earlier: list):
             """Every label in the chosen language; values and the conversation stay as they are."""
             extra = (warmup.status(lg),) if warmup is not None else ()
-            return extra + (ui.sources_html(None, lang=lg) if not earlier else gr.skip(), ui.t(lg, "title"), gr.update(label=ui.t(lg, "tab_chat")), gr.update(label=ui.t(lg, "chat")),
+            # The sources panel: its label, and the empty panel's line when no answer is there yet.
+            empty = {} if earlier else {"value": ui.sources_html(None, lang=lg)}
+            panel = gr.update(label=ui.t(lg, "sources"), **empty)
+            return extra + (ui.t(lg, "title"), gr.update(label=ui.t(lg, "tab_chat")), gr.update(label=ui.t(lg, "chat")),
                     gr.update(label=ui.t(lg, "question"), placeholder=ui.t(lg, "placeholder")),
                     gr.update(value=ui.t(lg, "send")), gr.update(value=ui.t(lg, "stop")),
                     gr.update(value=ui.t(lg, "new")), gr.update(label=ui.t(lg, "settings")),
@@ -294,7 +297,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                     gr.update(label=ui.t(lg, "length"), choices=[(ui.t(lg, k), k) for k in ui.LENGTHS]),
                     gr.update(label=ui.t(lg, "backend"), choices=backend_choices(lg), value=backend_value),
                     gr.update(label=ui.t(lg, "mode"), choices=[(ui.t(lg, m), m) for m in RETRIEVAL_MODES]),
-                    gr.update(label=ui.t(lg, "sources")), gr.update(label=ui.t(lg, "tab_library")),
+                    panel, gr.update(label=ui.t(lg, "tab_library")),
                     ui.t(lg, "library_note"), gr.update(label=ui.t(lg, "upload", **upload_label)),
                     kb_table(library.documents(pipe.index), lg), gr.update(label=ui.t(lg, "pick")),
                     gr.update(value=ui.t(lg, "remove")), gr.update(value=ui.t(lg, "reindex")), index_info(lg))
@@ -303,7 +306,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         earlier = gr.State([])  # (number, question, sources HTML) of each answer so far, for the panel
         lang.change(relabel, [lang, backend, earlier],
                     ([status] if warmup is not None else []) +
-                    [sources, title, tab_chat, chat, box, send, stop, clear, settings_box, top_k, length, backend,
+                    [title, tab_chat, chat, box, send, stop, clear, settings_box, top_k, length, backend,
                      mode, sources, tab_library, library_note, upload, table, pick, remove, rebuild, info],
                     api_name=False, queue=False)
         kb_outputs = [kb_status, table, pick, info]

@@ -280,6 +280,11 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         new_chat_en = page.locator("#new-chat")
         new_chat_en.click()
         page.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=30_000)
+        # One language at a time: the empty panel's line and the model status follow the switch too.
+        page.wait_for_function("() => document.querySelector('#sources').innerText.includes('Ask a question')",
+                               timeout=30_000)
+        assert "Models ready" in page.locator("#model-status").inner_text()
+        assert "本地模型" not in page.locator("#set-backend").inner_text()  # "Local model Qwen2.5 1.5B"
         page.locator("#question textarea").fill("南岳衡山的雪后雾凇是哪天出现的？")
         page.locator("#send").click()
         page.wait_for_function("() => ['Sources cited', 'Closest passages'].some(t => "
