@@ -88,8 +88,9 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     """The chat UI for a pipeline whose index is loaded; with `warmup`, a status line follows the models
     loading in the background."""
     llm_name = pipe.generator.name if pipe.generator is not None else ""
-    # The measured prefill of the last answer, for the "reading, about N s" line: new prompt tokens and the
-    # rate they were filled at (until one is measured: ~370 new tokens at ~60 tokens/s on two cores).
+    # For the "reading, about N s" line: a question brings ~370 new prompt tokens (passages, question, template)
+    # beyond the cached system prefix, filled at the rate the last answer measured (~60 tokens/s on two cores).
+    # The last answer's own token count is no guide: after a part asked again it is that short turn's.
     prefill = {"tokens": 370.0, "per_second": 60.0}
 
     def backend_choices(lang: str) -> list[tuple[str, str]]:
@@ -102,9 +103,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
 
     def measure_prefill() -> None:
         timings = getattr(pipe.generator, "last_timings", None) or {}
-        if timings.get("prompt_per_second") and timings.get("prompt_n") is not None:
+        if timings.get("prompt_per_second"):
             prefill["per_second"] = float(timings["prompt_per_second"])
-            prefill["tokens"] = float(max(1, timings["prompt_n"]))  # llama.cpp's prompt_n counts new tokens only
 
     def respond(question: str, history: list[dict], turns: list[Turn], top_k: int = 0, length: str = "normal",
                 backend: str = "llm", mode: str = "hybrid", lang: str = "zh", earlier: list | None = None,
