@@ -23,6 +23,9 @@ from rag.settings import load_settings
 log = logging.getLogger("rag.app")
 MAX_TURNS = 3  # earlier turns a follow-up question may lean on
 ANSWERING = 8  # questions retrieving or waiting for the model at once; more wait in Gradio's queue
+# New prompt tokens a question brings beyond the cached system prefix (passages, question, template). The last
+# answer's own count is no guide: after a part asked again it is that short turn's.
+TYPICAL_NEW_TOKENS = 370
 
 
 def _session(request: gr.Request | None) -> str:
@@ -88,10 +91,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     """The chat UI for a pipeline whose index is loaded; with `warmup`, a status line follows the models
     loading in the background."""
     llm_name = pipe.generator.name if pipe.generator is not None else ""
-    # For the "reading, about N s" line: a question brings ~370 new prompt tokens (passages, question, template)
-    # beyond the cached system prefix, filled at the rate the last answer measured (~60 tokens/s on two cores).
-    # The last answer's own token count is no guide: after a part asked again it is that short turn's.
-    prefill = {"tokens": 370.0, "per_second": 60.0}
+    # For the "reading, about N s" line: the prompt fill rate the last answer measured (~60 tokens/s on two cores).
+    prefill = {"per_second": 60.0}
 
     def backend_choices(lang: str) -> list[tuple[str, str]]:
         return ([(ui.model_label(llm_name, lang), "llm")] if llm_name else []) + [(ui.t(lang, "extractive"), "extractive")]
@@ -99,7 +100,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     def reading_seconds(backend: str) -> float | None:
         if backend == "extractive" or pipe.generator is None:
             return None
-        return prefill["tokens"] / max(prefill["per_second"], 1.0)
+        return TYPICAL_NEW_TOKENS / max(prefill["per_second"], 1.0)
 
     def measure_prefill() -> None:
         timings = getattr(pipe.generator, "last_timings", None) or {}

@@ -168,32 +168,20 @@ def test_unknown_retrieval_mode_is_a_clear_error(fake_pipeline) -> None:
         fake_pipeline(backend="extractive").retrieve("问题", mode="magic")
 
 
-def test_app_answers_through_its_api_with_settings(fake_pipeline) -> None:
+def test_app_answers_through_its_api_with_settings(served_fake) -> None:
     """The real Gradio app over the fake pipeline, driven through gradio_client: the settings reach the
     pipeline and the streamed history ends with a cited answer."""
-    from gradio_client import Client
-    from fakes import free_port
-
-    import app as app_module
-
-    pipe = fake_pipeline("总签约采购金额约3亿元[1]。")
-    port = free_port()
-    demo = app_module.build_app(pipe).queue(default_concurrency_limit=1)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        outputs = list(client.submit("对接会签约采购金额是多少？", [], api_name="/chat"))
-        history, panel, _ = outputs[-1]
-        assert "3亿元" in str(history[-1]["content"]) and "<mark>" in panel and "查看全文" in panel
-        outputs = list(client.submit("对接会签约采购金额是多少？", [], 2, "short", "extractive", "lexical", "en",
-                                     api_name="/chat"))
-        history, panel, _ = outputs[-1]
-        assert "Sources cited" in panel and panel.count('class="src-card"') <= 2
-        assert len(pipe.generator.prompts) == 1  # the second answer was extractive, as asked
-        result = client.predict("", api_name="/ask")
-        assert "error" in result and "请输入" in result["error"]
-    finally:
-        demo.close()
+    pipe, client = served_fake("总签约采购金额约3亿元[1]。")
+    outputs = list(client.submit("对接会签约采购金额是多少？", [], api_name="/chat"))
+    history, panel, _ = outputs[-1]
+    assert "3亿元" in str(history[-1]["content"]) and "<mark>" in panel and "查看全文" in panel
+    outputs = list(client.submit("对接会签约采购金额是多少？", [], 2, "short", "extractive", "lexical", "en",
+                                 api_name="/chat"))
+    history, panel, _ = outputs[-1]
+    assert "Sources cited" in panel and panel.count('class="src-card"') <= 2
+    assert len(pipe.generator.prompts) == 1  # the second answer was extractive, as asked
+    result = client.predict("", api_name="/ask")
+    assert "error" in result and "请输入" in result["error"]
 
 
 @pytest.fixture
