@@ -141,6 +141,22 @@ def _corpus(label: str, seeds: Path, index_dir: Path, embedder: Embedder, items:
 _SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]?")
 
 
+def synthetic_chunks(n: int, archive: Path, rng: np.random.Generator) -> tuple[list[Chunk], list[list[str]]]:
+    """`n` chunks of four sentences drawn (by `rng`) from the archive, with each chunk's jieba tokens."""
+    sentences: list[str] = []
+    for line in archive.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            sentences += [s for s in _SENTENCE.findall(json.loads(line)["text"]) if len(s) >= 8]
+    tokens = [tokenize(s) for s in sentences]  # tokenised once; chunks reuse the sentence token lists
+    chunks, corpus = [], []
+    for i in range(n):
+        picks = rng.integers(0, len(sentences), size=4)
+        chunks.append(Chunk(id=f"syn{i}", article_id=f"syn{i // 5}", text="".join(sentences[j] for j in picks),
+                            start=0, end=0, title=""))
+        corpus.append([tok for j in picks for tok in tokens[j]])
+    return chunks, corpus
+
+
 def synthetic_index(n: int, dim: int, archive: Path, ann_threshold: int, seed: int = 0,
                     base: np.ndarray | None = None) -> tuple[Index, dict]:
     """`n` chunks recombined from the archive's sentences, BM25 over jieba tokens, and vectors that are
@@ -150,19 +166,9 @@ def synthetic_index(n: int, dim: int, archive: Path, ann_threshold: int, seed: i
     import bm25s
 
     rng = np.random.default_rng(seed)
-    sentences: list[str] = []
-    for line in archive.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            sentences += [s for s in _SENTENCE.findall(json.loads(line)["text"]) if len(s) >= 8]
-    tokens = [tokenize(s) for s in sentences]  # tokenised once; chunks reuse the sentence token lists
     timings = {}
     t = time.perf_counter()
-    chunks, corpus = [], []
-    for i in range(n):
-        picks = rng.integers(0, len(sentences), size=4)
-        chunks.append(Chunk(id=f"syn{i}", article_id=f"syn{i // 5}", text="".join(sentences[j] for j in picks),
-                            start=0, end=0, title=""))
-        corpus.append([tok for j in picks for tok in tokens[j]])
+    chunks, corpus = synthetic_chunks(n, archive, rng)
     vectors = rng.standard_normal((n, dim), dtype=np.float32)
     if base is not None and len(base) and base.shape[1] == dim:
         vectors *= 0.5 / np.sqrt(dim)  # noise of norm ~0.5 around a unit base vector

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.bench import _pct, search_times, synthetic_index
+from rag.bench import _pct, search_times, synthetic_chunks
 from rag.chunk import chunk_article
 from rag.evaluate import load_items
 from rag.index import Index
@@ -87,7 +87,7 @@ def store_bench(archive: Path, questions: Path, synthetic: int, stores: tuple[st
     archive_chunks = [c for a in read_file(archive, archive.name).articles for c in chunk_article(a)]
     corpora = {"archive": archive_chunks}
     if synthetic:
-        corpora["synthetic"] = synthetic_index(synthetic, 8, archive, synthetic + 1)[0].chunks
+        corpora["synthetic"] = synthetic_chunks(synthetic, archive, np.random.default_rng(0))[0]
     result: dict = {"dim": DIM, "questions": len(asked), "corpora": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for label, chunks in corpora.items():
