@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 from rag.settings import Settings, load_settings
 
 
@@ -144,6 +144,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluate import evaluate, load_items
 
+    if args.suite:
+        return _eval_suite(args)
+    if not args.file:
+        raise InputError("give a question file, or --suite and the folder of question sets")
     items = load_items(args.file)
     pipe = _pipeline(args)
 
@@ -156,6 +160,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       search=lambda q: pipe.retrieve(q, 10))
     result["backend"] = pipe.generator.name if pipe.generator else "extractive"
     print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _eval_suite(args: argparse.Namespace) -> int:
+    from rag import suite
+
+    sets = suite.select(args.sets)
+    out = Path(args.out or "bench/suite.json")
+    result = suite.run_suite(_settings(args), Path(args.suite), Path(args.work), sets, args.sample, _log, _Bar(),
+                             label=out.stem)
+    suite.save(result, out)
+    print(suite.table(result))
+    print(f"\n(figures saved to {out}; answers in {Path(args.work) / ('answers-' + out.stem)})")
     return 0
 
 
@@ -308,8 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query"), p.add_argument("-k", type=int, default=8)
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("eval", help="run a question file and print accuracy, refusals, recall and latency")
-    p.add_argument("file"), p.add_argument("--out")
+    p.add_argument("file", nargs="?", help="a question file (.jsonl)")
+    p.add_argument("--out", help="answers (one file), or the suite's figures (default bench/suite.json)")
     p.add_argument("--backend", choices=["llamacpp", "transformers", "extractive"])
+    p.add_argument("--suite", help="a folder of question sets (e.g. ../shared/eval): every set, one table")
+    p.add_argument("--sets", default="all", help="suite: comma-separated sets to run (dev, dev_en, crud, rgb)")
+    p.add_argument("--sample", type=int, default=0, help="suite: N questions per set, spread evenly (0: all)")
+    p.add_argument("--work", default="bench/.work/suite", help="suite: keeps each corpus's index and the answers")
     p.set_defaults(func=cmd_eval)
     sub.add_parser("articles", help="list the indexed articles").set_defaults(func=cmd_articles)
     p = sub.add_parser("show", help="print one article")

@@ -74,54 +74,78 @@ def citation_precise(item: dict, answer: Answer) -> list[bool]:
     return out
 
 
-def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None = None,
-             on_item: Callable[[int, int, dict, Answer], None] | None = None,
-             search: Callable[[str], Sequence[Passage]] | None = None) -> dict:
-    """Run every item through `ask` (and `search`, for recall@10 beyond the prompt's passages)."""
-    rows, answerable, unanswerable, ranks, precise, latencies, first_tokens = [], [], [], [], [], [], []
-    supported_claims = unsupported_claims = 0
+def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = None) -> dict:
+    """One question's record: what `summarise` counts. `ranked`: the passages recall@k is judged on
+    (default the answer's own)."""
+    answerable = bool(item.get("answerable", True))
+    return {
+        "id": item.get("id"), "type": item.get("type", ""), "answerable": answerable,
+        "correct": answer_correct(item, answer) if answerable else None,
+        "refused": answer.refused,
+        "rank": evidence_rank(item, answer.passages if ranked is None else ranked) if answerable else None,
+        "precise": citation_precise(item, answer) if answerable else [],
+        "supported": len(answer.citations), "unsupported": len(answer.unsupported),
+        "total_ms": answer.timings.get("total_ms", 0.0), "first_token_ms": answer.timings.get("first_token_ms", 0.0),
+    }
+
+
+def run_items(items: list[dict], ask: Callable[[str], Answer], out: Path | None = None,
+              on_item: Callable[[int, int, dict, Answer], None] | None = None,
+              search: Callable[[str], Sequence[Passage]] | None = None) -> list[dict]:
+    """Run every item through `ask` (and `search`, for recall@10 beyond the prompt's passages); the records,
+    with each answer written to `out` as it comes (an interrupted run keeps what it answered)."""
     try:
         sink = Path(out).open("w", encoding="utf-8") if out else None
     except OSError as exc:
         raise InputError(f"cannot write results to {out}: {exc.strerror}") from None
-    for i, item in enumerate(items):
-        answer = ask(item["question"])
-        if item.get("answerable", True):
-            answerable.append(answer_correct(item, answer))
-            ranks.append(evidence_rank(item, search(item["question"]) if search else answer.passages))
-            precise.extend(citation_precise(item, answer))
-        else:
-            unanswerable.append(answer.refused)
-        supported_claims += len(answer.citations)
-        unsupported_claims += len(answer.unsupported)
-        latencies.append(answer.timings.get("total_ms", 0.0))
-        first_tokens.append(answer.timings.get("first_token_ms", 0.0))
-        rows.append(dict(answer_to_json(answer), id=item.get("id")))
-        if sink:  # written as we go, so an interrupted run keeps what it answered
-            sink.write(json.dumps(rows[-1], ensure_ascii=False) + "\n")
-            sink.flush()
-        if on_item:
-            on_item(i + 1, len(items), item, answer)
-    if sink:
-        sink.close()
+    records = []
+    try:
+        for i, item in enumerate(items):
+            answer = ask(item["question"])
+            answerable = item.get("answerable", True)
+            records.append(score_item(item, answer, search(item["question"]) if search and answerable else None))
+            if sink:
+                sink.write(json.dumps(dict(answer_to_json(answer), id=item.get("id")), ensure_ascii=False) + "\n")
+                sink.flush()
+            if on_item:
+                on_item(i + 1, len(items), item, answer)
+    finally:
+        if sink:
+            sink.close()
+    return records
 
-    def share(xs: list) -> float | None:
-        return round(sum(xs) / len(xs), 3) if xs else None
 
-    false_refusals = [r["refused"] for r, it in zip(rows, items) if it.get("answerable", True)]
+def _share(xs: list) -> float | None:
+    return round(sum(xs) / len(xs), 3) if xs else None
+
+
+def summarise(records: Sequence[dict]) -> dict:
+    """Accuracy over the answerable records, correct refusals over the others, false refusals, recall@k of the
+    evidence, citation precision and recall (of all claims made, those a passage supports) and times."""
+    answerable = [r for r in records if r["answerable"]]
+    supported = sum(r["supported"] for r in records)
+    unsupported = sum(r["unsupported"] for r in records)
+    latencies = [r["total_ms"] for r in records]
+    first_tokens = [r["first_token_ms"] for r in records]
     return {
-        "items": len(items),
-        "answer_accuracy": share(answerable),
-        "refusal_accuracy": share(unanswerable),
-        "false_refusal_rate": share(false_refusals),
-        **rank_metrics(ranks),
-        "citation_precision": share(precise),
-        # Of all claims the model made (before checking): those a passage supports, and those removed.
-        "citation_recall": share([True] * supported_claims + [False] * unsupported_claims),
-        "unsupported_claim_rate": share([True] * unsupported_claims + [False] * supported_claims),
+        "items": len(records),
+        "answer_accuracy": _share([r["correct"] for r in answerable]),
+        "refusal_accuracy": _share([r["refused"] for r in records if not r["answerable"]]),
+        "false_refusal_rate": _share([r["refused"] for r in answerable]),
+        **rank_metrics([r["rank"] for r in answerable]),
+        "citation_precision": _share([p for r in answerable for p in r["precise"]]),
+        "citation_recall": _share([True] * supported + [False] * unsupported),
+        "unsupported_claim_rate": _share([True] * unsupported + [False] * supported),
         "latency_ms": {"mean": round(statistics.mean(latencies)), "p50": round(statistics.median(latencies))} if latencies else {},
         "first_token_ms_p50": round(statistics.median(first_tokens)) if first_tokens else None,
     }
+
+
+def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None = None,
+             on_item: Callable[[int, int, dict, Answer], None] | None = None,
+             search: Callable[[str], Sequence[Passage]] | None = None) -> dict:
+    """`run_items`, summarised."""
+    return summarise(run_items(items, ask, out, on_item, search))
 
 
 def answer_to_json(answer: Answer) -> dict:

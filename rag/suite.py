@@ -1,0 +1,154 @@
+"""`rag eval --suite DIR`: every question set of an eval folder, each over its own corpus, in one table.
+
+The sets and their corpora are data (`SETS`, paths relative to the suite folder, as its README lists them).
+Each corpus gets an index of its own under the work folder, built once and reused while the corpus and the
+embedder are unchanged; the language model is loaded once for all sets.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.errors import InputError
+from rag.evaluate import load_items, run_items, summarise
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    name: str
+    questions: str  # the question file, relative to the suite folder
+    corpus: str  # the folder or .jsonl archive its questions are about, relative to the suite folder
+    embedder: str = ""  # "": the configured embedder
+    rows: dict[str, str] = field(default_factory=dict)  # item type -> a row of its own in the table
+
+
+# The seed pages are indexed with the default embedder, as the product does. The two news archives are
+# indexed with m3e-small, which embeds them in minutes on two cores (EmbeddingGemma takes over 25 minutes
+# for the CRUD-RAG archive alone).
+SETS: tuple[QuestionSet, ...] = (
+    QuestionSet("dev", "dev.jsonl", "../seeds"),
+    QuestionSet("dev_en", "dev_en.jsonl", "../seeds"),
+    QuestionSet("crud", "../peer/crud_qa_dev.jsonl", "../peer/crud_news_1k.jsonl", "m3e-small"),
+    QuestionSet("rgb", "rgb/rgb_qa.jsonl", "rgb/rgb_corpus.jsonl", "m3e-small",
+                rows={"peer-noise": "rgb noise", "unanswerable": "rgb rejection",
+                      "peer-integration": "rgb integration"}),
+)
+
+
+def sample(items: list[dict], n: int) -> list[dict]:
+    """`n` items spread evenly over the file (all of them when `n` is 0 or not smaller), so that a sample
+    of a file ordered by kind still holds every kind."""
+    if n <= 0 or n >= len(items):
+        return items
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
+def corpus_folder(corpus: Path, work: Path) -> Path:
+    """A folder to index that holds just `corpus`: the folder itself, or, for one archive file, a folder of
+    the work area with a link to it (a copy where links cannot be made)."""
+    if corpus.is_dir():
+        return corpus
+    if not corpus.is_file():
+        raise InputError(f"corpus {corpus} does not exist")
+    folder = work / f"{corpus.stem}-corpus"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / corpus.name
+    if not target.exists():
+        try:
+            os.symlink(corpus.resolve(), target)
+        except OSError:
+            shutil.copyfile(corpus, target)
+    return folder
+
+
+def select(names: str) -> tuple[QuestionSet, ...]:
+    """The sets named, comma-separated ("" or "all": every one)."""
+    if not names or names == "all":
+        return SETS
+    known = {s.name: s for s in SETS}
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise InputError(f"unknown question set {', '.join(unknown)} (known: {', '.join(known)})")
+    return tuple(known[n] for n in wanted)
+
+
+def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, n: int = 0,
+              log: Log = print, progress=None, label: str = "suite") -> dict:
+    """Answer every set's questions (a sample of `n` per set when `n` > 0) and summarise them: one row per
+    set, and per item type where the set names rows, and one for the whole. The answers go to
+    `work/answers-<label>/<set>.jsonl`."""
+    from rag.factory import embedder_for
+    from rag.pipeline import Pipeline
+
+    folder, work = Path(folder), Path(work)
+    if not folder.is_dir():
+        raise InputError(f"suite folder {folder} does not exist")
+    answers = work / f"answers-{label}"
+    answers.mkdir(parents=True, exist_ok=True)
+    base = Pipeline.from_settings(settings, progress)
+    embedders = {settings.embedder: base.embedder}
+    rows, everything = [], []
+    for qs in sets:
+        items = sample(load_items(folder / qs.questions), n)
+        name = qs.embedder or settings.embedder
+        corpus = corpus_folder(folder / qs.corpus, work)
+        s = settings.replace(embedder=name, seeds_dir=str(corpus), index_dir=str(work / f"{corpus.name}-{name}"))
+        if name not in embedders:
+            embedders[name] = embedder_for(s, progress)
+        pipe = Pipeline(s, embedders[name], base.generator, notice=base.notice)
+        log(f"[{qs.name}] index: {pipe.ensure_index(progress=progress) or 'up to date'}".strip())
+
+        def show(i: int, total: int, item: dict, answer, label: str = qs.name) -> None:
+            flag = "refused" if answer.refused else "answered"
+            log(f"[{label} {i}/{total}] {item.get('id', '')} {flag} {answer.timings.get('total_ms', 0) / 1000:.1f}s "
+                f"{answer.text[:50]}".replace("\n", " "))
+
+        records = run_items(items, pipe.ask, answers / f"{qs.name}.jsonl", show,
+                            search=lambda q, p=pipe: p.retrieve(q, 10))
+        everything += records
+        rows.append({"set": qs.name, "embedder": name, **summarise(records)})
+        for kind, label in qs.rows.items():
+            part = [r for r in records if r["type"] == kind]
+            if part:
+                rows.append({"set": label, "embedder": name, **summarise(part)})
+    rows.append({"set": "all", "embedder": "", **summarise(everything)})
+    return {"backend": base.generator.name if base.generator else "extractive", "sample": n, "rows": rows}
+
+
+def _f(value, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _s(ms) -> str:
+    return "" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def table(result: dict) -> str:
+    """The suite's figures as a Markdown table, one row per set."""
+    head = ("| set | embedder | questions | accuracy | correct refusals | false refusals | citation precision "
+            "| citation recall | recall@5 | first token p50 | answer p50 |")
+    lines = [head, "| " + " | ".join(["---"] * (head.count("|") - 1)) + " |"]
+    for r in result["rows"]:
+        cells = [r["set"], r["embedder"], str(r["items"]), _f(r["answer_accuracy"]), _f(r["refusal_accuracy"]),
+                 _f(r["false_refusal_rate"]), _f(r["citation_precision"]), _f(r["citation_recall"]),
+                 _f(r["recall"]["@5"]), _s(r["first_token_ms_p50"]), _s(r["latency_ms"].get("p50"))]
+        if r["set"] == "all":
+            cells = [f"**{c}**" if c else c for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save(result: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+__all__ = ["SETS", "QuestionSet", "corpus_folder", "run_suite", "sample", "save", "select", "table"]
