@@ -12,14 +12,10 @@ import re
 from collections.abc import Callable
 
 from rag.cite import MARKER, split_clauses
+from rag.names import organisations, places
 
 _CN_DIGITS = "一二两三四五六七八九十百千万亿半几"
 _CLASSIFIERS = "个家位道项名支条次所座台辆款种批场届元人年天岁倍成户亩吨件份期轮处篇本部只架艘分秒米层周小"
-
-# Cities, provinces, counties and organisations are given by a name the question does not already hold.
-_PLACE_WORD = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:省|市|县|区|镇|乡|村)")
-_ORG_WORD = re.compile(r"[\u4e00-\u9fff]{0,12}?(?:厅|局|委员会|委|部门|办公室|人民政府|政府|中心|公司|集团|银行|协会|"
-                       r"大学|学院|医院|研究院|研究所)")
 
 Gives = Callable[[str, str], bool]  # (answer, question) -> whether the answer gives a fact of the kind
 
@@ -30,14 +26,10 @@ def _written(pattern: str) -> Gives:
     return lambda answer, question: any(m.group(0) not in question for m in given.finditer(answer))
 
 
-def _named(tags: set[str], words: re.Pattern) -> Gives:
-    """Given by a name jieba tags with one of `tags`, or a word `words` matches, not in the question."""
-    def gives(answer: str, question: str) -> bool:
-        from rag.names import entities
-
-        found = [w for w, tag in entities(answer) if tag in tags] + [m.group(0) for m in words.finditer(answer)]
-        return any(w not in question for w in found)
-    return gives
+def _named(find: Callable[[str], list[str]]) -> Gives:
+    """Given by a name `find` finds in the answer (see `names.places`, `names.organisations`) that the
+    question does not already hold."""
+    return lambda answer, question: any(w not in question for w in find(answer))
 
 
 # (kind, what in a question asks for it, what in an answer gives it)
@@ -50,7 +42,7 @@ KINDS: tuple[tuple[str, re.Pattern, Gives], ...] = (
      _written(r"\d+(?:\.\d+)?\s*%|百分之|\d+(?:\.\d+)?\s*个百分点|[" + _CN_DIGITS + r"]成|percent")),
     ("date",
      re.compile(r"几月几[号日]|哪一?天|哪一?年|哪个月|几月份?|几号|什么时候|什么时间|何时|\bwhen\b|what (?:date|day|year|time)\b", re.I),
-     _written(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十〇零]+[年月日号]|\d{4}|今年|去年|明年|前年|昨天|今天|当天|"
+     _written(r"\d{1,4}\s*[年月日号]|[一二三四五六七八九十〇零]+[年月日号]|(?<![\d.])(?:1[89]|20)\d\d(?![\d.%万亿千百元])|今年|去年|明年|前年|昨天|今天|当天|"
               r"周[一二三四五六日末]|星期|春节|清明|元旦|国庆|\b(?:January|February|March|April|May|June|July|"
               r"August|September|October|November|December|19\d\d|20\d\d)\b")),
     ("quantity",
@@ -58,9 +50,10 @@ KINDS: tuple[tuple[str, re.Pattern, Gives], ...] = (
      _written(r"\d|[" + _CN_DIGITS + r"]+[" + _CLASSIFIERS + r"]|\b(?:one|two|three|four|five|six|seven|eight|"
               r"nine|ten|twelve|twenty|hundred|thousand|million|billion)\b")),
     # "哪里" is left out: "转移到安全区域" answers it
-    ("place", re.compile(r"哪(?:个|座)(?:城市|市|省|县|区|镇)"), _named({"ns", "nt"}, _PLACE_WORD)),
-    ("organisation", re.compile(r"哪个(?:部门|单位|机构)|哪家(?:单位|机构|公司|企业|银行)|什么(?:部门|单位|机构)|由谁"),
-     _named({"nt"}, _ORG_WORD)),
+    ("place", re.compile(r"哪(?:个|座)(?:城市|市|省|县|区|镇)"), _named(places)),
+    # "由谁" is left out: it asks for a person as often as for an organisation
+    ("organisation", re.compile(r"哪个(?:部门|单位|机构)|哪家(?:单位|机构|公司|企业|银行)|什么(?:部门|单位|机构)"),
+     _named(organisations)),
 )
 
 _PART_END = re.compile(r"[？?；;]+|(?<=[。!！])")

@@ -21,8 +21,14 @@ MARKER = re.compile(r"[\[【]\s*(-?\d+(?:\s*[,，、]\s*-?\d+)*)\s*[\]】]")
 _CLAIM_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
-_REFUSAL = re.compile(r"没有找到|未找到|没有提到|未提及|没有提及|无法回答|无法确定|不包含|没有相关|"
-                      r"do(?:es)? not contain|not mention|cannot find|can't find|no information", re.I)
+# A refusal says that the documents hold no answer: "没有找到", "资料中并未提及……", or "没有提到……" with no
+# subject of its own. "该补贴不包含住房公积金" has a subject, and is a claim to check like any other.
+_REFUSAL = re.compile(
+    r"没有找到|未找到|无法回答|无法确定|没有相关(?:的)?(?:信息|内容|资料|报道|数据|说明)|"
+    r"(?:资料|材料|文章|报道|文中|原文|上述|以上|所给|提供的|这些)[^，。；,.;]{0,8}?(?:没有|未|不)[^，。；,.;]{0,4}?"
+    r"(?:提到|提及|包含|涉及|说明|给出|介绍|记载)|"
+    r"(?:^|[，,；;])\s*(?:但是?|而|不过)?\s*(?:并)?(?:没有|未)(?:具体|明确|直接)?(?:提到|提及|说明)|"
+    r"do(?:es)? not contain|not mention|cannot find|can't find|no information", re.I)
 SUPPORT_THRESHOLD = 0.5
 
 
@@ -64,7 +70,7 @@ def _numbers(text: str) -> set[str]:
 
 
 _SCALE = {"万": 1e4, "亿": 1e8, "千": 1e3, "百": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}
-_VALUE = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)\s*(?:(thousand|million|billion|bn)(?![A-Za-z])|(万|亿|千|百))?", re.I)
+_VALUE = re.compile(r"(?<![A-Za-z\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(?:(thousand|million|billion|bn)(?![A-Za-z])|(万|亿|千|百))?", re.I)
 
 
 def _values(text: str) -> set[float]:
@@ -85,6 +91,14 @@ def _english_support(claim: str, span: str, question: str = "") -> float:
     return 1.0 if wanted and wanted <= _values(span) else 0.0
 
 
+# A code of letters and digits ("MU5735", "C919", "B00001"): it stands in the source as written, or not at all.
+_IDENTIFIER = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*[A-Za-z])(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]+")
+
+
+def _identifiers(text: str) -> set[str]:
+    return {m.group(0).lower().strip("-") for m in _IDENTIFIER.finditer(text)}
+
+
 def support(claim: str, span: str, question: str = "") -> float:
     """Share of the claim's character bigrams found in `span`, 0 when a number of the claim is missing.
 
@@ -92,6 +106,8 @@ def support(claim: str, span: str, question: str = "") -> float:
     "X的总部设在长沙" is judged by "长沙", not by the restated "X的总部设在" (bigrams across the seam
     are left out too). When three or fewer bigrams are left to judge by, all of them must be there.
     """
+    if not _identifiers(claim) - _identifiers(question) <= _identifiers(span):
+        return 0.0  # an identifier the source does not hold is made up
     cjk = len(re.findall(r"[\u4e00-\u9fff]", claim))
     if cjk < 0.3 * len(_CONTENT.findall(claim)):
         return _english_support(claim, span, question)
@@ -150,11 +166,25 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
             continue
         ctx = _context(clause)
         for n in wanted:
-            own = max((len(ctx & c) for c, ns in span_clauses if n in ns), default=0)
-            other = max((len(ctx & c) for c, ns in span_clauses if n not in ns), default=0)
+            mine = [c for c, ns in span_clauses if n in ns]
+            others = [c for c, ns in span_clauses if n not in ns]
+            # What stands right before the number says what it measures: "…同比增长5%" is paired by its
+            # "同比增长" with the span's "同比增长5%", though the claim's subject ("地区生产总值") comes from
+            # the clause before, which holds another figure.
+            near = _context(_before(clause, n))
+            if near and max(len(near & c) for c in mine) > max((len(near & c) for c in others), default=0):
+                continue
+            own = max((len(ctx & c) for c in mine), default=0)
+            other = max((len(ctx & c) for c in others), default=0)
             if other >= own + 2:
                 return False
     return True
+
+
+def _before(clause: str, number: str, chars: int = 4) -> str:
+    """The `chars` characters of `clause` right before the first place `number` stands in it."""
+    m = re.search(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", clause)
+    return clause[max(0, m.start() - chars):m.start()] if m else ""
 
 
 _ENDS_SENTENCE = re.compile(r"[。！？；!?;…][”」』）)]*\s*$")

@@ -38,7 +38,22 @@ def extractive_answer(question: str, passages: list[Passage]) -> str:
 # the next clause ("其中境外上市待备案企业7家") 0.63.
 PART_QUOTE_MIN = 0.75
 PART_QUOTE_MARGIN = 0.15
-_LEAD = re.compile(r"^(?:以及|还有|并且|而且|同时|此外|另外|其中有|和|及)")
+_LEAD_WORDS = ("还有", "同时", "其中有")  # clause openers jieba does not tag as conjunctions
+
+
+def strip_lead(clause: str) -> str:
+    """A clause without the connective it opens with ("以及在审企业14家" -> "在审企业14家"): a leading word
+    jieba tags as a conjunction, or one of `_LEAD_WORDS`. A name or word that merely starts like one stays
+    whole ("和平路", "及时")."""
+    from rag.names import tagged
+
+    words = tagged(clause)
+    if words and (words[0][1] == "c" or words[0][0] in _LEAD_WORDS):
+        return clause[len(words[0][0]):]
+    for lead in _LEAD_WORDS:
+        if clause.startswith(lead):
+            return clause[len(lead):]
+    return clause
 
 
 def part_quote(part: str, question: str, passages: list[Passage]) -> str:
@@ -72,4 +87,4 @@ def part_quote(part: str, question: str, passages: list[Passage]) -> str:
     runner_up = next((s for s, _, c in scored[1:] if c != clause), 0.0)
     if best < PART_QUOTE_MIN or best - runner_up < PART_QUOTE_MARGIN:
         return ""
-    return f"{_LEAD.sub('', clause)}[{-rank}]。"
+    return f"{strip_lead(clause)}[{-rank}]。"

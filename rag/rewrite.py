@@ -18,6 +18,11 @@ from rag.names import entities
 # "那株洲呢？", "还有特约研究员呢", "总产值呢?"
 _NE_FOLLOW = re.compile(r"^(?:那么?|还有|另外|再问一下[，,]?)?\s*(?P<x>[^，,。？?！!]{1,24}?)\s*(?:的情况|怎么样|如何)?呢\s*[？?]?$")
 _ZH_PRONOUN = re.compile(r"它们|它|其|该(?=[\u4e00-\u9fff])|此(?=[\u4e00-\u9fff])|这(?:个|些|家|批|项|里|组|位|篇|条|场)|那(?:个|些|家|批|项|里|组|位|篇|条|场)|他们|她们|上述|前者|后者")
+# Words that point back to an earlier turn, judged by jieba's words, so that "应该", "因此", "其他", "其中"
+# and "尤其" (which hold 该, 此, 其 but point nowhere) do not glue a standalone question to the one before it.
+PRONOUNS = frozenset({"它", "它们", "其", "其中", "他", "她", "他们", "她们", "上述", "前者", "后者"})
+_DEMONSTRATIVE = "该此这那"  # "该项目", "此次", "这家", "那些": a pronoun jieba tags r
+NOT_PRONOUNS = frozenset({"这样", "那样", "这么", "那么", "此外", "这时", "那时", "这次", "那次", "这天", "那天"})
 _EN_FOLLOW = re.compile(r"^(?:and|what about|how about)\s+(?P<x>.+?)\s*\??$", re.I)
 _EN_PRONOUN = re.compile(r"\b(it|its|they|their|them|this|these|those|there)\b", re.I)  # not "that": mostly relative
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -41,13 +46,21 @@ class Rewrite:
         return self.method != "none"
 
 
+def has_pronoun(text: str) -> bool:
+    """Whether a Chinese text holds a word that points back ("它的总投资", "该项目", "这家公司")."""
+    from rag.names import tagged
+
+    return any(w in PRONOUNS or w[0] in _DEMONSTRATIVE and tag == "r" and w not in NOT_PRONOUNS
+               for w, tag in tagged(text))
+
+
 def is_follow_up(question: str) -> bool:
     """A short question that leans on the previous turn: "…呢？", a pronoun, or "what about …"."""
     q = question.strip()
     if len(q) > MAX_FOLLOW_UP_CHARS:
         return False
     if _CJK.search(q):
-        return bool(_NE_FOLLOW.match(q) or _ZH_PRONOUN.search(q))
+        return bool(_NE_FOLLOW.match(q)) or has_pronoun(q)
     return bool(_EN_FOLLOW.match(q) or _EN_PRONOUN.search(q))
 
 
@@ -101,7 +114,7 @@ def llm_rewrite(question: str, history: Sequence[Turn], generator: Generator, ma
         return fallback
     text = re.sub(r"^(改写后的问题|问题|Question)\s*[:：]\s*", "", text.strip().splitlines()[0] if text.strip() else "")
     text = text.strip(" \"'“”「」")
-    good = (4 <= len(text) <= 120 and not _ZH_PRONOUN.search(text)
+    good = (4 <= len(text) <= 120 and not (_CJK.search(text) and has_pronoun(text))
             and bool(_CJK.search(text)) == bool(_CJK.search(question)) and _keeps(question, text))
     return Rewrite(text, question.strip(), "llm") if good else fallback
 

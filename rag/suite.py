@@ -81,10 +81,11 @@ def select(names: str) -> tuple[QuestionSet, ...]:
 
 
 def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, n: int = 0,
-              log: Log = print, progress=None, label: str = "suite") -> dict:
+              log: Log = print, progress=None, label: str = "suite", base=None, make_embedder=None) -> dict:
     """Answer every set's questions (a sample of `n` per set when `n` > 0) and summarise them: one row per
     set, and per item type where the set names rows, and one for the whole. The answers go to
-    `work/answers-<label>/<set>.jsonl`."""
+    `work/answers-<label>/<set>.jsonl`. `base` (a Pipeline: its generator answers every set) and
+    `make_embedder` (settings -> Embedder) default to the models the settings name."""
     from rag.factory import embedder_for
     from rag.pipeline import Pipeline
 
@@ -93,7 +94,8 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
         raise InputError(f"suite folder {folder} does not exist")
     answers = work / f"answers-{label}"
     answers.mkdir(parents=True, exist_ok=True)
-    base = Pipeline.from_settings(settings, progress)
+    base = base or Pipeline.from_settings(settings, progress)
+    make_embedder = make_embedder or (lambda s: embedder_for(s, progress))
     embedders = {settings.embedder: base.embedder}
     rows, everything = [], []
     for qs in sets:
@@ -102,7 +104,7 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
         corpus = corpus_folder(folder / qs.corpus, work)
         s = settings.replace(embedder=name, seeds_dir=str(corpus), index_dir=str(work / f"{corpus.name}-{name}"))
         if name not in embedders:
-            embedders[name] = embedder_for(s, progress)
+            embedders[name] = make_embedder(s)
         pipe = Pipeline(s, embedders[name], base.generator, notice=base.notice)
         log(f"[{qs.name}] index: {pipe.ensure_index(progress=progress) or 'up to date'}".strip())
 
@@ -114,11 +116,12 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
         records = run_items(items, pipe.ask, answers / f"{qs.name}.jsonl", show,
                             search=lambda q, p=pipe: p.retrieve(q, 10))
         everything += records
-        rows.append({"set": qs.name, "embedder": name, **summarise(records)})
-        for kind, label in qs.rows.items():
+        label = embedders[name].name
+        rows.append({"set": qs.name, "embedder": label, **summarise(records)})
+        for kind, kind_label in qs.rows.items():
             part = [r for r in records if r["type"] == kind]
             if part:
-                rows.append({"set": label, "embedder": name, **summarise(part)})
+                rows.append({"set": kind_label, "embedder": label, **summarise(part)})
     rows.append({"set": "all", "embedder": "", **summarise(everything)})
     return {"backend": base.generator.name if base.generator else "extractive", "sample": n, "rows": rows}
 

@@ -1,0 +1,73 @@
+"""`rag eval --suite`: sets over their own corpora, sampled, summarised per set, per kind and for the whole."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fakes import HashingEmbedder
+
+from rag import suite
+from rag.errors import InputError
+from rag.suite import QuestionSet
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("n", "expected"), [(0, list(range(10))), (10, list(range(10))), (20, list(range(10))),
+                                             (5, [0, 2, 4, 6, 8]), (3, [0, 3, 6])])
+def test_sample_spreads_over_the_file(n: int, expected: list[int]) -> None:
+    assert [it["i"] for it in suite.sample([{"i": i} for i in range(10)], n)] == expected
+
+
+def test_select_names_sets_and_rejects_unknown_ones() -> None:
+    assert suite.select("all") == suite.SETS
+    assert [s.name for s in suite.select("rgb,dev")] == ["rgb", "dev"]
+    with pytest.raises(InputError, match="unknown question set nope"):
+        suite.select("dev,nope")
+
+
+def test_an_archive_file_is_indexed_from_a_folder_of_its_own(tmp_path: Path) -> None:
+    archive = tmp_path / "data" / "news.jsonl"
+    _write(archive, [{"id": "x", "text": "一条新闻。"}])
+    (archive.parent / "questions.jsonl").write_text("{}\n", encoding="utf-8")  # not to be indexed with it
+    folder = suite.corpus_folder(archive, tmp_path / "work")
+    assert [p.name for p in folder.iterdir()] == ["news.jsonl"]
+    assert suite.corpus_folder(archive, tmp_path / "work") == folder  # made once
+    assert suite.corpus_folder(SEEDS, tmp_path / "work") == SEEDS
+    with pytest.raises(InputError, match="does not exist"):
+        suite.corpus_folder(tmp_path / "missing.jsonl", tmp_path / "work")
+
+
+def test_run_suite_gives_a_row_per_set_per_kind_and_for_all(fake_pipeline, tmp_path: Path) -> None:
+    base = fake_pipeline("总签约采购金额约3亿元[1]。")
+    folder = tmp_path / "eval"
+    _write(folder / "seeds.jsonl", [
+        {"id": "a", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "match": "any", "answerable": True},
+        {"id": "b", "question": "对接会上签了多少钱的采购？", "answers": ["5亿元"], "match": "any", "answerable": True}])
+    (folder / "pages").mkdir()
+    for page in SEEDS.iterdir():
+        (folder / "pages" / page.name).write_bytes(page.read_bytes())
+    _write(folder / "news" / "corpus.jsonl", [{"id": "n1", "text": "某市今年举办龙舟赛，共有40支队伍参赛。"}])
+    _write(folder / "news" / "qa.jsonl", [
+        {"id": "c", "question": "龙舟赛有多少支队伍？", "answers": ["40支"], "type": "noise", "answerable": True},
+        {"id": "d", "question": "明年的龙舟赛在哪里办？", "answers": [], "type": "unanswerable", "answerable": False}])
+    sets = (QuestionSet("pages", "seeds.jsonl", "pages"),
+            QuestionSet("news", "news/qa.jsonl", "news/corpus.jsonl", "other-embedder",
+                        rows={"unanswerable": "news rejection"}))
+    made = []
+    result = suite.run_suite(base.settings, folder, tmp_path / "work", sets, log=lambda line: None, label="t",
+                             base=base, make_embedder=lambda s: made.append(s.embedder) or HashingEmbedder())
+    rows = {r["set"]: r for r in result["rows"]}
+    assert list(rows) == ["pages", "news", "news rejection", "all"] and made == ["other-embedder"]
+    assert rows["pages"]["answer_accuracy"] == 0.5 and rows["pages"]["items"] == 2
+    assert rows["news rejection"]["items"] == 1 and rows["news rejection"]["refusal_accuracy"] == 1.0
+    assert rows["news"]["embedder"] == "hashing-test" and rows["all"]["items"] == 4
+    assert (tmp_path / "work" / "answers-t" / "news.jsonl").is_file()
+    table = suite.table(result)
+    assert table.splitlines()[2].startswith("| pages | hashing") and "| **all** |" in table
