@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from rag.chunk import sentence_spans
+from rag.english import Meaning, anchored, english_span
 from rag.guard import instruction_spans
 from rag.names import names
 from rag.types import Citation, Passage
@@ -69,34 +70,17 @@ def _numbers(text: str) -> set[str]:
     return {n.rstrip(".,") for n in _NUMBER.findall(text)}
 
 
-_SCALE = {"万": 1e4, "亿": 1e8, "千": 1e3, "百": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}
-_VALUE = re.compile(r"(?<![A-Za-z\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(?:(thousand|million|billion|bn)(?![A-Za-z])|(万|亿|千|百))?", re.I)
-
-
-def _values(text: str) -> set[float]:
-    """Numeric values written in `text`: "3亿" -> 3e8, "6800万" -> 6.8e7, "300 million" -> 3e8."""
-    out = set()
-    for m in _VALUE.finditer(text):
-        unit = (m.group(2) or m.group(3) or "").lower()
-        out.add(round(float(m.group(1).replace(",", "")) * _SCALE.get(unit, 1), 6))
-    return out
-
-
-def _english_support(claim: str, span: str, question: str = "") -> float:
-    """An English claim over Chinese text shares no bigrams; its numbers are the checkable part, compared
-    by value so that "300 million" matches "3亿" (numbers it merely restates from the question, such as the
-    year of the event asked about, are left out). A claim with no number of its own cannot be checked:
-    unsupported."""
-    wanted = _values(claim) - _values(question)
-    return 1.0 if wanted and wanted <= _values(span) else 0.0
-
-
 # A code of letters and digits ("MU5735", "C919", "B00001"): it stands in the source as written, or not at all.
 _IDENTIFIER = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*[A-Za-z])(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]+")
 
 
 def _identifiers(text: str) -> set[str]:
     return {m.group(0).lower().strip("-") for m in _IDENTIFIER.finditer(text)}
+
+
+def is_latin(claim: str) -> bool:
+    """A claim written mostly in Latin letters (an English answer)."""
+    return len(re.findall(r"[\u4e00-\u9fff]", claim)) < 0.3 * len(_CONTENT.findall(claim))
 
 
 def support(claim: str, span: str, question: str = "") -> float:
@@ -108,9 +92,10 @@ def support(claim: str, span: str, question: str = "") -> float:
     """
     if not _identifiers(claim) - _identifiers(question) <= _identifiers(span):
         return 0.0  # an identifier the source does not hold is made up
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", claim))
-    if cjk < 0.3 * len(_CONTENT.findall(claim)):
-        return _english_support(claim, span, question)
+    if is_latin(claim):
+        # an English claim over Chinese text shares no bigrams: its numbers and pinyin names are what can be
+        # matched here (a claim with neither is judged by meaning in `check_answer`)
+        return 1.0 if anchored(claim, span, question) else 0.0
     in_span = {n.rstrip("%") for n in _numbers(span)}  # whole numbers: "100" does not stand in "1000亿元"
     if any(n.rstrip("%") not in in_span for n in _numbers(claim)):
         return 0.0
@@ -250,13 +235,16 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
 
 
-def check_answer(answer: str, passages: list[Passage], question: str = "") -> tuple[str, list[Citation], list[str]]:
-    """Check every claim of `answer` against the passages.
+def check_answer(answer: str, passages: list[Passage], question: str = "", meaning: Meaning | None = None,
+                 topic: bool = True) -> tuple[str, list[Citation], list[str]]:
+    """Check every claim of `answer` against the passages; `meaning` (see `english.Similarity`) judges English
+    claims by what they say as well as by their numbers and names; with `topic`, only passages about what
+    the question asks (`is_about`) support a claim.
 
     Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
     """
     by_rank = {p.rank: p for p in passages}
-    about = [p for p in passages if is_about(question, p)]
+    about = [p for p in passages if not topic or is_about(question, p)]
     kept, citations, dropped = [], [], []
     seen: set[str] = set()
     for claim in split_claims(answer):
@@ -266,7 +254,13 @@ def check_answer(answer: str, passages: list[Passage], question: str = "") -> tu
             continue
         seen.add(claim.text)
         scored = []
-        for p in about:
+        if is_latin(claim.text):
+            # a claim of figures alone ("132人") is found by its values; meaning is for words
+            words = meaning if re.search(r"[A-Za-z]{2}", claim.text) else None
+            if found := english_span(claim.text, about, question, words):
+                score, rank, start, end = found
+                scored.append((True, 1 if rank in claim.cited else 0, score, rank, start, end))
+        for p in [] if is_latin(claim.text) else about:
             score, start, end = best_span(claim.text, p, question)
             preference = 1 if p.rank in claim.cited else 0  # the model's own choice wins a tie
             scored.append((score >= SUPPORT_THRESHOLD, preference, score, p.rank, start, end))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from rag.asked import answers_asked, unanswered_parts
 from rag.cite import MARKER, check_answer, is_refusal, split_claims
 from rag.embed import Embedder
+from rag.english import Similarity
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
 from rag.extract import extractive_answer, part_quote
 from rag.factory import embedder_for, generator_for
@@ -26,6 +27,17 @@ from rag.types import Answer, Passage
 log = logging.getLogger("rag")
 MAX_QUESTION_CHARS = 1000
 RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
+# The answer steps after retrieval, each switchable by the `steps` setting:
+STEPS = {
+    "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "
+                   "passages in full",
+    "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",
+    "part_quotes": "a part still left out gets the one passage clause that plainly states it, quoted",
+    "kind_check": "an answer that gives none of the kinds of fact asked for (number, date, place …) is a refusal",
+    "topic_check": "a claim is supported only by a passage about what the question asks",
+    "meaning": "an English claim must hold the meaning of its Chinese source (by the embedder), not only its "
+               "numbers and names",
+}
 EXTRACTIVE_NOTICE = "语言模型不可用，已改用摘录模式（直接引用原文句子）。(The language model is unavailable: quoting sources.)"
 
 
@@ -56,6 +68,10 @@ class Pipeline:
     _holder: str = field(default="", repr=False)
     _stopped: set[str] = field(default_factory=set, repr=False)
     _line_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.steps = steps_of(self.settings.steps)
+        self.meaning = Similarity(self.embedder) if "meaning" in self.steps else None
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=None) -> Pipeline:
@@ -265,14 +281,22 @@ class Pipeline:
 
     def _should_retry(self, generator: Generator | None, query: str, raw: str, passages: list[Passage],
                       key: str) -> bool:
-        if generator is None or not self.settings.retry_refusals or not passages or not raw.strip():
+        if generator is None or "second_look" not in self.steps or not passages or not raw.strip():
             return False
         if self._was_stopped(key):
             return False
         claims = _claims(raw)
         # Nothing but a refusal, or an answer on the topic without the figure, date or name asked for: the
         # trimmed passages may have cut it off.
-        return not claims or not answers_asked(query, " ".join(c.text for c in claims))
+        return not claims or "kind_check" in self.steps and not answers_asked(query, " ".join(c.text for c in claims))
+
+    def _check(self, raw: str, passages: list[Passage], question: str):
+        """`cite.check_answer` with the steps that are on."""
+        return check_answer(raw, passages, question, meaning=self.meaning, topic="topic_check" in self.steps)
+
+    def _supported(self, raw: str, passages: list[Passage], question: str) -> list[str]:
+        """The claims of `raw` that the passages support (empty when it only refused)."""
+        return [c.claim for c in self._check(raw, passages, question)[1]] if _claims(raw) else []
 
     def _messages(self, question: str, passages: list[Passage], passage_chars: int | None = None,
                   system: str = SYSTEM) -> list[dict]:
@@ -301,9 +325,9 @@ class Pipeline:
         support: "在审企业有7家" for a part whose figure is 14 asks that part again. At most
         `follow_up_parts` parts; each reply is checked like the rest of the answer.
         """
-        if self.settings.follow_up_parts <= 0:
+        if self.settings.follow_up_parts <= 0 or "follow_up" not in self.steps:
             return
-        supported = _supported(raw, passages, question)
+        supported = self._supported(raw, passages, question)
         # nothing supported yet: the model is off the passages, and asking more of it would not bring it back
         left = unanswered_parts(question, supported)[:self.settings.follow_up_parts] if supported else []
         if not left:
@@ -330,9 +354,9 @@ class Pipeline:
         gives the user the figure with its source. A refusal gets none: with nothing supported the passages
         are not about what was asked.
         """
-        if self._was_stopped(key):
+        if self._was_stopped(key) or "part_quotes" not in self.steps:
             return ""
-        supported = _supported(raw, passages, question)
+        supported = self._supported(raw, passages, question)
         if not supported:
             return ""
         quotes = dict.fromkeys(q for part in unanswered_parts(question, supported)
@@ -341,10 +365,10 @@ class Pipeline:
 
     def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
         refusal = refusal_for(question)
-        text, citations, dropped = check_answer(raw, passages, question) if _claims(raw) else ("", [], [])
+        text, citations, dropped = self._check(raw, passages, question) if _claims(raw) else ("", [], [])
         # No supported claim, or claims on the topic without the figure, date or name asked for: a refusal,
         # and a refusal quotes nothing (the closest passages are shown beside it instead).
-        if not citations or not answers_asked(question, text):
+        if not citations or "kind_check" in self.steps and not answers_asked(question, text):
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped))
         return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
@@ -365,9 +389,13 @@ def _claims(raw: str) -> list:
     return [c for c in split_claims(raw) if not is_refusal(c.text)]
 
 
-def _supported(raw: str, passages: list[Passage], question: str) -> list[str]:
-    """The claims of `raw` that the passages support (empty when it only refused)."""
-    return [c.claim for c in check_answer(raw, passages, question)[1]] if _claims(raw) else []
+def steps_of(names: str) -> frozenset[str]:
+    """The steps named, comma-separated; a clear message for a name that is none."""
+    steps = frozenset(n.strip() for n in names.split(",") if n.strip())
+    unknown = sorted(steps - set(STEPS))
+    if unknown:
+        raise InputError(f"unknown answer step {', '.join(unknown)} (known: {', '.join(STEPS)})")
+    return steps
 
 
 def stopped_text(question: str) -> str:
@@ -393,4 +421,4 @@ def pipeline_for(settings: Settings, progress=None, build: bool = True) -> Pipel
     return pipe
 
 
-__all__ = ["RETRIEVAL_MODES", "Event", "Pipeline", "pipeline_for", "validate_question"]
+__all__ = ["RETRIEVAL_MODES", "STEPS", "Event", "Pipeline", "pipeline_for", "validate_question"]

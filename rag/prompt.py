@@ -144,5 +144,6 @@ def build_messages(question: str, passages: list[Passage], passage_chars: int = 
     around its best sentence when that is set) and the question."""
     user = f"资料：\n{format_passages(passages, question, passage_chars)}\n\n问题：{question.strip()}{question_hint(question)}"
     if is_english(question):  # small models drift into the passages' language; say it where it is read last
-        user += "\n\nAnswer in English, citing [n]. Convert amounts exactly: 1亿 = 100 million, 1万 = 10 thousand."
+        user += ("\n\nAnswer in English, citing [n]. Convert amounts exactly: 1亿 = 100 million, 1万 = 10 thousand. "
+                 "Write the names of people and organisations in Chinese, as the passages write them.")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT))  # app.py lives at the top of the repo
 
 from fakes import HashingEmbedder, ScriptedGenerator  # noqa: E402
 
+from rag.english import Similarity  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -33,6 +34,8 @@ def fake_pipeline(seeds_copy: Path, tmp_path: Path):
                      **settings)
         gen = ScriptedGenerator(reply) if reply is not None else None
         pipe = Pipeline(s, HashingEmbedder(), gen)
+        if pipe.meaning is not None:  # 64 hashed dimensions make every two texts alike; 4096 keep them apart
+            pipe.meaning = Similarity(HashingEmbedder(dim=4096))
         pipe.ensure_index()
         return pipe
 

@@ -124,7 +124,10 @@ def test_names_must_match_exactly(claim: str, span: str, question: str, supporte
     ("The project will cost 68 million yuan.", "总投资6800万元。", True),
     ("The total signed value was about 500 million yuan.", "总签约采购金额约3亿元。", False),
     ("The pre-sales answer rate reached 98%.", "售前回答率提升至98%", True),
-    ("Wang Yiguang chaired the meeting.", "汪一光主持召开专题协商会", False),  # nothing checkable: not supported
+    ("Wang Yiguang chaired the meeting.", "汪一光主持召开专题协商会", True),  # the name, by its pinyin
+    ("Wang Guangyi chaired the meeting.", "汪一光主持召开专题协商会", False),
+    ("Li Ming chaired the meeting.", "汪一光主持召开专题协商会", False),
+    ("The meeting was chaired.", "汪一光主持召开专题协商会", False),  # nothing to match here: judged by meaning
 ])
 def test_english_claims_are_checked_by_value(claim: str, span: str, supported: bool) -> None:
     assert (support(claim, span) >= 0.5) is supported

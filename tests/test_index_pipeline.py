@@ -13,6 +13,8 @@ from rag.prompt import REFUSAL_EN, REFUSAL_ZH, SYSTEM, build_messages
 from rag.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+STEPS_ON = Settings().steps
+STEPS_OFF_RETRY = ",".join(s for s in STEPS_ON.split(",") if s != "second_look")
 
 
 def test_build_then_incremental_reuses_vectors(seeds_copy: Path, tmp_path: Path) -> None:
@@ -165,7 +167,7 @@ def test_an_answer_without_the_asked_figure_is_a_refusal(fake_pipeline, retry: b
     """Every word of "双方按一定比例分成" is in the page, but the question asks for the ratio: the answer is a
     refusal, and (by default) the model gets a look at whole passages. The refusal quotes nothing: a refusal
     followed by a supported sentence contradicts itself (the closest passages are shown beside it)."""
-    pipe = fake_pipeline(reply="新增企业的税收，双方按一定比例分成[1]。", retry_refusals=retry)
+    pipe = fake_pipeline(reply="新增企业的税收，双方按一定比例分成[1]。", steps=STEPS_ON if retry else STEPS_OFF_RETRY)
     events = list(pipe.stream("湘江新区—益阳产业协作飞地新增企业的税收，双方具体按几比几分成？"))
     answer = events[-1].answer
     assert answer.refused and answer.citations == () and answer.passages
@@ -223,7 +225,7 @@ def test_the_second_look_offers_no_refusal_and_asks_the_left_out_part(fake_pipel
 ])
 def test_only_supported_claims_answer_a_part(fake_pipeline, replies: list[str], prompts: int, expected: str,
                                              unsupported: int) -> None:
-    pipe = fake_pipeline(reply=replies, retry_refusals=False)
+    pipe = fake_pipeline(reply=replies, steps=STEPS_OFF_RETRY)
     answer = pipe.ask(SNOW)
     assert len(pipe.generator.prompts) == prompts and len(answer.unsupported) == unsupported
     assert (expected in answer.text) if expected else answer.refused
@@ -239,7 +241,7 @@ LISTING = "湖南在审及境外上市待备案的企业有多少家？其中境
     None,  # extractive: the best sentence, then the clause for the part it leaves out
 ])
 def test_a_part_still_left_out_is_quoted_from_its_clause(fake_pipeline, replies: list[str] | None) -> None:
-    pipe = fake_pipeline(reply=replies, retry_refusals=False)
+    pipe = fake_pipeline(reply=replies, steps=STEPS_OFF_RETRY)
     events = list(pipe.stream(LISTING))
     answer = events[-1].answer
     assert not answer.refused and all(n in answer.text for n in ("14家", "7家", "19家"))
@@ -459,7 +461,7 @@ class _RefusesFirst:
 @pytest.mark.parametrize("retry", [True, False])
 def test_a_refusal_gets_one_more_look_at_the_full_passages(seeds_copy: Path, tmp_path: Path, retry: bool) -> None:
     s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
-                 retry_refusals=retry)
+                 steps=STEPS_ON if retry else STEPS_OFF_RETRY)
     gen = _RefusesFirst()
     pipe = Pipeline(s, HashingEmbedder(), gen)
     pipe.ensure_index()

@@ -1,0 +1,110 @@
+"""English claims over Chinese spans: numbers by value, names by pinyin, meaning by a similarity."""
+from __future__ import annotations
+
+import pytest
+
+from rag.cite import check_answer
+from rag.english import Similarity, anchored, pinyin_names, sounds_in, values
+from rag.pipeline import STEPS, steps_of
+from rag.errors import InputError
+from rag.types import Chunk, Passage
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("about 300 million yuan", {3e8}), ("3亿元", {3e8}), ("6800万", {6.8e7}), ("98%", {98.0}),
+    ("flight MU5735 and ticker B00001", set()), ("1,200 people", {1200.0}),
+])
+def test_values(text: str, found: set[float]) -> None:
+    assert values(text) == found
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("Yuan Longping's wife is Deng Ze.", [(["yuan", "long", "ping"], True), (["deng", "ze"], True)]),
+    ("The rime appeared on Nanyue Hengshan.", [(["nan", "yue", "heng", "shan"], True)]),
+    ("He visited the Longping Rice Museum.", [(["long", "ping"], False), (["ri", "ce"], False)]),
+    ("The Museum opened in Changsha.", [(["chang", "sha"], True)]),
+])
+def test_pinyin_names(text: str, found: list) -> None:
+    assert pinyin_names(text) == found
+
+
+@pytest.mark.parametrize(("name", "span", "read"), [
+    (["deng", "ze"], "袁隆平邓则夫妻与谢长江等学生", True), (["xie", "chang", "jiang"], "与谢长江等学生", True),
+    (["deng", "ze"], "袁隆平与学生", False), (["ze", "deng"], "邓则", False),
+    (["chang", "sha"], "长沙市", True),  # 长 read chang or zhang: every reading counts
+])
+def test_sounds_in(name: list[str], span: str, read: bool) -> None:
+    assert sounds_in(name, span) is read
+
+
+@pytest.mark.parametrize(("claim", "span", "question", "result"), [
+    ("His wife was Deng Ze.", "袁隆平邓则夫妻", "Who was Yuan Longping's wife?", True),
+    ("His wife was Xie Changjiang.", "袁隆平邓则夫妻", "Who was Yuan Longping's wife?", False),
+    ("It cost 300 million yuan.", "投资3亿元", "", True),
+    ("It cost 500 million yuan.", "投资3亿元", "", False),
+    ("It was free to visit.", "免费向公众开放", "", None),  # nothing to find it by: meaning decides
+    ("Yuan Longping wrote the letters.", "袁隆平写的信", "Who is Yuan Longping?", None),  # the name is the question's
+])
+def test_anchored(claim: str, span: str, question: str, result: bool | None) -> None:
+    assert anchored(claim, span, question) is result
+
+
+def _passage(rank: int, text: str, article: str) -> Passage:
+    return Passage(Chunk(id=f"c{rank}", article_id=article, title=article, source="s.txt", start=0, end=len(text),
+                         text=text), score=1.0, rank=rank)
+
+
+MUSEUM = _passage(1, "隆平水稻博物馆获赠一批资料。这批资料将在隆平厅展出，免费向公众开放。", "museum")
+FLOOD = _passage(2, "全省4月1日正式入汛。山洪地质灾害风险同步攀升，免费转移安置群众3亿人次。", "flood")
+
+
+def _meaning(table: dict[str, float]):
+    """A similarity that knows which passage sentences each claim means (by a word of them), 0.1 otherwise."""
+    return lambda claim, texts: [max((v for k, v in table.items() if k in t), default=0.1) for t in texts]
+
+
+def test_a_claim_with_nothing_to_match_is_judged_by_meaning() -> None:
+    meaning = _meaning({"隆平厅展出": 0.6, "隆平水稻博物馆": 0.5})
+    text, citations, dropped = check_answer("They will be shown free of charge in the Longping Hall[1].",
+                                            [MUSEUM, FLOOD], "Where will the materials be shown?", meaning)
+    assert [c.quote for c in citations] == ["这批资料将在隆平厅展出，免费向公众开放。"] and not dropped
+
+
+def test_a_shared_figure_on_another_matter_is_not_support() -> None:
+    # 3亿 stands in the flood passage, but the claim means nothing of it
+    meaning = _meaning({"隆平": 0.6})
+    _, citations, dropped = check_answer("The museum received 300 million yuan[2].", [MUSEUM, FLOOD],
+                                         "How much did the museum receive?", meaning)
+    assert not citations and dropped == ["The museum received 300 million yuan."]
+
+
+def test_without_meaning_a_claim_with_nothing_to_match_is_dropped() -> None:
+    _, citations, dropped = check_answer("They will be shown free of charge[1].", [MUSEUM], "Where?")
+    assert not citations and dropped
+
+
+def test_similarity_keeps_vectors() -> None:
+    from fakes import HashingEmbedder
+
+    embedder = HashingEmbedder(dim=4096)
+    sim = Similarity(embedder)
+    first = sim("隆平厅", [MUSEUM.chunk.text, FLOOD.chunk.text])
+    calls = embedder.calls
+    assert sim("隆平厅", [MUSEUM.chunk.text]) == first[:1] and embedder.calls == calls
+    assert first[0] > first[1]
+
+
+def test_steps_are_named() -> None:
+    assert steps_of(",".join(STEPS)) == frozenset(STEPS)
+    with pytest.raises(InputError, match="unknown answer step nope"):
+        steps_of("kind_check,nope")
+
+
+@pytest.mark.parametrize(("claim", "span", "result"), [
+    ("The meeting was chaired by Wang一光.", "省政协副主席汪一光主持召开", True),  # a name glued to Chinese
+    ("The winner was 湖南智通星辰科技.", "湖南智通星辰科技有限公司获奖", True),
+    ("The winner was 湖南星辰智通科技.", "湖南智通星辰科技有限公司获奖", False),  # Chinese in the claim, as written
+    ("No, it is free.", "免费向大众开放", None),  # "No" spells no pinyin name (n-o are interjections)
+])
+def test_anchors_in_mixed_claims(claim: str, span: str, result: bool | None) -> None:
+    assert anchored(claim, span) is result
