@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.cite import MARKER, split_clauses
+from rag.claims import MARKER, split_clauses
 from rag.names import organisations, places
 
 _CN_DIGITS = "一二两三四五六七八九十百千万亿半几"
@@ -59,6 +59,18 @@ KINDS: tuple[tuple[str, re.Pattern, Gives], ...] = (
 _PART_END = re.compile(r"[？?；;]+|(?<=[。!！])")
 
 
+_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^<>]*>", re.S | re.I)
+
+
+def is_english(text: str) -> bool:
+    """A question with more Latin letters than Chinese characters is answered in English. Markup pasted
+    with the question ("<img src=x onerror=…>") is not its words and does not count."""
+    words = _MARKUP.sub(" ", text)
+    latin = len(re.findall(r"[A-Za-z]", words))
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", words))
+    return latin > cjk
+
+
 def asked_kinds(part: str) -> list[str]:
     """The kinds of fact one question part asks for ("按几比几分成" -> ["ratio"])."""
     return [kind for kind, asks, _ in KINDS if asks.search(part)]
@@ -68,6 +80,67 @@ def gives(kind: str, answer: str, question: str = "") -> bool:
     """Whether `answer` gives a fact of `kind`; what it merely repeats from the question does not count
     (the "清明" of "清明祭英烈" is not the date asked for, the "湖南" of "湖南哪个城市" not the city)."""
     return any(k == kind and given(answer, question) for k, _, given in KINDS)
+
+
+_CN_NUMERALS = "零一二三四五六七八九"
+
+
+def _chinese_number(n: int) -> str:
+    """1-99 in Chinese numerals: 6 -> 六, 16 -> 十六, 24 -> 二十四."""
+    tens, ones = divmod(n, 10)
+    return (("" if tens == 1 else _CN_NUMERALS[tens]) + "十" if tens else "") + (_CN_NUMERALS[ones] if ones or not tens else "")
+
+
+def _number_of(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    for n in range(1, 100):
+        if _chinese_number(n) == text:
+            return n
+    return None
+
+
+def _year_scope(m: re.Match) -> str:
+    """A year is named as such, or as the end of a season ("2021-22赛季" for 2022)."""
+    y = int(m.group(1))
+    return rf"(?<!\d){y}(?!\d)|(?<!\d){y - 1}\s*[-–—/~至]\s*{y % 100:02d}(?!\d)"
+
+
+def _ordinal_scope(m: re.Match) -> str:
+    """"第六届" is also written "第6届"."""
+    n = _number_of(m.group(1))
+    forms = {m.group(1)} | ({str(n), _chinese_number(n)} if n else set())
+    return "第(?:" + "|".join(sorted(map(re.escape, forms))) + ")" + re.escape(m.group(2))
+
+
+_HOLIDAYS = (("春节", "除夕", "农历新年"), ("国庆", "十一黄金周"), ("五一", "劳动节"), ("端午",), ("中秋",), ("元旦",),
+             ("清明",), ("元宵",))
+
+
+def _holiday_scope(m: re.Match) -> str:
+    names = next(group for group in _HOLIDAYS if m.group(0) in group)
+    return "|".join(names)
+
+
+# What a question is scoped to, and how a source must name it: a passage about another year, another
+# edition of an event or another holiday does not answer it ("2022年的冠军" is not last season's champion).
+SCOPES: tuple[tuple[str, re.Pattern, Callable[[re.Match], str]], ...] = (
+    ("year", re.compile(r"(?<![\d.])((?:19|20)\d\d)(?![\d.%万亿千百元])"), _year_scope),
+    ("edition", re.compile(r"第([0-9]{1,2}|[一二三四五六七八九十]{1,3})(届|次|期|季)"), _ordinal_scope),
+    ("holiday", re.compile("|".join(n for group in _HOLIDAYS for n in group)), _holiday_scope),
+)
+
+
+def scopes(question: str) -> tuple[re.Pattern, ...]:
+    """What a source must name to be about the year, edition or holiday the question asks of."""
+    found = dict.fromkeys(build(m) for _, pattern, build in SCOPES for m in pattern.finditer(question))
+    return tuple(re.compile(p) for p in found)
+
+
+def in_scope(question: str, source: str) -> bool:
+    """Whether `source` (an article's title, date and text) names every year, edition and holiday the
+    question is scoped to."""
+    return all(p.search(source) for p in scopes(question))
 
 
 def question_parts(question: str) -> list[str]:
@@ -112,4 +185,5 @@ def unanswered_parts(question: str, claims: list[str]) -> list[str]:
     return left
 
 
-__all__ = ["KINDS", "answers_asked", "asked_kinds", "gives", "question_parts", "unanswered_parts"]
+__all__ = ["KINDS", "SCOPES", "answers_asked", "asked_kinds", "gives", "in_scope", "is_english", "question_parts", "scopes",
+           "unanswered_parts"]

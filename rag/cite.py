@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.asked import in_scope, is_english, question_parts
 from rag.chunk import sentence_spans
+from rag.claims import CONTENT as _CONTENT
+from rag.claims import CLAUSE, MARKER, Claim, split_claims, split_clauses
 from rag.english import Meaning, anchored, english_span
 from rag.guard import instruction_spans
 from rag.names import names
 from rag.types import Citation, Passage
 
-# A citation marker [n], also a malformed one such as [-1] (taken out of the text; it cites no passage).
-MARKER = re.compile(r"[\[【]\s*(-?\d+(?:\s*[,，、]\s*-?\d+)*)\s*[\]】]")
-_CLAIM_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
-_CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
 # A refusal says that the documents hold no answer: "没有找到", "资料中并未提及……", or "没有提到……" with no
 # subject of its own. "该补贴不包含住房公积金" has a subject, and is a claim to check like any other.
 _REFUSAL = re.compile(
@@ -31,34 +31,6 @@ _REFUSAL = re.compile(
     r"(?:^|[，,；;])\s*(?:但是?|而|不过)?\s*(?:并)?(?:没有|未)(?:具体|明确|直接)?(?:提到|提及|说明)|"
     r"do(?:es)? not contain|not mention|cannot find|can't find|no information", re.I)
 SUPPORT_THRESHOLD = 0.5
-
-
-@dataclass(frozen=True)
-class Claim:
-    text: str  # the sentence without its [n] markers
-    cited: tuple[int, ...]
-
-
-def split_claims(answer: str) -> list[Claim]:
-    """Sentences of the answer with the passage numbers each one cites.
-
-    Example:
-        >>> split_claims("金额约3亿元[1]。共18家[2][3]。")
-        [Claim(text='金额约3亿元。', cited=(1,)), Claim(text='共18家。', cited=(2, 3))]
-    """
-    claims = []
-    for raw in _CLAIM_END.split(answer):
-        if not raw or not raw.strip():
-            continue
-        cited = tuple(int(n) for m in MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
-                      if n.strip() and not n.strip().startswith("-"))
-        text = MARKER.sub("", raw).strip()
-        if len(_CONTENT.findall(text)) >= 2:
-            claims.append(Claim(text, tuple(dict.fromkeys(cited))))
-        elif claims and cited:  # a marker left alone after the sentence end belongs to the sentence before
-            prev = claims[-1]
-            claims[-1] = Claim(prev.text, tuple(dict.fromkeys(prev.cited + cited)))
-    return claims
 
 
 def _bigrams(text: str) -> set[str]:
@@ -121,14 +93,6 @@ def support(claim: str, span: str, question: str = "") -> float:
     return share if share == 1.0 or len(grams) > 3 else share / 2
 
 
-_CLAUSE = re.compile(r"[，,；;。！？!?：:\n]+")
-
-
-def split_clauses(text: str) -> list[str]:
-    """The clauses of `text` (split at commas, semicolons, colons, sentence ends and line breaks), trimmed."""
-    return [c.strip() for c in _CLAUSE.split(text) if c.strip()]
-
-
 def _context(clause: str) -> set[str]:
     """A clause's character bigrams that hold no digit: what it says about its numbers."""
     return {g for g in _bigrams(clause) if not any(ch.isdigit() for ch in g)}
@@ -142,10 +106,10 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
     from the question) fails when a span clause holding another number shares clearly more of the
     claim clause's wording than the best span clause holding that number.
     """
-    span_clauses = [(_context(c), ns) for c in _CLAUSE.split(span) if (ns := _numbers(c))]
+    span_clauses = [(_context(c), ns) for c in CLAUSE.split(span) if (ns := _numbers(c))]
     if len(span_clauses) < 2:
         return True
-    for clause in _CLAUSE.split(claim):
+    for clause in CLAUSE.split(claim):
         wanted = _numbers(clause) - _numbers(question)
         if not wanted:
             continue
@@ -211,7 +175,6 @@ def is_about(question: str, passage: Passage) -> bool:
     share a date or a number with a claim ("活动是4月2日举办的" from a page that names another event on
     4月2日); it cannot support an answer to this question. English questions are not judged (their words
     are not the passages' words)."""
-    from rag.prompt import is_english
     from rag.retrieve import coverage
 
     if not question.strip() or is_english(question):
@@ -224,7 +187,6 @@ def is_about(question: str, passage: Passage) -> bool:
 def _asked_words(question: str) -> tuple[tuple[str, ...], ...]:
     """The tokens of the question and, when it has several parts, of each part (one tokenizing per
     question, not per passage)."""
-    from rag.asked import question_parts
     from rag.tokens import tokenize
 
     parts = question_parts(question)
@@ -236,15 +198,17 @@ def is_refusal(text: str) -> bool:
 
 
 def check_answer(answer: str, passages: list[Passage], question: str = "", meaning: Meaning | None = None,
-                 topic: bool = True) -> tuple[str, list[Citation], list[str]]:
+                 topic: bool = True, source: Callable[[Passage], str] | None = None) -> tuple[str, list[Citation], list[str]]:
     """Check every claim of `answer` against the passages; `meaning` (see `english.Similarity`) judges English
     claims by what they say as well as by their numbers and names; with `topic`, only passages about what
-    the question asks (`is_about`) support a claim.
+    the question asks (`is_about`) support a claim; with `source` (a passage's whole article), only passages
+    whose article names the year, edition or holiday the question is scoped to (`asked.in_scope`).
 
     Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
     """
     by_rank = {p.rank: p for p in passages}
-    about = [p for p in passages if not topic or is_about(question, p)]
+    about = [p for p in passages if (not topic or is_about(question, p))
+             and (source is None or in_scope(question, source(p)))]
     kept, citations, dropped = [], [], []
     seen: set[str] = set()
     for claim in split_claims(answer):

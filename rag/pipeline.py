@@ -35,6 +35,7 @@ STEPS = {
     "part_quotes": "a part still left out gets the one passage clause that plainly states it, quoted",
     "kind_check": "an answer that gives none of the kinds of fact asked for (number, date, place …) is a refusal",
     "topic_check": "a claim is supported only by a passage about what the question asks",
+    "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
     "meaning": "an English claim must hold the meaning of its Chinese source (by the embedder), not only its "
                "numbers and names",
 }
@@ -292,7 +293,15 @@ class Pipeline:
 
     def _check(self, raw: str, passages: list[Passage], question: str):
         """`cite.check_answer` with the steps that are on."""
-        return check_answer(raw, passages, question, meaning=self.meaning, topic="topic_check" in self.steps)
+        return check_answer(raw, passages, question, meaning=self.meaning, topic="topic_check" in self.steps,
+                            source=self._article_text if "scope_check" in self.steps else None)
+
+    def _article_text(self, passage: Passage) -> str:
+        """The title, date and text of the passage's article (the passage alone when the index lacks it)."""
+        article = self.index.articles.get(passage.chunk.article_id) if self.index is not None else None
+        if article is None:
+            return f"{passage.chunk.title}\n{passage.chunk.date}\n{passage.chunk.text}"
+        return f"{article.title}\n{article.date}\n{article.text}"
 
     def _supported(self, raw: str, passages: list[Passage], question: str) -> list[str]:
         """The claims of `raw` that the passages support (empty when it only refused)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from rag.asked import is_english, question_parts
 from rag.guard import masked
 from rag.types import Passage
 
@@ -25,18 +26,6 @@ SYSTEM = _RULES + f"如果资料中没有答案，只回答：{REFUSAL_ZH}（英
 # again to a question asked colloquially ("要收钱不？") with the answer in front of it. What it says instead
 # is checked like any answer, and a question the passages do not answer is still refused by the checker.
 SECOND_LOOK = _RULES + "资料里找不到的内容不要编造。"
-
-
-_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^<>]*>", re.S | re.I)
-
-
-def is_english(text: str) -> bool:
-    """A question with more Latin letters than Chinese characters is answered in English. Markup pasted
-    with the question ("<img src=x onerror=…>") is not its words and does not count."""
-    words = _MARKUP.sub(" ", text)
-    latin = len(re.findall(r"[A-Za-z]", words))
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", words))
-    return latin > cjk
 
 
 def refusal_for(question: str) -> str:
@@ -125,8 +114,6 @@ def asks_for_list(question: str) -> bool:
 def question_hint(question: str) -> str:
     """A reminder after a Chinese question that asks several things or a list, where a small model most
     often stops after the first item."""
-    from rag.asked import question_parts
-
     if is_english(question):
         return ""
     hints = []

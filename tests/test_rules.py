@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.asked import answers_asked, gives
+from rag.asked import answers_asked, gives, in_scope
 from rag.cite import _identifiers, _numbers_paired, is_refusal, support
 from rag.extract import strip_lead
 from rag.names import NOT_ORGS, NOT_PLACES, ORG_HEADS, organisations, places
@@ -131,3 +131,52 @@ def test_identifiers_must_stand_in_the_span(claim: str, supported: bool) -> None
 
 def test_identifiers() -> None:
     assert _identifiers("5G基站、C919和MU5735，2025年，共100家") == {"5g", "c919", "mu5735"}
+
+
+@pytest.mark.parametrize(("question", "source", "scoped"), [
+    ("2021年全国粮食产量是多少？", "2021年全国粮食总产量13657亿斤", True),
+    ("2021年全国粮食产量是多少？", "2022年全国粮食总产量13731亿斤", False),  # a neighbouring year
+    ("2022赛季的联赛冠军是谁？", "2021-22赛季总决赛，辽宁队夺冠", True),  # a season by the year it ends
+    ("2022赛季的联赛冠军是谁？", "2020-21赛季总决赛，广东队夺冠", False),
+    ("第六届大赛在哪里举办？", "第6届大赛在厦门举办", True), ("第六届大赛在哪里举办？", "第五届大赛在苏州举办", False),
+    ("今年春节假期出游多少人次？", "除夕至初六，全国出游3.08亿人次", True),
+    ("今年春节假期出游多少人次？", "五一假期全国出游2.74亿人次", False),  # another holiday
+    ("共有1000家企业参加了吗？", "共有800家企业参加", True),  # 1000 is a number, not a year
+])
+def test_in_scope(question: str, source: str, scoped: bool) -> None:
+    assert in_scope(question, source) is scoped
+
+
+def test_a_claim_from_another_year_is_not_supported() -> None:
+    from rag.cite import check_answer
+    from rag.types import Chunk, Passage
+
+    text = "2022年全国粮食总产量13731亿斤，比上年增加74亿斤。"
+    passage = Passage(Chunk(id="c", article_id="a", text=text, start=0, end=len(text)), rank=1, score=1.0)
+    question = "2021年全国粮食产量是多少？"
+    assert check_answer("全国粮食总产量13731亿斤[1]。", [passage], question)[1]  # the scope is not checked
+    _, citations, dropped = check_answer("全国粮食总产量13731亿斤[1]。", [passage], question, source=lambda p: text)
+    assert not citations and dropped
+
+
+def test_the_library_has_no_import_cycles() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (root / "rag").rglob("*.py")}
+
+    def owner(name: str) -> str:
+        while name not in modules and "." in name:
+            name = name.rsplit(".", 1)[0]
+        return name
+
+    graph = {m: {owner(n.module) for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                 if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("rag")} - {m}
+             for m, p in modules.items()}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or n not in seen and not seen.add(n) and reaches(n, goal, seen) for n in graph[start])
+
+    assert [m for m in graph if reaches(m, m, set())] == []

@@ -1,0 +1,50 @@
+"""Answers and passages cut into what gets checked: claims (sentences with the [n] they cite) and clauses."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A citation marker [n], also a malformed one such as [-1] (taken out of the text; it cites no passage).
+MARKER = re.compile(r"[\[【]\s*(-?\d+(?:\s*[,，、]\s*-?\d+)*)\s*[\]】]")
+_CLAIM_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
+CONTENT = re.compile(r"[\w\u4e00-\u9fff]")  # a character that carries content (not punctuation or space)
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str  # the sentence without its [n] markers
+    cited: tuple[int, ...]
+
+
+def split_claims(answer: str) -> list[Claim]:
+    """Sentences of the answer with the passage numbers each one cites.
+
+    Example:
+        >>> split_claims("金额约3亿元[1]。共18家[2][3]。")
+        [Claim(text='金额约3亿元。', cited=(1,)), Claim(text='共18家。', cited=(2, 3))]
+    """
+    claims = []
+    for raw in _CLAIM_END.split(answer):
+        if not raw or not raw.strip():
+            continue
+        cited = tuple(int(n) for m in MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
+                      if n.strip() and not n.strip().startswith("-"))
+        text = MARKER.sub("", raw).strip()
+        if len(CONTENT.findall(text)) >= 2:
+            claims.append(Claim(text, tuple(dict.fromkeys(cited))))
+        elif claims and cited:  # a marker left alone after the sentence end belongs to the sentence before
+            prev = claims[-1]
+            claims[-1] = Claim(prev.text, tuple(dict.fromkeys(prev.cited + cited)))
+    return claims
+
+
+CLAUSE = re.compile(r"[，,；;。！？!?：:\n]+")
+
+
+def split_clauses(text: str) -> list[str]:
+    """The clauses of `text` (split at commas, semicolons, colons, sentence ends and line breaks), trimmed."""
+    return [c.strip() for c in CLAUSE.split(text) if c.strip()]
+
+
+
+__all__ = ["CLAUSE", "CONTENT", "MARKER", "Claim", "split_claims", "split_clauses"]
