@@ -57,6 +57,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         "backend": getattr(args, "backend", None), "top_k": getattr(args, "top_k", None),
         "verbose": True if getattr(args, "verbose", False) else None,
     }.items() if v is not None}
+    if getattr(args, "without", ""):
+        from rag.pipeline import steps_of
+
+        off = steps_of(args.without)
+        changes["steps"] = ",".join(s for s in settings.steps.split(",") if s.strip() not in off)
     return settings.replace(**changes) if changes else settings
 
 
@@ -120,6 +125,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print("\n最终回答：" + answer.text)
     if answer.notice:
         print("注意：" + answer.notice)
+    for part in answer.missing:
+        print("资料中没有找到这一问的答案：" + part)
     for claim in answer.unsupported:
         print("已删除（资料不支持）：" + claim)
     for c in answer.citations:
@@ -168,6 +175,10 @@ def _eval_suite(args: argparse.Namespace) -> int:
 
     sets = suite.select(args.sets)
     out = Path(args.out or "bench/suite.json")
+    if args.rescore:
+        result = suite.rescore_suite(Path(args.suite), Path(args.work), sets, label=args.rescore)
+        print(suite.table(result))
+        return 0
     result = suite.run_suite(_settings(args), Path(args.suite), Path(args.work), sets, args.sample, _log, _Bar(),
                              label=out.stem)
     suite.save(result, out)
@@ -332,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sets", default="all", help="suite: comma-separated sets to run (dev, dev_en, crud, rgb)")
     p.add_argument("--sample", type=int, default=0, help="suite: N questions per set, spread evenly (0: all)")
     p.add_argument("--work", default="bench/.work/suite", help="suite: keeps each corpus's index and the answers")
+    p.add_argument("--rescore", metavar="LABEL", help="suite: score the answers saved by the run whose --out was "
+                                                        "LABEL.json again, loading no model")
+    p.add_argument("--without", default="", help="suite: answer steps to switch off, comma-separated (an ablation)")
     p.set_defaults(func=cmd_eval)
     sub.add_parser("articles", help="list the indexed articles").set_defaults(func=cmd_articles)
     p = sub.add_parser("show", help="print one article")

@@ -156,7 +156,7 @@ def answer_to_json(answer: Answer) -> dict:
         "answer": answer.text,
         "refused": answer.refused,
         "citations": [{"n": c.n, "article_id": c.article_id, "title": c.title, "source": c.source,
-                       "start": c.start, "end": c.end, "quote": c.quote, "supported": c.supported}
+                       "start": c.start, "end": c.end, "quote": c.quote, "claim": c.claim, "supported": c.supported}
                       for c in answer.citations],
         "passages": [{"rank": p.rank, "article_id": p.chunk.article_id, "title": p.chunk.title,
                       "source": p.chunk.source, "text": p.chunk.text, "score": round(p.score, 6)}
@@ -164,4 +164,38 @@ def answer_to_json(answer: Answer) -> dict:
         "timings": {k: round(v, 1) for k, v in answer.timings.items()},
         "notice": answer.notice,
         "unsupported_claims": list(answer.unsupported),
+        "missing_parts": list(answer.missing),
     }
+
+
+def answer_from_json(row: dict) -> Answer:
+    """An Answer back from its `answer_to_json` object (a saved eval answer), for scoring it again. Answers
+    saved before citations carried their claim get it from the answer's sentences, which come in the
+    citations' order."""
+    from rag.claims import split_claims
+    from rag.types import Chunk, Citation
+
+    claims = [c.text for c in split_claims(row["answer"])] if not row["refused"] else []
+    citations = tuple(Citation(n=c["n"], article_id=c["article_id"], title=c["title"], source=c["source"],
+                               start=c["start"], end=c["end"], quote=c["quote"],
+                               claim=c.get("claim") or (claims[i] if i < len(claims) else ""),
+                               supported=c.get("supported", True))
+                      for i, c in enumerate(row["citations"]))
+    passages = tuple(Passage(Chunk(id=f"{p['article_id']}:{p['rank']}", article_id=p["article_id"], text=p["text"],
+                                   start=0, end=len(p["text"]), title=p["title"], source=p["source"]),
+                             rank=p["rank"], score=p["score"]) for p in row["passages"])
+    return Answer(row["question"], row["answer"], row["refused"], citations, passages, row.get("timings", {}),
+                  row.get("notice", ""), unsupported=tuple(row.get("unsupported_claims", ())), missing=tuple(row.get("missing_parts", ())))
+
+
+def rescore(items: list[dict], answers: Path) -> list[dict]:
+    """Records of the items answered in a saved answers file (`run_items`' `out`), scored again; recall@k
+    is judged on the answer's own passages."""
+    by_id = {it.get("id"): it for it in items}
+    records = []
+    for line in Path(answers).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("id") in by_id:
+                records.append(score_item(by_id[row["id"]], answer_from_json(row)))
+    return records

@@ -380,8 +380,10 @@ class Pipeline:
         if not citations or "kind_check" in self.steps and not answers_asked(question, text):
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped))
+        # A part of several that no supported claim answers is said to be missing, not passed over in silence.
+        missing = tuple(unanswered_parts(question, [c.claim for c in citations]))
         return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
-                      unsupported=tuple(dropped))
+                      unsupported=tuple(dropped), missing=missing)
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         answer = None

@@ -116,14 +116,38 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
         records = run_items(items, pipe.ask, answers / f"{qs.name}.jsonl", show,
                             search=lambda q, p=pipe: p.retrieve(q, 10))
         everything += records
-        label = embedders[name].name
-        rows.append({"set": qs.name, "embedder": label, **summarise(records)})
-        for kind, kind_label in qs.rows.items():
-            part = [r for r in records if r["type"] == kind]
-            if part:
-                rows.append({"set": kind_label, "embedder": label, **summarise(part)})
+        rows += _rows(qs, embedders[name].name, records)
     rows.append({"set": "all", "embedder": "", **summarise(everything)})
     return {"backend": base.generator.name if base.generator else "extractive", "sample": n, "rows": rows}
+
+
+def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, label: str = "suite") -> dict:
+    """The figures of a run's saved answers (`work/answers-<label>/`), scored again with no model loaded:
+    for a change to scoring, or a set answered in a run of its own. Recall@k is then judged on each answer's
+    own passages."""
+    from rag.evaluate import rescore
+
+    folder, answers = Path(folder), Path(work) / f"answers-{label}"
+    rows, everything = [], []
+    for qs in sets:
+        saved = answers / f"{qs.name}.jsonl"
+        if not saved.is_file():
+            raise InputError(f"no saved answers for {qs.name} in {answers}")
+        records = rescore(load_items(folder / qs.questions), saved)
+        everything += records
+        rows += _rows(qs, qs.embedder or "", records)
+    rows.append({"set": "all", "embedder": "", **summarise(everything)})
+    return {"backend": "", "sample": 0, "rescored": True, "rows": rows}
+
+
+def _rows(qs: QuestionSet, embedder: str, records: list[dict]) -> list[dict]:
+    """The set's row, and one per item type it names."""
+    rows = [{"set": qs.name, "embedder": embedder, **summarise(records)}]
+    for kind, kind_label in qs.rows.items():
+        part = [r for r in records if r["type"] == kind]
+        if part:
+            rows.append({"set": kind_label, "embedder": embedder, **summarise(part)})
+    return rows
 
 
 def _f(value, digits: int = 2) -> str:
@@ -154,4 +178,4 @@ def save(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["SETS", "QuestionSet", "corpus_folder", "run_suite", "sample", "save", "select", "table"]
+__all__ = ["SETS", "QuestionSet", "corpus_folder", "rescore_suite", "run_suite", "sample", "save", "select", "table"]

@@ -62,6 +62,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cited": "引用来源", "closest": "最接近的资料", "pending": "检索到的资料（正在生成回答…）",
         "open_article": "查看全文", "refusal_note": "最接近的资料列在来源栏里，供您查看。",
         "unsupported": "以下内容在资料中找不到依据，已从回答中删去：",
+        "missing": "资料中没有找到这一问的答案：{part}",
         "info": "资料库：{articles} 篇文章，{chunks} 个段落 · 建于 {created} · 嵌入模型 {embedder} · 生成：{generator}",
         "no_llm": "摘录模式（无语言模型）",
         "embedder_model": "嵌入模型", "llm_model": "语言模型", "loading": "⏳ 正在加载模型，可以先提问（会稍等）",
@@ -97,6 +98,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cited": "Sources cited", "closest": "Closest passages", "pending": "Passages found (writing the answer…)",
         "open_article": "Open article", "refusal_note": "The closest passages are listed under Sources.",
         "unsupported": "Not supported by the passages, removed from the answer:",
+        "missing": "The documents do not answer this part: {part}",
         "info": "Index: {articles} articles, {chunks} passages · built {created} · embedder {embedder} · "
                 "answers: {generator}",
         "no_llm": "extractive (no language model)",
@@ -163,7 +165,9 @@ def answer_markdown(answer: Answer, lang: str = "zh", turn: int = 1) -> str:
     text = _links(html.escape(answer.text), turn)
     if answer.refused:
         text = f"**{text}**\n\n*{t(lang, 'refusal_note')}*"
-    elif answer.unsupported:
+    for part in answer.missing:
+        text += f"\n\n*{html.escape(t(lang, 'missing', part=part))}*"
+    if not answer.refused and answer.unsupported:
         items = "".join(f"<li><s>{html.escape(_claim_text(c))}</s></li>" for c in answer.unsupported)
         text += (f'\n\n<details class="removed"><summary>{t(lang, "removed", n=len(answer.unsupported))}</summary>'
                  f"<ul>{items}</ul></details>")

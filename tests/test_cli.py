@@ -41,3 +41,15 @@ def test_progress_on_a_terminal_redraws_one_bar(monkeypatch) -> None:
 @pytest.mark.parametrize("argv, verbose", [(["ask", "问"], False), (["--verbose", "ask", "问"], True)])
 def test_verbose_flag(argv: list[str], verbose: bool) -> None:
     assert build_parser().parse_args(argv).verbose is verbose
+
+
+def test_eval_without_a_step_switches_it_off(monkeypatch, tmp_path) -> None:
+    from rag.cli import _settings
+    from rag.errors import InputError
+
+    monkeypatch.chdir(tmp_path)  # no rag.toml here
+    args = build_parser().parse_args(["eval", "--suite", "x", "--without", "meaning,second_look"])
+    steps = _settings(args).steps.split(",")
+    assert "meaning" not in steps and "second_look" not in steps and "kind_check" in steps
+    with pytest.raises(InputError, match="unknown answer step"):
+        _settings(build_parser().parse_args(["eval", "--suite", "x", "--without", "nope"]))

@@ -473,3 +473,17 @@ def test_a_refusal_gets_one_more_look_at_the_full_passages(seeds_copy: Path, tmp
         assert "3亿元" in answer.text and answer.citations and answer.timings.get("retried") == 1.0
     else:
         assert "retry" not in [e.kind for e in events] and answer.refused and len(gen.prompts) == 1
+
+
+def test_a_part_the_pages_do_not_hold_is_said_to_be_missing(fake_pipeline) -> None:
+    from rag.ui import answer_markdown
+
+    question = "对接会签约采购金额是多少？下一届对接会在哪个城市举办？"
+    pipe = fake_pipeline(reply=["总签约采购金额约3亿元[1]。", "资料中没有找到这个问题的答案。"])
+    answer = pipe.ask(question)
+    assert not answer.refused and "3亿元" in answer.text
+    assert answer.missing == ("下一届对接会在哪个城市举办",)
+    assert "资料中没有找到这一问的答案：下一届对接会在哪个城市举办" in answer_markdown(answer)
+    # a question whose parts are all answered has none missing
+    both = fake_pipeline(reply="总签约采购金额约3亿元[1]。").ask("对接会签约采购金额是多少？")
+    assert both.missing == ()

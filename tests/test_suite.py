@@ -71,3 +71,26 @@ def test_run_suite_gives_a_row_per_set_per_kind_and_for_all(fake_pipeline, tmp_p
     assert (tmp_path / "work" / "answers-t" / "news.jsonl").is_file()
     table = suite.table(result)
     assert table.splitlines()[2].startswith("| pages | hashing") and "| **all** |" in table
+
+
+def test_saved_answers_are_scored_again_the_same(fake_pipeline, tmp_path: Path) -> None:
+    from rag.evaluate import answer_from_json, answer_to_json, load_items
+
+    base = fake_pipeline("总签约采购金额约3亿元[1]。")
+    folder = tmp_path / "eval"
+    _write(folder / "q.jsonl", [
+        {"id": "a", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "answerable": True,
+         "evidence": ["总签约采购金额约3亿元"]},
+        {"id": "b", "question": "下一届对接会在哪里办？", "answers": [], "answerable": False}])
+    (folder / "pages").mkdir()
+    for page in SEEDS.iterdir():
+        (folder / "pages" / page.name).write_bytes(page.read_bytes())
+    sets = (QuestionSet("pages", "q.jsonl", "pages"),)
+    ran = suite.run_suite(base.settings, folder, tmp_path / "work", sets, log=lambda line: None, label="r", base=base)
+    again = suite.rescore_suite(folder, tmp_path / "work", sets, label="r")
+    keys = ("answer_accuracy", "refusal_accuracy", "false_refusal_rate", "citation_precision", "citation_recall")
+    assert [[row[k] for k in keys] for row in ran["rows"]] == [[row[k] for k in keys] for row in again["rows"]]
+    answer = base.ask(load_items(folder / "q.jsonl")[0]["question"])
+    assert answer_from_json(answer_to_json(answer)).citations == answer.citations
+    with pytest.raises(InputError, match="no saved answers"):
+        suite.rescore_suite(folder, tmp_path / "work", sets, label="nope")
