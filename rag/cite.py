@@ -10,12 +10,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from rag.asked import in_scope, is_english, question_parts
 from rag.chunk import sentence_spans
 from rag.claims import CONTENT as _CONTENT
-from rag.claims import CLAUSE, MARKER, Claim, split_claims, split_clauses
+from rag.claims import CLAUSE, split_claims
 from rag.english import Meaning, anchored, english_span
 from rag.guard import instruction_spans
 from rag.names import names

@@ -176,7 +176,8 @@ def _eval_suite(args: argparse.Namespace) -> int:
     sets = suite.select(args.sets)
     out = Path(args.out or "bench/suite.json")
     if args.rescore:
-        result = suite.rescore_suite(Path(args.suite), Path(args.work), sets, label=args.rescore)
+        result = suite.rescore_suite(Path(args.suite), Path(args.work), sets, label=args.rescore,
+                                     settings=_settings(args) if args.without else None)
         print(suite.table(result))
         return 0
     result = suite.run_suite(_settings(args), Path(args.suite), Path(args.work), sets, args.sample, _log, _Bar(),

@@ -165,6 +165,7 @@ def answer_to_json(answer: Answer) -> dict:
         "notice": answer.notice,
         "unsupported_claims": list(answer.unsupported),
         "missing_parts": list(answer.missing),
+        "raw": answer.raw,
     }
 
 
@@ -185,17 +186,24 @@ def answer_from_json(row: dict) -> Answer:
                                    start=0, end=len(p["text"]), title=p["title"], source=p["source"]),
                              rank=p["rank"], score=p["score"]) for p in row["passages"])
     return Answer(row["question"], row["answer"], row["refused"], citations, passages, row.get("timings", {}),
-                  row.get("notice", ""), unsupported=tuple(row.get("unsupported_claims", ())), missing=tuple(row.get("missing_parts", ())))
+                  row.get("notice", ""), unsupported=tuple(row.get("unsupported_claims", ())), missing=tuple(row.get("missing_parts", ())), raw=row.get("raw", ""))
 
 
-def rescore(items: list[dict], answers: Path) -> list[dict]:
+def rescore(items: list[dict], answers: Path,
+            check: Callable[[str, str, Sequence[Passage]], Answer] | None = None) -> list[dict]:
     """Records of the items answered in a saved answers file (`run_items`' `out`), scored again; recall@k
-    is judged on the answer's own passages."""
+    is judged on the answer's own passages. With `check` ((question, raw, passages) -> Answer), what the
+    model said is checked again first."""
     by_id = {it.get("id"): it for it in items}
     records = []
     for line in Path(answers).read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
             if row.get("id") in by_id:
-                records.append(score_item(by_id[row["id"]], answer_from_json(row)))
+                answer = answer_from_json(row)
+                if check is not None:
+                    if "raw" not in row:
+                        raise InputError("these answers were saved without what the model said: run them again")
+                    answer = check(answer.query or answer.question, answer.raw, answer.passages)
+                records.append(score_item(by_id[row["id"]], answer))
     return records

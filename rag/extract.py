@@ -1,10 +1,10 @@
 """Extractive answering: the best-matching source sentence, cited. Needs no LLM; the fallback and baseline."""
 from __future__ import annotations
 
-import re
 
 from rag.chunk import sentence_spans
-from rag.cite import _bigrams, split_clauses
+from rag.cite import _bigrams
+from rag.claims import split_clauses
 from rag.prompt import refusal_for
 from rag.types import Passage
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rag.asked import answers_asked, unanswered_parts
-from rag.cite import MARKER, check_answer, is_refusal, split_claims
+from rag.cite import check_answer, is_refusal
+from rag.claims import MARKER, split_claims
 from rag.embed import Embedder
 from rag.english import Similarity
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
@@ -275,7 +276,7 @@ class Pipeline:
         end = time.perf_counter()
         timings["first_token_ms"] = ((first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
-        answer = self._finish(query, raw, passages, timings, notice)
+        answer = self.finish(query, raw, passages, timings, notice)
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
@@ -372,18 +373,22 @@ class Pipeline:
                                if (q := part_quote(part, question, passages)) and MARKER.sub("", q)[:-1] not in raw)
         return "".join("\n" + q for q in quotes)
 
-    def _finish(self, question: str, raw: str, passages: list[Passage], timings: dict, notice: str) -> Answer:
+    def finish(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
+               notice: str = "") -> Answer:
+        """The checked Answer to `question` from what was said (`raw`) over `passages`: the check and the
+        refusal steps, with the steps that are on."""
+        timings = {} if timings is None else timings
         refusal = refusal_for(question)
         text, citations, dropped = self._check(raw, passages, question) if _claims(raw) else ("", [], [])
         # No supported claim, or claims on the topic without the figure, date or name asked for: a refusal,
         # and a refusal quotes nothing (the closest passages are shown beside it instead).
         if not citations or "kind_check" in self.steps and not answers_asked(question, text):
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
-                          unsupported=tuple(dropped))
+                          unsupported=tuple(dropped), raw=raw)
         # A part of several that no supported claim answers is said to be missing, not passed over in silence.
         missing = tuple(unanswered_parts(question, [c.claim for c in citations]))
         return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
-                      unsupported=tuple(dropped), missing=missing)
+                      unsupported=tuple(dropped), missing=missing, raw=raw)
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         answer = None

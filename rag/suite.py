@@ -121,23 +121,43 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
     return {"backend": base.generator.name if base.generator else "extractive", "sample": n, "rows": rows}
 
 
-def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, label: str = "suite") -> dict:
-    """The figures of a run's saved answers (`work/answers-<label>/`), scored again with no model loaded:
-    for a change to scoring, or a set answered in a run of its own. Recall@k is then judged on each answer's
-    own passages."""
+def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, label: str = "suite",
+                  settings=None, make_embedder=None) -> dict:
+    """The figures of a run's saved answers (`work/answers-<label>/`), scored again with no language model
+    loaded: for a change to scoring, or a set answered in a run of its own. Recall@k is then judged on each
+    answer's own passages. With `settings`, what the model said is checked again with the answer steps those
+    settings switch on: the share of a checking step (an ablation of it), for the same model output."""
     from rag.evaluate import rescore
 
-    folder, answers = Path(folder), Path(work) / f"answers-{label}"
+    folder, work = Path(folder), Path(work)
+    answers = work / f"answers-{label}"
     rows, everything = [], []
     for qs in sets:
         saved = answers / f"{qs.name}.jsonl"
         if not saved.is_file():
             raise InputError(f"no saved answers for {qs.name} in {answers}")
-        records = rescore(load_items(folder / qs.questions), saved)
+        check = None
+        if settings is not None:
+            check = _checker(settings, qs, folder, work, make_embedder)
+        records = rescore(load_items(folder / qs.questions), saved, check)
         everything += records
         rows += _rows(qs, qs.embedder or "", records)
     rows.append({"set": "all", "embedder": "", **summarise(everything)})
     return {"backend": "", "sample": 0, "rescored": True, "rows": rows}
+
+
+def _checker(settings, qs: QuestionSet, folder: Path, work: Path, make_embedder=None):
+    """(question, raw, passages) -> Answer: the set's pipeline with no language model, its index loaded
+    for the articles' text."""
+    from rag.factory import embedder_for
+    from rag.pipeline import Pipeline
+
+    name = qs.embedder or settings.embedder
+    corpus = corpus_folder(folder / qs.corpus, work)
+    s = settings.replace(embedder=name, seeds_dir=str(corpus), index_dir=str(work / f"{corpus.name}-{name}"))
+    pipe = Pipeline(s, (make_embedder or embedder_for)(s), None)
+    pipe.load_index()
+    return lambda question, raw, passages: pipe.finish(question, raw, list(passages))
 
 
 def _rows(qs: QuestionSet, embedder: str, records: list[dict]) -> list[dict]:

@@ -91,3 +91,4 @@ class Answer:
     query: str = ""  # the standalone question retrieval used, when a follow-up was rewritten
     unsupported: tuple[str, ...] = ()  # claims of the model's answer that no passage supported (removed)
     missing: tuple[str, ...] = ()  # parts of the question the answer does not cover: the pages do not hold them
+    raw: str = ""  # what the model (or the extractive answerer) said, before checking

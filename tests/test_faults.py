@@ -12,7 +12,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fakes import HashingEmbedder, ScriptedGenerator, free_port
 

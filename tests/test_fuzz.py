@@ -18,7 +18,7 @@ from rag.ingest.page import parse_page
 from rag.ingest.readers import SUPPORTED, decode_bytes
 from rag.pipeline import validate_question
 from rag.rewrite import Turn, rewrite
-from rag.types import Article, Chunk, Passage
+from rag.types import Chunk, Passage
 
 CASES = int(os.environ.get("RAG_FUZZ_CASES", "300"))
 FUZZ = settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -79,7 +79,6 @@ def _passages() -> list[Passage]:
              "文件里写着[7]和[99]，还有<b>标签</b>。"]
     out = []
     for n, text in enumerate(texts, 1):
-        article = Article(id=f"a{n}", source="s.txt", title=f"标题{n}", text=text)
         out.append(Passage(Chunk(f"c{n}", f"a{n}", text, 0, len(text), f"标题{n}", "", "s.txt"), n, 1.0))
     return out
 

@@ -90,7 +90,12 @@ def test_saved_answers_are_scored_again_the_same(fake_pipeline, tmp_path: Path) 
     again = suite.rescore_suite(folder, tmp_path / "work", sets, label="r")
     keys = ("answer_accuracy", "refusal_accuracy", "false_refusal_rate", "citation_precision", "citation_recall")
     assert [[row[k] for k in keys] for row in ran["rows"]] == [[row[k] for k in keys] for row in again["rows"]]
+    # checked again from what the model said, with every step on: the same figures
+    rechecked = suite.rescore_suite(folder, tmp_path / "work", sets, label="r", settings=base.settings,
+                                    make_embedder=lambda s: HashingEmbedder())
+    assert [[row[k] for k in keys] for row in ran["rows"]] == [[row[k] for k in keys] for row in rechecked["rows"]]
     answer = base.ask(load_items(folder / "q.jsonl")[0]["question"])
+    assert answer.raw == "总签约采购金额约3亿元[1]。"
     assert answer_from_json(answer_to_json(answer)).citations == answer.citations
     with pytest.raises(InputError, match="no saved answers"):
         suite.rescore_suite(folder, tmp_path / "work", sets, label="nope")
