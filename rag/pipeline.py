@@ -19,6 +19,7 @@ from rag.extract import extractive_answer, part_quote
 from rag.factory import embedder_for, generator_for
 from rag.generate import Generator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
+from rag.line import Line
 from rag.prompt import SECOND_LOOK, SYSTEM, asks_for_list, build_messages, is_english, refusal_for
 from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
@@ -63,13 +64,7 @@ class Pipeline:
     notice: str = ""
     _retrievers: dict[str, HybridRetriever] = field(default_factory=dict, repr=False)
     _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    # One answer is generated at a time (one model in memory). Questions retrieve their passages at once,
-    # then wait here in arrival order; `key` names a session so that its stop button stops only its answer.
-    _slot: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1), repr=False)
-    _line: list[str] = field(default_factory=list, repr=False)
-    _holder: str = field(default="", repr=False)
-    _stopped: set[str] = field(default_factory=set, repr=False)
-    _line_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    line: Line = field(default_factory=Line, repr=False)  # questions waiting for the model
 
     def __post_init__(self) -> None:
         self.steps = steps_of(self.settings.steps)
@@ -124,51 +119,15 @@ class Pipeline:
     def cancel(self, key: str = "") -> None:
         """Stop session `key`'s answer (any answer being generated when `key` is empty): the model stops at its
         next token and the answer so far is checked as usual; a question still waiting is never started."""
-        with self._line_lock:
-            if key and (key in self._line or key == self._holder):
-                self._stopped.add(key)
-            if key and key != self._holder:
-                return
-        if self.generator is not None and hasattr(self.generator, "cancel"):
+        if self.line.stop(key) and self.generator is not None and hasattr(self.generator, "cancel"):
             self.generator.cancel()
 
     def waiting(self) -> int:
         """Questions waiting for the model now."""
-        with self._line_lock:
-            return len(self._line)
+        return self.line.waiting()
 
     def _was_stopped(self, key: str) -> bool:
-        with self._line_lock:
-            return key in self._stopped
-
-    def _wait_turn(self, key: str) -> Iterator[int]:
-        """Wait in line for the model, yielding how many answers are ahead whenever that changes. Returns
-        holding the slot, or with `key` in `_stopped` if the session stopped while waiting."""
-        last = -1
-        while not self._slot.acquire(timeout=0.2):
-            with self._line_lock:
-                if key in self._stopped:
-                    return
-                ahead = self._line.index(key) + 1  # those before it in line, and the one being generated
-            if ahead != last:
-                last = ahead
-                yield ahead
-        with self._line_lock:
-            if key in self._stopped:  # stopped just as its turn came
-                self._slot.release()
-                return
-            self._line.remove(key)
-            self._holder = key
-
-    def _leave(self, key: str, held: bool) -> None:
-        with self._line_lock:
-            if key in self._line:
-                self._line.remove(key)
-            self._stopped.discard(key)
-            if held:
-                self._holder = ""
-        if held:
-            self._slot.release()
+        return self.line.stopped(key)
 
     def load_index(self) -> Index:
         s = self.settings
@@ -230,13 +189,12 @@ class Pipeline:
             key = key or uuid.uuid4().hex
             held = False
             if generator is not None:
-                with self._line_lock:
-                    self._line.append(key)
+                self.line.join(key)
             try:
                 if generator is not None:
-                    for ahead in self._wait_turn(key):
+                    for ahead in self.line.wait_turn(key):
                         yield Event("waiting", text=str(ahead))
-                    held = self._holder == key
+                    held = self.line.holds(key)
                     stopped = not held
                 messages = None
                 if not stopped:
@@ -272,7 +230,7 @@ class Pipeline:
                 yield Event("token", text=raw)
                 first = first or time.perf_counter()
             finally:
-                self._leave(key, held)
+                self.line.leave(key, held)
         end = time.perf_counter()
         timings["first_token_ms"] = ((first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
