@@ -120,7 +120,7 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
             # "同比增长" with the span's "同比增长5%", though the claim's subject ("地区生产总值") comes from
             # the clause before, which holds another figure.
             near = _context(_before(clause, n))
-            if near and max(len(near & c) for c in mine) > max((len(near & c) for c in others), default=0):
+            if near and mine and max(len(near & c) for c in mine) > max((len(near & c) for c in others), default=0):
                 continue
             own = max((len(ctx & c) for c in mine), default=0)
             other = max((len(ctx & c) for c in others), default=0)

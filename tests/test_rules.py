@@ -113,6 +113,7 @@ SPAN_LISTED = "湖南有A股上市企业150家，在审及境外上市待备案�
     ("全省地区生产总值达5.4万亿元", SPAN_GDP, True),
     ("在审及境外上市待备案的企业有14家", SPAN_LISTED, True),
     ("在审及境外上市待备案的企业有7家", SPAN_LISTED, False),  # 7 is the next clause's figure
+    ("全省地区生产总值同比增长5.4%", SPAN_GDP, False),  # 5.4 is the 万亿元 figure; no clause holds 5.4%
 ])
 def test_numbers_paired(claim: str, span: str, paired: bool) -> None:
     assert _numbers_paired(claim, span) is paired
