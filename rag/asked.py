@@ -138,13 +138,49 @@ def scopes(question: str) -> tuple[re.Pattern, ...]:
 
 
 def in_scope(question: str, source: str) -> bool:
-    """Whether `source` (an article's title, date and text) names every year, edition and holiday the
-    question is scoped to."""
-    return all(p.search(source) for p in scopes(question))
+    """Whether `source` (an article's title, date and text) names every year, edition and holiday that the
+    question, or one of its parts, is scoped to: for "2022年和2023年的冠军" a page on 2022 will do."""
+    whole = scopes(question)
+    return not whole or any(all(p.search(source) for p in scopes(part) or whole) for part in question_parts(question))
 
 
 def question_parts(question: str) -> list[str]:
-    return [p.strip() for p in _PART_END.split(question) if p and p.strip()]
+    """The parts of a question: its sentences ("…是哪天？…是谁拍的？"), and of a sentence that asks the same of
+    two things joined by 和/与/及 ("澳大利亚和新西兰运动员数量？", "主演和导演是谁？"), one part for each."""
+    parts = [p.strip() for p in _PART_END.split(question) if p and p.strip()]
+    return [q for part in parts for q in coordinated(part)]
+
+
+_COORDINATORS = {"和", "与", "及", "以及"}
+_NOMINAL = {"n", "vn", "an", "ns", "nr", "nt", "nz", "j", "eng", "nrt", "nrfg", "t"}  # things that can be asked of
+
+
+def coordinated(part: str) -> list[str]:
+    """`part` as one question per thing it joins: "2022年和2023年的票房冠军" -> "2022年的票房冠军",
+    "2023年的票房冠军". Only two words of a kind are split (two names or nouns, or two dates), so that "已经和
+    湘江新区的企业形成…" (和 after an adverb) and "签约和采购" (two verbs) stay whole."""
+    from rag.names import tagged
+
+    words = _dates_joined(list(tagged(part)))
+    for i in range(1, len(words) - 1):
+        (x, xt), (c, _), (y, yt) = words[i - 1], words[i], words[i + 1]
+        same = xt == yt == "date" or xt in _NOMINAL and yt in _NOMINAL
+        if c in _COORDINATORS and same:
+            head = "".join(w for w, _ in words[:i - 1])
+            tail = "".join(w for w, _ in words[i + 2:] if w != "分别")  # "分别" spoke of the two together
+            return [head + x + tail, head + y + tail]
+    return [part]
+
+
+def _dates_joined(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """jieba's "2022", "年" as one word "2022年" tagged "date"."""
+    out: list[tuple[str, str]] = []
+    for w, tag in words:
+        if w in ("年", "月", "日", "号") and out and re.fullmatch(r"\d{1,4}|[一二三四五六七八九十〇零]+", out[-1][0]):
+            out[-1] = (out[-1][0] + w, "date")
+        else:
+            out.append((w, tag))
+    return out
 
 
 def answers_asked(question: str, answer: str) -> bool:
@@ -185,5 +221,5 @@ def unanswered_parts(question: str, claims: list[str]) -> list[str]:
     return left
 
 
-__all__ = ["KINDS", "SCOPES", "answers_asked", "asked_kinds", "gives", "in_scope", "is_english", "question_parts", "scopes",
+__all__ = ["KINDS", "SCOPES", "answers_asked", "asked_kinds", "coordinated", "gives", "in_scope", "is_english", "question_parts", "scopes",
            "unanswered_parts"]

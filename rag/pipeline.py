@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rag.asked import answers_asked, unanswered_parts
+from rag.asked import answers_asked, question_parts, unanswered_parts
 from rag.cite import check_answer, is_refusal
 from rag.claims import MARKER, split_claims
 from rag.embed import Embedder
@@ -36,6 +36,7 @@ STEPS = {
     "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",
     "part_quotes": "a part still left out gets the one passage clause that plainly states it, quoted",
     "kind_check": "an answer that gives none of the kinds of fact asked for (number, date, place …) is a refusal",
+    "part_passages": "each part of a question of several brings its own best passage into the prompt",
     "topic_check": "a claim is supported only by a passage about what the question asks",
     "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
     "meaning": "an English claim must hold the meaning of its Chinese source (by the embedder), not only its "
@@ -157,7 +158,11 @@ class Pipeline:
         """The k best passages, neighbours in one article joined into one (see `join_touching`); the places
         joining frees go to the next `extra_passages` passages."""
         k = k or self.settings.top_k
-        found = self.retriever_for(mode).search(question, k + self.settings.extra_passages)
+        retriever = self.retriever_for(mode)
+        found = retriever.search(question, k + self.settings.extra_passages)
+        parts = question_parts(question) if "part_passages" in self.steps else []
+        if len(parts) > 1:
+            found = with_part_passages(found, [retriever.search(part, 1) for part in parts], k)
         return join_touching(found, k)
 
     def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None,
@@ -361,6 +366,25 @@ class Pipeline:
 def _claims(raw: str) -> list:
     """The model output's claims other than a refusal (empty: it answered nothing, or only refused)."""
     return [c for c in split_claims(raw) if not is_refusal(c.text)]
+
+
+def with_part_passages(found: list[Passage], per_part: list[list[Passage]], k: int) -> list[Passage]:
+    """`found` with the best passage for each part of the question among its first `k`: a part's passage
+    takes the place of the last one that is no part's best. The parts of "澳大利亚和新西兰运动员数量" are often
+    answered by two articles, and the whole question's ranking may hold only one of them."""
+    best = list(dict.fromkeys(hits[0].chunk.id for hits in per_part if hits))
+    by_id = {p.chunk.id: p for hits in per_part for p in hits} | {p.chunk.id: p for p in found}
+    top = [p.chunk.id for p in found[:k]]
+    for cid in best:
+        if cid in top:
+            continue
+        spare = [i for i, t in enumerate(top) if t not in best]
+        if len(top) < k:
+            top.append(cid)
+        elif spare:
+            top[spare[-1]] = cid
+    rest = [p for p in found if p.chunk.id not in top]
+    return [by_id[c] for c in top] + rest
 
 
 def steps_of(names: str) -> frozenset[str]:

@@ -108,3 +108,15 @@ def test_steps_are_named() -> None:
 ])
 def test_anchors_in_mixed_claims(claim: str, span: str, result: bool | None) -> None:
     assert anchored(claim, span) is result
+
+
+def test_each_part_brings_its_best_passage() -> None:
+    from rag.pipeline import with_part_passages
+
+    a, b, c, d, e = (_passage(i, f"段落{i}", f"art{i}") for i in range(1, 6))
+    # the whole question found a, b, c (k=3); the parts' best are a and e: e takes c's place
+    assert [p.chunk.id for p in with_part_passages([a, b, c, d], [[a], [e]], 3)] == ["c1", "c2", "c5", "c3", "c4"]
+    # both parts' best already among the first k: nothing moves
+    assert with_part_passages([a, b, c], [[b], [a]], 3) == [a, b, c]
+    # fewer passages than k: the part's best is added
+    assert [p.chunk.id for p in with_part_passages([a], [[a], [e]], 3)] == ["c1", "c5"]

@@ -181,3 +181,24 @@ def test_the_library_has_no_import_cycles() -> None:
         return any(n == goal or n not in seen and not seen.add(n) and reaches(n, goal, seen) for n in graph[start])
 
     assert [m for m in graph if reaches(m, m, set())] == []
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("北京冬奥会澳大利亚和新西兰运动员数量？", ["北京冬奥会澳大利亚运动员数量", "北京冬奥会新西兰运动员数量"]),
+    ("上海和北京2021年的GDP分别是多少？", ["上海2021年的GDP是多少", "北京2021年的GDP是多少"]),
+    ("2022年和2023年春节档首日票房冠军？", ["2022年春节档首日票房冠军", "2023年春节档首日票房冠军"]),
+    ("安倍晋三的国葬时间和地点？", ["安倍晋三的国葬时间", "安倍晋三的国葬地点"]),
+    ("雾凇是哪天出现的？那组照片是谁拍的？", ["雾凇是哪天出现的", "那组照片是谁拍的"]),
+    # 和 after an adverb, or between two verbs, joins no two things asked of
+    ("目前有多少家企业已经和湘江新区的企业形成供需关系？", ["目前有多少家企业已经和湘江新区的企业形成供需关系"]),
+    ("签约和采购金额是多少？", ["签约和采购金额是多少"]),
+])
+def test_question_parts_split_two_things_asked_of(question: str, parts: list[str]) -> None:
+    from rag.asked import question_parts
+
+    assert question_parts(question) == parts
+
+
+def test_a_part_scoped_to_one_year_is_answered_by_a_page_on_it() -> None:
+    assert in_scope("2022年和2023年春节档首日票房冠军？", "2022年春节档首日，《长津湖之水门桥》夺冠")
+    assert not in_scope("2022年和2023年春节档首日票房冠军？", "2021年春节档首日，《唐人街探案3》夺冠")
