@@ -151,21 +151,22 @@ def question_parts(question: str) -> list[str]:
     return [q for part in parts for q in coordinated(part)]
 
 
-_COORDINATORS = {"和", "与", "及", "以及"}
+_COORDINATORS = {"和", "及", "以及"}  # not 与: it joins the words of many names ("速度与激情")
 _NOMINAL = {"n", "vn", "an", "ns", "nr", "nt", "nz", "j", "eng", "nrt", "nrfg", "t"}  # things that can be asked of
 
 
 def coordinated(part: str) -> list[str]:
     """`part` as one question per thing it joins: "2022年和2023年的票房冠军" -> "2022年的票房冠军",
     "2023年的票房冠军". Only two words of a kind are split (two names or nouns, or two dates), so that "已经和
-    湘江新区的企业形成…" (和 after an adverb) and "签约和采购" (two verbs) stay whole."""
+    湘江新区的企业形成…" (和 after an adverb), "签约和采购" (two verbs) and "市长和高雄市市长" (a noun and a
+    place) stay whole."""
     from rag.names import tagged
 
     words = _dates_joined(list(tagged(part)))
     for i in range(1, len(words) - 1):
         (x, xt), (c, _), (y, yt) = words[i - 1], words[i], words[i + 1]
-        same = xt == yt == "date" or xt in _NOMINAL and yt in _NOMINAL
-        if c in _COORDINATORS and same:
+        inside_title = "".join(w for w, _ in words[:i]).count("《") > "".join(w for w, _ in words[:i]).count("》")
+        if c in _COORDINATORS and xt == yt and (xt in _NOMINAL or xt == "date") and not inside_title:
             head = "".join(w for w, _ in words[:i - 1])
             tail = "".join(w for w, _ in words[i + 2:] if w != "分别")  # "分别" spoke of the two together
             return [head + x + tail, head + y + tail]
