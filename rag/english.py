@@ -17,10 +17,15 @@ import numpy as np
 
 from rag.types import Passage
 
-# Share of the claim's meaning a passage must hold (cosine of the embedder's query and document vectors).
-# On the seed pages a claim and the passage it restates score 0.44-0.64 with EmbeddingGemma; other passages
-# of the same pages mostly below 0.30, a passage on the same topic with another figure up to 0.45.
+# How near in meaning (cosine of the embedder's query and document vectors) a claim must be to its source.
+# With EmbeddingGemma on the seed pages, a claim and the sentence it restates score 0.37-0.64, other sentences
+# of the same pages mostly below 0.30 (one on the same topic with another figure up to 0.45): a claim with no
+# number or name to check needs its sentence at MEANING_THRESHOLD. A passage (a chunk of several sentences,
+# judged with the question) scores lower, 0.3-0.6 for the one that holds the claim and 0.05-0.2 for passages on
+# other matters: a claim's passage is one within PASSAGE_MARGIN of the best and above PASSAGE_FLOOR.
 MEANING_THRESHOLD = 0.35
+PASSAGE_FLOOR = 0.2
+PASSAGE_MARGIN = 0.15
 
 _SCALE = {"万": 1e4, "亿": 1e8, "千": 1e3, "百": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}
 _VALUE = re.compile(r"(?<![A-Za-z\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(?:(thousand|million|billion|bn)(?![A-Za-z])|"
@@ -126,7 +131,8 @@ def english_span(claim: str, passages: list[Passage], question: str = "",
     numbers or names can be supported, by the shortest span that holds them."""
     if meaning is not None:  # a short claim ("It is free.") means little alone: the passage is judged with the question
         sims = meaning(f"{question} {claim}".strip(), [p.chunk.text for p in passages])
-        passages = [p for p, sim in sorted(zip(passages, sims), key=lambda t: -t[1]) if sim >= MEANING_THRESHOLD]
+        bar = max(PASSAGE_FLOOR, max(sims, default=0.0) - PASSAGE_MARGIN)
+        passages = [p for p, sim in sorted(zip(passages, sims), key=lambda t: -t[1]) if sim >= bar]
     windows = [(p, s, e) for p in passages for s, e in _windows(p.chunk.text)]
     marks = [anchored(claim, p.chunk.text[s:e], question) for p, s, e in windows]
     if any(marks):

@@ -120,3 +120,15 @@ def test_each_part_brings_its_best_passage() -> None:
     assert with_part_passages([a, b, c], [[b], [a]], 3) == [a, b, c]
     # fewer passages than k: the part's best is added
     assert [p.chunk.id for p in with_part_passages([a], [[a], [e]], 3)] == ["c1", "c5"]
+
+
+@pytest.mark.parametrize(("sims", "cited"), [
+    ({"隆平": 0.3, "入汛": 0.1}, [1]),  # the best passage, though below the sentence threshold
+    ({"隆平": 0.3, "入汛": 0.25}, [1, 2]),  # both within the margin: the figure decides (3亿 is the flood page's)
+    ({"隆平": 0.15, "入汛": 0.1}, []),  # nothing near enough
+])
+def test_a_claims_passage_is_the_nearest_in_meaning(sims: dict[str, float], cited: list[int]) -> None:
+    from rag.english import english_span
+
+    found = [english_span("They moved 300 million people.", [MUSEUM, FLOOD], "How many?", _meaning(sims))]
+    assert [f[1] for f in found if f] == ([2] if 2 in cited else [])

@@ -59,6 +59,16 @@ def test_dev_questions_answered_correctly(real_pipeline, item_id: str) -> None:
     assert all(hits) if item["match"] == "all" else any(hits), answer.text
 
 
+def test_an_english_question_gets_an_english_answer_cited_to_the_chinese_span(real_pipeline) -> None:
+    # the English claim shares no characters with its source: its number and its meaning are what is checked
+    answer = real_pipeline.ask("How many companies' supply and demand information did the provincial "
+                               "industry department release at the motor and casting matchmaking event?")
+    assert not answer.refused and "127" in answer.text, answer.text
+    assert any("127家企业" in c.quote for c in answer.citations)
+    for c in answer.citations:
+        assert real_pipeline.index.articles[c.article_id].text[c.start:c.end] == c.quote
+
+
 def test_unanswerable_question_is_refused(real_pipeline) -> None:
     answer = real_pipeline.ask("湖南智通星辰科技有限公司的总部设在湖南哪个城市？")
     assert answer.refused and answer.text.startswith(REFUSAL_ZH) and answer.passages
