@@ -8,8 +8,10 @@ answer is a refusal.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rag.claims import MARKER, split_clauses
 from rag.names import organisations, places
@@ -140,15 +142,39 @@ def scopes(question: str) -> tuple[re.Pattern, ...]:
 def in_scope(question: str, source: str) -> bool:
     """Whether `source` (an article's title, date and text) names every year, edition and holiday that the
     question, or one of its parts, is scoped to: for "2022年和2023年的冠军" a page on 2022 will do."""
-    whole = scopes(question)
-    return not whole or any(all(p.search(source) for p in scopes(part) or whole) for part in question_parts(question))
+    q = analyse(question)
+    return not q.scopes or any(all(p.search(source) for p in part.scopes or q.scopes) for part in q.parts)
+
+
+@dataclass(frozen=True)
+class Part:
+    text: str
+    kinds: tuple[str, ...]  # the kinds of fact it asks for (see KINDS): () for "谁拍的", "哪些领域" …
+    scopes: tuple[re.Pattern, ...]  # the year, edition or holiday it is about (see SCOPES)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the answer steps read it, analysed once (`analyse`)."""
+
+    text: str
+    english: bool
+    parts: tuple[Part, ...]
+    scopes: tuple[re.Pattern, ...]
+
+
+@functools.lru_cache(maxsize=512)
+def analyse(question: str) -> Question:
+    """The question's language, its parts with the kinds of fact each asks for, and its scope."""
+    sentences = [p.strip() for p in _PART_END.split(question) if p and p.strip()]
+    parts = tuple(Part(q, tuple(asked_kinds(q)), scopes(q)) for s in sentences for q in coordinated(s))
+    return Question(question, is_english(question), parts, scopes(question))
 
 
 def question_parts(question: str) -> list[str]:
     """The parts of a question: its sentences ("…是哪天？…是谁拍的？"), and of a sentence that asks the same of
-    two things joined by 和/与/及 ("澳大利亚和新西兰运动员数量？", "主演和导演是谁？"), one part for each."""
-    parts = [p.strip() for p in _PART_END.split(question) if p and p.strip()]
-    return [q for part in parts for q in coordinated(part)]
+    two things joined by 和/及 ("澳大利亚和新西兰运动员数量？", "2022年和2023年的冠军"), one part for each."""
+    return [p.text for p in analyse(question).parts]
 
 
 _COORDINATORS = {"和", "及", "以及"}  # not 与: it joins the words of many names ("速度与激情")
@@ -188,7 +214,7 @@ def answers_asked(question: str, answer: str) -> bool:
     """False only when every part of the question asks for a number, ratio, date, place or organisation and
     the answer gives none of the kinds asked; a question with any other kind of part ("谁拍的", "哪些领域")
     is not judged."""
-    parts = [asked_kinds(p) for p in question_parts(question)]
+    parts = [p.kinds for p in analyse(question).parts]
     if not parts or not all(parts):
         return True
     answer = MARKER.sub("", answer)  # a citation's [2] is not a number of the answer
@@ -202,7 +228,8 @@ def unanswered_parts(question: str, claims: list[str]) -> list[str]:
     "雾凇是12月13日出现的". A one-part question has none."""
     from rag.retrieve import content_words
 
-    parts = question_parts(question)
+    analysed = analyse(question).parts
+    parts = [p.text for p in analysed]
     if len(parts) < 2:
         return []
     # one sentence may answer two parts ("有电机企业近500家，总产值达1000亿元"): judged clause by clause
@@ -216,11 +243,11 @@ def unanswered_parts(question: str, claims: list[str]) -> list[str]:
         mine = [i for i, row in enumerate(share) if row[j] >= max(row) and row[j] * 3 >= 1]
         most = max((share[i][j] for i in mine), default=0.0)
         near = [claims[i] for i in mine if share[i][j] == most]  # the claims about it
-        kinds = asked_kinds(part)
+        kinds = analysed[j].kinds
         if words and not near or near and kinds and not any(gives(k, c, question) for k in kinds for c in near):
             left.append(part)
     return left
 
 
-__all__ = ["KINDS", "SCOPES", "answers_asked", "asked_kinds", "coordinated", "gives", "in_scope", "is_english", "question_parts", "scopes",
+__all__ = ["KINDS", "SCOPES", "Part", "Question", "analyse", "answers_asked", "asked_kinds", "coordinated", "gives", "in_scope", "is_english", "question_parts", "scopes",
            "unanswered_parts"]

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rag.asked import answers_asked, question_parts, unanswered_parts
+from rag.asked import analyse, answers_asked, question_parts, unanswered_parts
 from rag.cite import check_answer, is_refusal
 from rag.claims import MARKER, split_claims
 from rag.embed import Embedder
@@ -181,6 +181,8 @@ class Pipeline:
         generator = None if extractive else self.generator
         rw = rewrite(question, history, generator, self.settings.rewrite)
         query = rw.question
+        analysed = analyse(query)  # read by every later step (asked.analyse keeps it)
+        log.debug("question: %s", analysed)
         t1 = time.perf_counter()
         passages = self.retrieve(query, top_k, mode)
         timings = {"retrieve_ms": (time.perf_counter() - t1) * 1000}

@@ -202,3 +202,14 @@ def test_question_parts_split_two_things_asked_of(question: str, parts: list[str
 def test_a_part_scoped_to_one_year_is_answered_by_a_page_on_it() -> None:
     assert in_scope("2022年和2023年春节档首日票房冠军？", "2022年春节档首日，《长津湖之水门桥》夺冠")
     assert not in_scope("2022年和2023年春节档首日票房冠军？", "2021年春节档首日，《唐人街探案3》夺冠")
+
+
+def test_a_question_is_analysed_once_into_parts_kinds_and_scope() -> None:
+    from rag.asked import analyse
+
+    q = analyse("2023年五一假期全国出游多少人次？收入是多少？")
+    assert not q.english and [p.text for p in q.parts] == ["2023年五一假期全国出游多少人次", "收入是多少"]
+    assert [p.kinds for p in q.parts] == [("quantity",), ("quantity",)]
+    assert len(q.scopes) == 2 and q.parts[1].scopes == ()  # the year and the holiday; the second part says neither
+    assert analyse("2023年五一假期全国出游多少人次？收入是多少？") is q  # analysed once
+    assert analyse("Who chaired the meeting?").english
