@@ -83,6 +83,8 @@ def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = No
         "correct": answer_correct(item, answer) if answerable else None,
         "refused": answer.refused,
         "rank": evidence_rank(item, answer.passages if ranked is None else ranked) if answerable else None,
+        # recall@k is judged only where the item says where its answer stands (RGB items do not)
+        "judged": answerable and bool(item.get("evidence") or item.get("sources")),
         "precise": citation_precise(item, answer) if answerable else [],
         "supported": len(answer.citations), "unsupported": len(answer.unsupported),
         "total_ms": answer.timings.get("total_ms", 0.0), "first_token_ms": answer.timings.get("first_token_ms", 0.0),
@@ -132,7 +134,7 @@ def summarise(records: Sequence[dict]) -> dict:
         "answer_accuracy": _share([r["correct"] for r in answerable]),
         "refusal_accuracy": _share([r["refused"] for r in records if not r["answerable"]]),
         "false_refusal_rate": _share([r["refused"] for r in answerable]),
-        **rank_metrics([r["rank"] for r in answerable]),
+        **rank_metrics([r["rank"] for r in answerable if r.get("judged", True)]),
         "citation_precision": _share([p for r in answerable for p in r["precise"]]),
         "citation_recall": _share([True] * supported + [False] * unsupported),
         "unsupported_claim_rate": _share([True] * unsupported + [False] * supported),

@@ -74,3 +74,10 @@ def test_bandwidth_and_answer_table() -> None:
            "peak_rss_mb_so_far": 5990}
     text = bench.answer_table({"bandwidth_gbs": 29.3, "index": {"chunks": 85}, "backends": {"llamacpp": row}})
     assert "29.3 GB/s" in text and "llamacpp" in text and "0.61" in text
+
+
+def test_recall_is_judged_only_where_the_item_says_where_its_answer_stands(fake_pipeline) -> None:
+    pipe = fake_pipeline("总签约采购金额约3亿元[1]。")
+    items = [{"id": "x", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "answerable": True}]
+    result = evaluate(items, pipe.ask)
+    assert result["answer_accuracy"] == 1.0 and result["recall"]["@5"] is None and result["mrr"] is None
