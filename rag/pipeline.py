@@ -350,10 +350,19 @@ class Pipeline:
         if not citations or "kind_check" in self.steps and not answers_asked(question, text):
             return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped), raw=raw)
-        # A part of several that no supported claim answers is said to be missing, not passed over in silence.
-        missing = tuple(unanswered_parts(question, [c.claim for c in citations]))
+        missing = self._missing(question, raw, citations)
         return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
                       unsupported=tuple(dropped), missing=missing, raw=raw)
+
+    @staticmethod
+    def _missing(question: str, raw: str, citations) -> tuple[str, ...]:
+        """The parts of several that the answer does not cover, to be said so, not passed over in silence: a
+        part no supported claim answers that asks for a kind of fact none gives, or any such part when the
+        model itself said the pages lack something. Word overlap alone does not tell: "免费向大众开放" answers
+        "要收钱不" with no word in common."""
+        left = unanswered_parts(question, [c.claim for c in citations])
+        said_lacking = any(is_refusal(c.text) for c in split_claims(raw))
+        return tuple(part for part in left if said_lacking or analyse(part).parts and analyse(part).parts[0].kinds)
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         answer = None

@@ -484,6 +484,9 @@ def test_a_part_the_pages_do_not_hold_is_said_to_be_missing(fake_pipeline) -> No
     assert not answer.refused and "3亿元" in answer.text
     assert answer.missing == ("下一届对接会在哪个城市举办",)
     assert "资料中没有找到这一问的答案：下一届对接会在哪个城市举办" in answer_markdown(answer)
+    # a colloquial part answered in other words is not said to be missing
+    free = fake_pipeline(reply="总签约采购金额约3亿元[1]。").ask("对接会签约采购金额是多少？要收钱不？")
+    assert free.missing == ()
     # a question whose parts are all answered has none missing
     both = fake_pipeline(reply="总签约采购金额约3亿元[1]。").ask("对接会签约采购金额是多少？")
     assert both.missing == ()
