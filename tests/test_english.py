@@ -124,7 +124,8 @@ def test_each_part_brings_its_best_passage() -> None:
 
 @pytest.mark.parametrize(("sims", "cited"), [
     ({"隆平": 0.3, "入汛": 0.1}, [1]),  # the best passage, though below the sentence threshold
-    ({"隆平": 0.3, "入汛": 0.25}, [1, 2]),  # both within the margin: the figure decides (3亿 is the flood page's)
+    ({"隆平": 0.3, "入汛": 0.25, "安置": 0.45}, [1, 2]),  # both near: the figure decides (3亿 is the flood page's)
+    ({"隆平": 0.3, "入汛": 0.3}, []),  # the figure stands in a sentence that means something else
     ({"隆平": 0.15, "入汛": 0.1}, []),  # nothing near enough
 ])
 def test_a_claims_passage_is_the_nearest_in_meaning(sims: dict[str, float], cited: list[int]) -> None:
