@@ -177,7 +177,7 @@ def _eval_suite(args: argparse.Namespace) -> int:
     out = Path(args.out or "bench/suite.json")
     if args.rescore:
         result = suite.rescore_suite(Path(args.suite), Path(args.work), sets, label=args.rescore,
-                                     settings=_settings(args) if args.without else None)
+                                     settings=_settings(args) if args.without or args.recheck else None)
         print(suite.table(result))
         return 0
     result = suite.run_suite(_settings(args), Path(args.suite), Path(args.work), sets, args.sample, _log, _Bar(),
@@ -347,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rescore", metavar="LABEL", help="suite: score the answers saved by the run whose --out was "
                                                         "LABEL.json again, loading no model")
     p.add_argument("--without", default="", help="suite: answer steps to switch off, comma-separated (an ablation)")
+    p.add_argument("--recheck", action="store_true", help="with --rescore: check what the model said again with "
+                                                          "the answer steps on now (less --without)")
     p.set_defaults(func=cmd_eval)
     sub.add_parser("articles", help="list the indexed articles").set_defaults(func=cmd_articles)
     p = sub.add_parser("show", help="print one article")

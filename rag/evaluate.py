@@ -1,6 +1,7 @@
 """`rag eval`: answer accuracy, refusal accuracy, retrieval recall@k and citation precision on a question file."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import statistics
@@ -206,6 +207,7 @@ def rescore(items: list[dict], answers: Path,
                 if check is not None:
                     if "raw" not in row:
                         raise InputError("these answers were saved without what the model said: run them again")
-                    answer = check(answer.query or answer.question, answer.raw, answer.passages)
+                    checked = check(answer.query or answer.question, answer.raw, answer.passages)
+                    answer = dataclasses.replace(checked, timings=answer.timings)
                 records.append(score_item(by_id[row["id"]], answer))
     return records

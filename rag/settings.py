@@ -48,7 +48,7 @@ class Settings:
     follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
     # The answer steps that are on (see rag/pipeline.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
-    steps: str = "part_passages,second_look,follow_up,part_quotes,kind_check,topic_check,scope_check,meaning"
+    steps: str = "part_passages,second_look,follow_up,part_quotes,kind_check,scope_check,meaning"  # topic_check: off, see README
     passage_chars: int = 120  # each passage in the prompt is cut to about this many characters around its best sentence; 0: whole
     top_k: int = 4
     extra_passages: int = 2  # passages beyond top_k that may take the places freed by joining neighbours

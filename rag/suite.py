@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rag.errors import InputError
 from rag.evaluate import load_items, run_items, summarise
+from rag.settings import Settings
 
 Log = Callable[[str], None]
 
@@ -141,7 +142,7 @@ def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, 
             check = _checker(settings, qs, folder, work, make_embedder)
         records = rescore(load_items(folder / qs.questions), saved, check)
         everything += records
-        rows += _rows(qs, qs.embedder or "", records)
+        rows += _rows(qs, qs.embedder or (settings.embedder if settings is not None else Settings().embedder), records)
     rows.append({"set": "all", "embedder": "", **summarise(everything)})
     return {"backend": "", "sample": 0, "rescored": True, "rows": rows}
 
