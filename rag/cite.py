@@ -12,11 +12,10 @@ import re
 from collections.abc import Callable
 
 from rag.asked import in_scope, is_english, question_parts
-from rag.chunk import sentence_spans
 from rag.claims import CONTENT as _CONTENT
 from rag.claims import CLAUSE, split_claims
 from rag.english import Meaning, anchored, english_span
-from rag.guard import instruction_spans
+from rag.guard import source_windows
 from rag.names import names
 from rag.types import Citation, Passage
 
@@ -141,14 +140,7 @@ _ENDS_SENTENCE = re.compile(r"[。！？；!?;…][”」』）)]*\s*$")
 def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, int, int]:
     """(score, start, end) of the best 1-2 sentence window of the passage, offsets in the article."""
     text = passage.chunk.text
-    sents = sentence_spans(text)
-    orders = instruction_spans(text)  # a sentence that tells the reader what to answer is no source
-
-    def score(s: int, e: int) -> float:
-        return 0.0 if any(a < e and s < b for a, b in orders) else support(claim, text[s:e], question)
-
-    windows = [(score(s, sents[j][1]), s, sents[j][1])
-               for i, (s, _) in enumerate(sents) for j in (i, i + 1) if j < len(sents)]
+    windows = [(support(claim, text[s:e], question), s, e) for s, e in source_windows(text)]
     if not windows:
         return 0.0, passage.chunk.start, passage.chunk.end
     top = max(w[0] for w in windows)
@@ -217,13 +209,14 @@ def check_answer(answer: str, passages: list[Passage], question: str = "", meani
             continue
         seen.add(claim.text)
         scored = []
-        if is_latin(claim.text):
+        latin = is_latin(claim.text)
+        if latin:
             # a claim of figures alone ("132人") is found by its values; meaning is for words
             words = meaning if re.search(r"[A-Za-z]{2}", claim.text) else None
             if found := english_span(claim.text, about, question, words):
                 score, rank, start, end = found
                 scored.append((True, 1 if rank in claim.cited else 0, score, rank, start, end))
-        for p in [] if is_latin(claim.text) else about:
+        for p in [] if latin else about:
             score, start, end = best_span(claim.text, p, question)
             preference = 1 if p.rank in claim.cited else 0  # the model's own choice wins a tie
             scored.append((score >= SUPPORT_THRESHOLD, preference, score, p.rank, start, end))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rag.guard import source_windows
 from rag.types import Passage
 
 # How near in meaning (cosine of the embedder's query and document vectors) a claim must be to its source,
@@ -125,6 +126,9 @@ def anchored(claim: str, span: str, question: str = "") -> bool | None:
     return None
 
 
+_MEANING_WINDOWS = 6  # spans compared by meaning, shortest first: each costs one embedding the first time
+
+
 def english_span(claim: str, passages: list[Passage], question: str = "",
                  meaning: Meaning | None = None) -> tuple[float, int, int, int] | None:
     """(score, passage rank, start, end) of the span that supports an English claim, offsets in the article,
@@ -136,7 +140,7 @@ def english_span(claim: str, passages: list[Passage], question: str = "",
         sims = meaning(f"{question} {claim}".strip(), [p.chunk.text for p in passages])
         bar = max(PASSAGE_FLOOR, max(sims, default=0.0) - PASSAGE_MARGIN)
         passages = [p for p, sim in sorted(zip(passages, sims), key=lambda t: -t[1]) if sim >= bar]
-    windows = [(p, s, e) for p in passages for s, e in _windows(p.chunk.text)]
+    windows = [(p, s, e) for p in passages for s, e in source_windows(p.chunk.text)]
     marks = [anchored(claim, p.chunk.text[s:e], question) for p, s, e in windows]
     if any(marks):
         found = [w for w, ok in zip(windows, marks) if ok]
@@ -155,19 +159,6 @@ def english_span(claim: str, passages: list[Passage], question: str = "",
         return None
     return max(score, 0.5), p.rank, p.chunk.start + s, p.chunk.start + e
 
-
-_MEANING_WINDOWS = 6  # spans compared by meaning, shortest first: each costs one embedding the first time
-
-
-def _windows(text: str) -> list[tuple[int, int]]:
-    """Sentences and pairs of adjacent sentences of `text`, none that holds a planted instruction."""
-    from rag.chunk import sentence_spans
-    from rag.guard import instruction_spans
-
-    sents = sentence_spans(text)
-    orders = instruction_spans(text)
-    spans = [(s, sents[j][1]) for i, (s, _) in enumerate(sents) for j in (i, i + 1) if j < len(sents)]
-    return [(s, e) for s, e in spans if not any(a < e and s < b for a, b in orders)]
 
 
 class Similarity:

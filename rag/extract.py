@@ -48,7 +48,7 @@ def strip_lead(clause: str) -> str:
     from rag.names import tagged
 
     words = tagged(clause)
-    if words and (words[0][1] == "c" or words[0][0] in _LEAD_WORDS):
+    if words and words[0][1] == "c":
         return clause[len(words[0][0]):]
     for lead in _LEAD_WORDS:
         if clause.startswith(lead):

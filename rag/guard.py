@@ -32,6 +32,16 @@ def instruction_spans(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in sentence_spans(text) if _ADDRESSED.search(text[s:e])]
 
 
+def source_windows(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every sentence of `text` and every pair of adjacent ones that holds no planted
+    instruction: the spans a claim may be cited to (a sentence that tells the reader what to answer is no
+    source)."""
+    sents = sentence_spans(text)
+    orders = instruction_spans(text)
+    spans = [(s, sents[j][1]) for i, (s, _) in enumerate(sents) for j in (i, i + 1) if j < len(sents)]
+    return [(s, e) for s, e in spans if not any(a < e and s < b for a, b in orders)]
+
+
 def has_instructions(text: str) -> bool:
     return bool(_ADDRESSED.search(text))
 

@@ -362,7 +362,8 @@ class Pipeline:
         "要收钱不" with no word in common."""
         left = unanswered_parts(question, [c.claim for c in citations])
         said_lacking = any(is_refusal(c.text) for c in split_claims(raw))
-        return tuple(part for part in left if said_lacking or analyse(part).parts and analyse(part).parts[0].kinds)
+        asks_kind = {part.text for part in analyse(question).parts if part.kinds}
+        return tuple(part for part in left if said_lacking or part in asks_kind)
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         answer = None

@@ -81,6 +81,13 @@ def select(names: str) -> tuple[QuestionSet, ...]:
     return tuple(known[n] for n in wanted)
 
 
+def set_settings(settings, qs: QuestionSet, folder: Path, work: Path):
+    """The settings for answering `qs`: its embedder, its corpus, and that corpus's index in the work folder."""
+    name = qs.embedder or settings.embedder
+    corpus = corpus_folder(folder / qs.corpus, work)
+    return settings.replace(embedder=name, seeds_dir=str(corpus), index_dir=str(work / f"{corpus.name}-{name}"))
+
+
 def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, n: int = 0,
               log: Log = print, progress=None, label: str = "suite", base=None, make_embedder=None) -> dict:
     """Answer every set's questions (a sample of `n` per set when `n` > 0) and summarise them: one row per
@@ -101,17 +108,16 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
     rows, everything = [], []
     for qs in sets:
         items = sample(load_items(folder / qs.questions), n)
-        name = qs.embedder or settings.embedder
-        corpus = corpus_folder(folder / qs.corpus, work)
-        s = settings.replace(embedder=name, seeds_dir=str(corpus), index_dir=str(work / f"{corpus.name}-{name}"))
+        s = set_settings(settings, qs, folder, work)
+        name = s.embedder
         if name not in embedders:
             embedders[name] = make_embedder(s)
         pipe = Pipeline(s, embedders[name], base.generator, notice=base.notice)
         log(f"[{qs.name}] index: {pipe.ensure_index(progress=progress) or 'up to date'}".strip())
 
-        def show(i: int, total: int, item: dict, answer, label: str = qs.name) -> None:
+        def show(i: int, total: int, item: dict, answer, set_name: str = qs.name) -> None:
             flag = "refused" if answer.refused else "answered"
-            log(f"[{label} {i}/{total}] {item.get('id', '')} {flag} {answer.timings.get('total_ms', 0) / 1000:.1f}s "
+            log(f"[{set_name} {i}/{total}] {item.get('id', '')} {flag} {answer.timings.get('total_ms', 0) / 1000:.1f}s "
                 f"{answer.text[:50]}".replace("\n", " "))
 
         records = run_items(items, pipe.ask, answers / f"{qs.name}.jsonl", show,
@@ -153,9 +159,7 @@ def _checker(settings, qs: QuestionSet, folder: Path, work: Path, make_embedder=
     from rag.factory import embedder_for
     from rag.pipeline import Pipeline
 
-    name = qs.embedder or settings.embedder
-    corpus = corpus_folder(folder / qs.corpus, work)
-    s = settings.replace(embedder=name, seeds_dir=str(corpus), index_dir=str(work / f"{corpus.name}-{name}"))
+    s = set_settings(settings, qs, folder, work)
     pipe = Pipeline(s, (make_embedder or embedder_for)(s), None)
     pipe.load_index()
     return lambda question, raw, passages: pipe.finish(question, raw, list(passages))
