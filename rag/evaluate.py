@@ -89,6 +89,7 @@ def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = No
         "precise": citation_precise(item, answer) if answerable else [],
         "supported": len(answer.citations), "unsupported": len(answer.unsupported),
         "total_ms": answer.timings.get("total_ms", 0.0), "first_token_ms": answer.timings.get("first_token_ms", 0.0),
+        "prompt_filled": answer.timings.get("prompt_filled"),
     }
 
 
@@ -139,9 +140,22 @@ def summarise(records: Sequence[dict]) -> dict:
         "citation_precision": _share([p for r in answerable for p in r["precise"]]),
         "citation_recall": _share([True] * supported + [False] * unsupported),
         "unsupported_claim_rate": _share([True] * unsupported + [False] * supported),
-        "latency_ms": {"mean": round(statistics.mean(latencies)), "p50": round(statistics.median(latencies))} if latencies else {},
+        "latency_ms": {"mean": round(statistics.mean(latencies)), "p50": round(statistics.median(latencies)),
+                       "p95": _p95(latencies)} if latencies else {},
         "first_token_ms_p50": round(statistics.median(first_tokens)) if first_tokens else None,
+        "first_token_ms_p95": _p95(first_tokens),
+        # prompt tokens the first pass filled beyond the cached prefix (None for saved answers without them)
+        "prompt_filled_p50": round(statistics.median(filled)) if (filled := [r["prompt_filled"] for r in records
+                                                                              if r.get("prompt_filled")]) else None,
     }
+
+
+def _p95(values: Sequence[float]) -> int | None:
+    """The 95th percentile (nearest rank), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, max(0, -(-95 * len(ordered) // 100) - 1))])
 
 
 def evaluate(items: list[dict], ask: Callable[[str], Answer], out: Path | None = None,

@@ -211,6 +211,8 @@ class Pipeline:
                         first = first or time.perf_counter()
                         raw += piece
                         yield Event("token", text=piece)
+                    if filled := (getattr(generator, "last_timings", None) or {}).get("prompt_n"):
+                        timings["prompt_filled"] = float(filled)  # beyond the cache: what the first token waited for
                 if self._should_retry(generator, query, raw, passages, key):
                     # A small model often gives up on a trimmed passage that does hold the answer, or on a
                     # question asked colloquially: one more look at the best two passages in full, with no
@@ -275,11 +277,14 @@ class Pipeline:
 
     def _messages(self, question: str, passages: list[Passage], passage_chars: int | None = None,
                   system: str = SYSTEM) -> list[dict]:
-        """The prompt: passages cut to `passage_chars` (default the setting; 0: whole)."""
+        """The prompt: passages within the `prompt_tokens` budget, or cut to `passage_chars` (default the
+        setting; 0: whole, or twice the budget when there is one: the second look)."""
         chars = self.settings.passage_chars if passage_chars is None else passage_chars
+        budget = self.settings.prompt_tokens if passage_chars is None else 2 * self.settings.prompt_tokens
         if passage_chars is None and asks_for_list(question):
-            chars *= 2  # a list runs over several sentences: a trimmed passage would hold its first items only
-        return build_messages(question, passages, chars, system)
+            # a list runs over several sentences: a trimmed passage would hold its first items only
+            chars, budget = chars * 2, budget * 2
+        return build_messages(question, passages, chars, system, budget)
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
                   max_tokens: int | None, messages: list[dict] | None) -> Iterator[str]:

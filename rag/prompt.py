@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from rag.asked import is_english, question_parts
+from rag.budget import format_budgeted
 from rag.guard import masked
 from rag.types import Passage
 
@@ -92,8 +93,14 @@ def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, fl
     return ("…" if runs[0][0] > 0 else "") + body + ("…" if runs[-1][1] < len(sents) - 1 else "")
 
 
-def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0) -> str:
+def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0, budget: int = 0) -> str:
+    """The numbered passage blocks: within `budget` prompt tokens when that is set (`budget.format_budgeted`),
+    else each passage cut to `max_chars` around its best sentence (0: whole)."""
     texts = [masked(p.chunk.text) for p in passages]  # sentences that give the model orders are not shown
+    if budget > 0:
+        parts = question_parts(question)
+        part_weights = [term_weights(part, texts) for part in parts] if len(parts) > 1 else []
+        return format_budgeted(passages, term_weights(question, texts), budget, part_weights)
     weights = term_weights(question, texts) if max_chars > 0 else None
     blocks = []
     for p, text in zip(passages, texts):
@@ -126,10 +133,10 @@ def question_hint(question: str) -> str:
 
 
 def build_messages(question: str, passages: list[Passage], passage_chars: int = 0,
-                   system: str = SYSTEM) -> list[dict[str, str]]:
-    """Chat messages: the fixed system prefix, then the numbered passages (each cut to `passage_chars`
-    around its best sentence when that is set) and the question."""
-    user = f"资料：\n{format_passages(passages, question, passage_chars)}\n\n问题：{question.strip()}{question_hint(question)}"
+                   system: str = SYSTEM, budget: int = 0) -> list[dict[str, str]]:
+    """Chat messages: the fixed system prefix, then the numbered passages (within `budget` prompt tokens, or
+    each cut to `passage_chars` around its best sentence, when set) and the question."""
+    user = f"资料：\n{format_passages(passages, question, passage_chars, budget)}\n\n问题：{question.strip()}{question_hint(question)}"
     if is_english(question):  # small models drift into the passages' language; say it where it is read last
         user += ("\n\nAnswer in English, citing [n]. Convert amounts exactly: 1亿 = 100 million, 1万 = 10 thousand. "
                  "Write the names of people and organisations in Chinese, as the passages write them.")

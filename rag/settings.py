@@ -45,10 +45,16 @@ class Settings:
     threads: int = 0  # 0: one per physical core
     context_tokens: int = 4096
     max_new_tokens: int = 160
+    # llama.cpp's draft-free speculative decoding: off | ngram_simple | ngram_map_k (drafts up to draft_max
+    # tokens where the last draft_match tokens were seen before in the prompt or answer; see README)
+    draft: str = "off"
+    draft_match: int = 4
+    draft_max: int = 8
     follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
     # The answer steps that are on (see rag/pipeline.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
     steps: str = "part_passages,second_look,follow_up,part_quotes,kind_check,scope_check,meaning"  # topic_check: off, see README
+    prompt_tokens: int = 0  # the passages in the prompt are cut to this many tokens in all (rag/budget.py); 0: passage_chars
     passage_chars: int = 120  # each passage in the prompt is cut to about this many characters around its best sentence; 0: whole
     top_k: int = 4
     extra_passages: int = 2  # passages beyond top_k that may take the places freed by joining neighbours
@@ -111,7 +117,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             values[name] = _coerce(name, raw, kind)
     settings = Settings(**values)
     for name, allowed in (("rewrite", {"rules", "llm", "off"}), ("rerank", {"off", "coverage"}),
-                          ("embed_dtype", {"auto", "float32", "bfloat16"})):
+                          ("embed_dtype", {"auto", "float32", "bfloat16"}),
+                          ("draft", {"off", "ngram_simple", "ngram_map_k"})):
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}; got {getattr(settings, name)!r}")
     parse_store(settings.store)
