@@ -1,6 +1,8 @@
 """The one place that names concrete models: settings -> the embedder and the generator to use."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from rag.embed import Embedder, OpenAICompatibleEmbedder, SentenceTransformerEmbedder
 from rag.generate import Generator, LlamaCppGenerator, OpenAICompatibleGenerator, TransformersGenerator
 from rag.models import resolve
@@ -28,4 +30,5 @@ def generator_for(settings: Settings, progress=None) -> Generator:
     if settings.backend == "transformers":
         return TransformersGenerator(gguf, settings.cache_path, threads=settings.threads)
     return LlamaCppGenerator(gguf, threads=settings.threads, context_tokens=settings.context_tokens,
-                             verbose=settings.verbose)
+                             verbose=settings.verbose, state_dir=Path(settings.data_dir) / "prompt-cache",
+                             draft=settings.draft, draft_match=settings.draft_match, draft_max=settings.draft_max)

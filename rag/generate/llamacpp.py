@@ -1,7 +1,12 @@
 """A GGUF model run in process by llama.cpp (xllamacpp)."""
 from __future__ import annotations
 
+import http.client
+import hashlib
+import json
+import os
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +31,8 @@ class LlamaCppGenerator:
     `rag --verbose` turns it on.
     """
 
-    def __init__(self, gguf: str | Path, threads: int = 0, context_tokens: int = 4096, verbose: bool = False) -> None:
+    def __init__(self, gguf: str | Path, threads: int = 0, context_tokens: int = 4096, verbose: bool = False,
+                 state_dir: str | Path = "", draft: str = "off", draft_match: int = 4, draft_max: int = 8) -> None:
         self.path = str(gguf)
         self.name = f"llama.cpp:{Path(gguf).name}"
         self.threads = threads or default_threads()
@@ -36,7 +42,13 @@ class LlamaCppGenerator:
         self._server = None
         self._load_lock = threading.Lock()
         self._turns = Turns()
+        self._key = secrets.token_urlsafe(24)  # the core's HTTP key: never leaves this process
         self.last_timings: dict = {}
+        self.state_dir = Path(state_dir) if state_dir else None  # saved KV states of the fixed prompt prefix
+        # draft-free speculative decoding: "off", or an n-gram drafter of llama.cpp's ("ngram_simple",
+        # "ngram_map_k") that proposes up to `draft_max` tokens where the last `draft_match` were seen before
+        self.draft, self.draft_match, self.draft_max = draft, draft_match, draft_max
+        self.prefills = 0  # prompts filled whole by `prefill` (for tests and the log)
 
     def _load(self):
         with self._load_lock:
@@ -54,11 +66,21 @@ class LlamaCppGenerator:
                 params.cpuparams.n_threads = self.threads
                 params.cpuparams_batch.n_threads = self.threads
                 params.verbosity = 3 if self.verbose else 0
+                if self.draft != "off":
+                    spec = params.speculative
+                    spec.types = [getattr(xlc.common_speculative_type, f"COMMON_SPECULATIVE_TYPE_{self.draft.upper()}")]
+                    for ngram in (spec.ngram_simple, spec.ngram_map_k):
+                        ngram.size_n, ngram.size_m = self.draft_match, self.draft_max
                 sock = private_socket("rag-llm-", "llm.sock")
                 params.hostnames = [str(sock)]  # a name ending in .sock: a Unix socket, not TCP
                 params.port = 8080  # required by the core's bind call, unused for a Unix socket
-                params.api_keys = [secrets.token_urlsafe(24)]
-                params.endpoint_slots = False  # slot save/restore over HTTP: not for anyone else
+                params.api_keys = [self._key]
+                # Slot save/restore over HTTP, on the private socket with the key only this process holds: the
+                # fixed prompt prefix's KV state is kept on disk (see `prime`).
+                params.endpoint_slots = self.state_dir is not None
+                if self.state_dir is not None:
+                    self.state_dir.mkdir(parents=True, exist_ok=True)
+                    params.slot_save_path = str(self.state_dir) + os.sep
                 try:
                     self._server = xlc.Server(params)
                 except Exception as exc:  # the C++ side reports load failures as plain exceptions
@@ -68,8 +90,74 @@ class LlamaCppGenerator:
                 restrict(sock)
             return self._server
 
+    def _http(self, path: str, body: dict) -> dict:
+        """POST `body` to the core's own HTTP API over its private socket (what its function calls lack)."""
+        self._load()
+        conn = _UnixConnection(self.socket_path)
+        try:
+            conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json",
+                                                          "Authorization": f"Bearer {self._key}"})
+            response = conn.getresponse()
+            data = json.loads(response.read() or b"{}")
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"llama.cpp's {path} failed: {exc}") from None
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise ModelError(f"llama.cpp's {path} answered {response.status}: {data}")
+        return data
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the model's own tokenizer makes of `text`."""
+        return len(self._http("/tokenize", {"content": text}).get("tokens", []))
+
     def warm_up(self) -> None:
         self._load()
+
+    def prime(self, messages: list[dict[str, str]]) -> str:
+        """Have the KV cache of `messages` (the fixed prompt prefix: the system message and a short user turn)
+        in the slot, so the first question prefills only its own tokens. The state is restored from the saved
+        one when this model, context size and prefix were saved before ("restored"); else it is filled with
+        one token of generation and saved for the next start ("filled")."""
+        self._load()
+        name = self._state_name(messages)
+        if self.state_dir is not None and (self.state_dir / name).is_file():
+            try:
+                self._http("/slots/0?action=restore", {"filename": name})
+                return "restored"
+            except ModelError:  # a damaged or foreign file: filled again below, and saved over
+                pass
+        for _ in self.stream(messages, 1):
+            pass
+        if self.state_dir is not None:
+            self._http("/slots/0?action=save", {"filename": name})
+        return "filled"
+
+    def prefill(self, messages: list[dict[str, str]], keep_going=lambda: True, piece_chars: int = 64) -> bool:
+        """Put `messages` (the prompt of a question still being typed) in the KV cache, so that the prompt sent
+        on Enter, which starts the same, prefills only where it differs. The last message is filled in pieces
+        of about `piece_chars` characters, cut at line ends; before each piece `keep_going()` may say the work
+        is no longer wanted (a newer keystroke, a question waiting), and at most one piece (≈ 1 s) is then
+        still being filled. Returns whether all of it was filled."""
+        *head, last = messages
+        text = last["content"]
+        cuts, start = [], 0
+        for i, ch in enumerate(text):
+            if ch == "\n" and i - start >= piece_chars:
+                cuts.append(i)
+                start = i
+        for cut in cuts + [len(text)]:
+            if not keep_going():
+                return False
+            for _ in self.stream(head + [{"role": last["role"], "content": text[:cut]}], 1):
+                pass
+        self.prefills += 1
+        return True
+
+    def _state_name(self, messages: list[dict[str, str]]) -> str:
+        model = Path(self.path)
+        key = json.dumps([model.name, model.stat().st_size, self.context_tokens, messages], ensure_ascii=False)
+        return f"prefix-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]}.bin"
 
     def cancel(self) -> None:
         """Stop the answer being generated now (the page's stop button)."""
@@ -94,3 +182,16 @@ class LlamaCppGenerator:
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     yield text
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket."""
+
+    def __init__(self, path: str, timeout: float = 60.0) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
