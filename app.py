@@ -16,16 +16,17 @@ from rag.errors import InputError, RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
 from rag.pipeline import EXTRACTIVE_NOTICE, RETRIEVAL_MODES, Pipeline, pipeline_for, validate_question
-from rag.prompt import build_messages
+from rag.prefill import Prefiller
 from rag.rewrite import Turn
 from rag.settings import load_settings
+from rag.warm import warm_up
 
 log = logging.getLogger("rag.app")
 MAX_TURNS = 3  # earlier turns a follow-up question may lean on
 ANSWERING = 8  # questions retrieving or waiting for the model at once; more wait in Gradio's queue
-# New prompt tokens a question brings beyond the cached system prefix (passages, question, template). The last
-# answer's own count is no guide: after a part asked again it is that short turn's.
-TYPICAL_NEW_TOKENS = 370
+# New prompt tokens a question brings beyond the cached system prefix besides its passages (the question, the
+# template). The last answer's own count is no guide: after a part asked again it is that short turn's.
+QUESTION_TOKENS = 40
 
 
 def _session(request: gr.Request | None) -> str:
@@ -44,33 +45,27 @@ class Warmup:
         self.pipe = pipe
         self.done = threading.Event()
         self.steps: dict[str, str] = {}
+        self.times: dict = {}
         self.seconds = 0.0
 
     def run(self) -> None:
         t0 = time.perf_counter()
         pipe = self.pipe
         try:
-            self.steps["embedder"] = "loading"
-            pipe.retrieve("预热")  # the embedder, jieba's dictionary and the BM25 path, all loaded on first use
-            self.steps["embedder"] = "ready"
-            if pipe.generator is not None and hasattr(pipe.generator, "warm_up"):
-                self.steps["llm"] = "loading"
-                try:
-                    pipe.generator.warm_up()
-                    # One token over the fixed system prefix: its KV cache is then reused by the first question.
-                    for _ in pipe.generator.stream(build_messages("你好", []), 1):
-                        pass
-                    self.steps["llm"] = "ready"
-                except RagError as exc:
-                    log.warning("LLM unavailable, answering extractively: %s", exc)
-                    pipe.generator, pipe.notice = None, EXTRACTIVE_NOTICE
-                    self.steps["llm"] = "failed"
+            try:
+                self.times = warm_up(pipe, self.steps.__setitem__)
+            except RagError as exc:
+                if self.steps.get("llm") != "loading":
+                    raise
+                log.warning("LLM unavailable, answering extractively: %s", exc)
+                pipe.generator, pipe.notice = None, EXTRACTIVE_NOTICE
+                self.steps["llm"] = "failed"
         except Exception:
             log.exception("warming up failed")
             self.steps = {k: ("failed" if v == "loading" else v) for k, v in self.steps.items()}
         finally:
             self.seconds = time.perf_counter() - t0
-            log.info("models warm after %.1f s: %s", self.seconds, self.steps)
+            log.info("models warm after %.1f s: %s %s", self.seconds, self.steps, self.times)
             self.done.set()
 
     def start(self) -> Warmup:
@@ -93,14 +88,19 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     llm_name = pipe.generator.name if pipe.generator is not None else ""
     # For the "reading, about N s" line: the prompt fill rate the last answer measured (~60 tokens/s on two cores).
     prefill = {"per_second": 60.0}
+    # While the question is typed, the model's cache is filled with the prompt it would have (rag/prefill.py):
+    # on Enter only what differs is prefilled. The newest text of a session replaces its older ones.
+    prefiller = Prefiller(pipe)
+    # the passages' tokens in a typical prompt: the budget, or four passages cut to passage_chars (≈ 330)
+    passage_tokens = pipe.settings.prompt_tokens or 330
 
     def backend_choices(lang: str) -> list[tuple[str, str]]:
         return ([(ui.model_label(llm_name, lang), "llm")] if llm_name else []) + [(ui.t(lang, "extractive"), "extractive")]
 
-    def reading_seconds(backend: str) -> float | None:
-        if backend == "extractive" or pipe.generator is None:
-            return None
-        return TYPICAL_NEW_TOKENS / max(prefill["per_second"], 1.0)
+    def reading_seconds(backend: str, question: str, key: str) -> float | None:
+        if backend == "extractive" or pipe.generator is None or prefiller.filled(key, question):
+            return None  # no model, or its prompt was filled while it was typed: no reading to wait for
+        return (passage_tokens + QUESTION_TOKENS) / max(prefill["per_second"], 1.0)
 
     def measure_prefill() -> None:
         timings = getattr(pipe.generator, "last_timings", None) or {}
@@ -134,7 +134,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 if event.kind == "passages":
                     found = ui.sources_html(None, list(event.passages), event.text, articles, lang, turn)
                     history[-1] = {"role": "assistant",
-                                   "content": ui.stage_message(list(event.passages), lang, reading_seconds(backend))}
+                                   "content": ui.stage_message(list(event.passages), lang,
+                                                                 reading_seconds(backend, question, _session(request)))}
                     yield history, ui.panel(found, earlier, lang), "", turns, earlier
                 elif event.kind == "retry":
                     streamed = ""
@@ -150,6 +151,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 else:
                     answer = event.answer
                     measure_prefill()
+                    prefiller.forget()
                     history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer, lang, turn)}
                     turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
                     mine = ui.sources_html(answer, articles=articles, lang=lang, turn=turn)
@@ -333,6 +335,16 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             pipe.cancel(_session(request) or "-")  # no session, nothing to stop
 
         stop.click(on_stop, None, None, api_name=False, concurrency_limit=None)
+        def on_typed(text: str, turns: list[Turn], top_k: int = 0, backend: str = "llm", mode: str = "hybrid",
+                     request: gr.Request = None) -> None:
+            try:
+                prefiller.typed(text, _session(request) or "-", int(top_k or 0) or None, mode or "hybrid",
+                                list(turns or [])[-MAX_TURNS:], backend == "extractive")
+            except Exception:  # a head start only: a failure here never reaches the page
+                log.exception("prefill failed")
+
+        box.input(on_typed, [box, turns, top_k, backend, mode], None, api_name=False, show_progress="hidden",
+                  trigger_mode="always_last", concurrency_id="prefill", concurrency_limit=ANSWERING)
         clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", [], []), lang, chat_outputs, api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask", **chat_events)
     return demo

@@ -14,6 +14,7 @@ class Line:
         self._slot = threading.Semaphore(1)  # one answer is generated at a time
         self._waiting: list[str] = []
         self._holder = ""
+        self._yields = False  # the holder took the model by try_hold: it steps aside, and is nobody "ahead"
         self._stopped: set[str] = set()
         self._lock = threading.Lock()
 
@@ -29,8 +30,9 @@ class Line:
             with self._lock:
                 if key in self._stopped:
                     return
-                ahead = self._waiting.index(key) + 1  # those before it in line, and the one being generated
-            if ahead != last:
+                # those before it in line, and the one being generated (unless that work steps aside)
+                ahead = self._waiting.index(key) + (0 if self._yields else 1)
+            if ahead != last and ahead > 0:
                 last = ahead
                 yield ahead
         with self._lock:
@@ -38,7 +40,16 @@ class Line:
                 self._slot.release()
                 return
             self._waiting.remove(key)
-            self._holder = key
+            self._holder, self._yields = key, False
+
+    def try_hold(self, key: str) -> bool:
+        """Take the model for `key` at once if it is free and nobody waits for it (work that may wait, such
+        as prefilling while the user types); `leave(key, True)` gives it back."""
+        with self._lock:
+            if self._waiting or self._holder or not self._slot.acquire(blocking=False):
+                return False
+            self._holder, self._yields = key, True
+            return True
 
     def holds(self, key: str) -> bool:
         with self._lock:
