@@ -110,11 +110,15 @@ def _pipeline(args: argparse.Namespace):
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.evaluate import answer_to_json
+    from rag.warm import warm_up
 
     pipe = _pipeline(args)
+    # the models are loaded before the question is timed, so its first token is the question's own wait
+    load = warm_up(pipe)
     if args.json:
-        print(json.dumps(answer_to_json(pipe.ask(args.question)), ensure_ascii=False, indent=2))
+        print(json.dumps(answer_to_json(pipe.ask(args.question)) | {"load": load}, ensure_ascii=False, indent=2))
         return 0
+    _log(f"模型已加载 (models loaded): {load}")
     answer = None
     for event in pipe.stream(args.question):
         if event.kind == "token":
@@ -246,6 +250,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _bench_answer(args)
     if args.what == "store":
         return _bench_store(args)
+    if args.what == "budget":
+        return _bench_budget(args)
+    if args.what == "typing":
+        return _bench_typing(args)
     from rag import bench
     from rag.pipeline import Pipeline
 
@@ -278,6 +286,43 @@ def _bench_store(args: argparse.Namespace) -> int:
                          args.synthetic, tuple(args.stores.split(",")), args.milvus_uri, log=_log)
     bench.save(result, Path(args.out))
     print(store_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_budget(args: argparse.Namespace) -> int:
+    from rag import bench, suite
+    from rag.bench_budget import budget_bench, budget_table
+
+    budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    result = budget_bench(_settings(args), Path(args.shared) / "eval", Path(args.work) / "suite",
+                          budgets, suite.select(args.sets), args.sample, _log, _Bar())
+    bench.save(result, Path(args.out))
+    print(budget_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_typing(args: argparse.Namespace) -> int:
+    from rag import bench, suite
+    from rag.bench_typing import Config, typing_bench, typing_table
+    from rag.evaluate import load_items
+
+    settings, folder, work = _settings(args), Path(args.shared) / "eval", Path(args.work) / "suite"
+    budget = str(settings.prompt_tokens)
+    configs = [Config("before: whole passages cut, pasted", False, {"RAG_PROMPT_TOKENS": "0"}),
+               Config(f"budget {budget}, pasted", False, {"RAG_PROMPT_TOKENS": budget}),
+               Config(f"budget {budget}, typed", True, {"RAG_PROMPT_TOKENS": budget})]
+    result = {}
+    for qs in suite.select(args.sets):
+        s = suite.set_settings(settings, qs, folder, work)
+        env = {"RAG_EMBEDDER": s.embedder, "RAG_SEEDS_DIR": str(Path(s.seeds_dir).resolve()),
+               "RAG_INDEX_DIR": str(Path(s.index_dir).resolve())}
+        questions = [item["question"] for item in suite.sample(load_items(folder / qs.questions), args.sample)]
+        result[qs.name] = typing_bench(questions, configs, env, _log)
+    bench.save(result, Path(args.out))
+    for name, rows in result.items():
+        print(f"\n{name}\n{typing_table(rows)}")
     print(f"saved {args.out}")
     return 0
 
@@ -354,7 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print one article")
     p.add_argument("article_id"), p.set_defaults(func=cmd_show)
     p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
-    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store"])
+    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing"])
+    p.add_argument("--budgets", default="0,80,120,160,240", help="budget: prompt token budgets to compare "
+                   "(0: the earlier per-passage cut, the before)")
+    p.add_argument("--sample", type=int, default=10, help="budget, typing: questions per suite set (0: all)")
+    p.add_argument("--sets", default="all", help="budget, typing: suite sets (dev, dev_en, crud, rgb)")
     p.add_argument("--backends", default="llamacpp", help="answer: comma-separated, e.g. llamacpp,transformers")
     p.add_argument("--questions", type=int, default=0, help="answer: first N answerable dev questions (0: all)")
     p.add_argument("--shared", default="../shared", help="folder with eval/dev.jsonl and peer/ (default ../shared)")

@@ -99,3 +99,26 @@ def test_saved_answers_are_scored_again_the_same(fake_pipeline, tmp_path: Path) 
     assert answer_from_json(answer_to_json(answer)).citations == answer.citations
     with pytest.raises(InputError, match="no saved answers"):
         suite.rescore_suite(folder, tmp_path / "work", sets, label="nope")
+
+
+def test_the_budget_bench_answers_the_same_questions_per_budget_side_by_side(fake_pipeline, tmp_path: Path) -> None:
+    from rag.bench_budget import budget_bench, budget_table
+
+    base = fake_pipeline("总签约采购金额约3亿元[1]。")
+    folder = tmp_path / "eval"
+    _write(folder / "q.jsonl", [
+        {"id": "a", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "answerable": True},
+        {"id": "b", "question": "下一届对接会在哪里办？", "answers": [], "answerable": False}])
+    (folder / "pages").mkdir()
+    for page in SEEDS.iterdir():
+        (folder / "pages" / page.name).write_bytes(page.read_bytes())
+    sets = (QuestionSet("pages", "q.jsonl", "pages"),)
+    result = budget_bench(base.settings, folder, tmp_path / "work", [0, 60], sets, 0, log=lambda line: None,
+                          base=base)
+    assert [r["budget"] for r in result["rows"]] == [0, 60] and result["rows"][1]["sets"]["pages"] == 1.0
+    # each budget's prompts were asked: the 60-token ones are the shorter
+    first, second = base.generator.prompts[0][1]["content"], base.generator.prompts[-2][1]["content"]
+    assert len(second) < len(first)
+    table = budget_table(result)
+    assert "0 (before: passage_chars)" in table and "| 60 | 2 | 1.00 |" in table
+    assert (tmp_path / "work" / "answers-budget-60" / "pages.jsonl").is_file()
