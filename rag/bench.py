@@ -62,7 +62,8 @@ class QueryCache:
         return self.embedder.embed_documents(texts)
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile of `values`, interpolated, to two places (0 for none): every benchmark reports it."""
     return round(float(np.percentile(values, q)), 2) if values else 0.0
 
 
@@ -80,7 +81,7 @@ def _measure(index: Index, queries: QueryCache, items: list[dict], k: int = 10) 
         metrics = rank_metrics(ranks)
         row = {f"recall{k}": v for k, v in metrics["recall"].items()}
         row["mrr"] = metrics["mrr"]
-        row["search_ms_p50"], row["search_ms_p95"] = _pct(times, 50), _pct(times, 95)
+        row["search_ms_p50"], row["search_ms_p95"] = percentile(times, 50), percentile(times, 95)
         out[name] = row
     return out
 
@@ -129,7 +130,7 @@ def _corpus(label: str, seeds: Path, index_dir: Path, embedder: Embedder, items:
         "chunks": len(index.chunks), "articles": len(index.articles), "questions": len(items),
         "build_s": round(build_s, 1), "embedded_chunks": report.embedded,
         "chunks_per_s": round(report.embedded / build_s, 2) if report.embedded else None,
-        "query_embed_ms_p50": _pct(queries.embed_ms, 50),
+        "query_embed_ms_p50": percentile(queries.embed_ms, 50),
         "configs": _measure(index, queries, items),
     }
     if followups:
@@ -207,7 +208,7 @@ def _latency(index: Index, queries: QueryCache, questions: list[str]) -> dict:
     out = {}
     for name, kwargs in CONFIGS.items():
         times = search_times(HybridRetriever(index, queries, candidates=20, **kwargs), questions)
-        out[name] = {"search_ms_p50": _pct(times, 50), "search_ms_p95": _pct(times, 95)}
+        out[name] = {"search_ms_p50": percentile(times, 50), "search_ms_p95": percentile(times, 95)}
     return out
 
 
@@ -260,7 +261,7 @@ def retrieval_bench(embedder: Embedder, seeds: Path, dev: Path | None, peer_news
         # The build's own check queries with stored vectors; this one with the real questions.
         syn["hnsw"]["question_recall_at_10_vs_flat"] = _question_recall(flat, hnsw, queries, all_questions)
         del flat, hnsw, ann
-        syn["query_embed_ms_p50"] = _pct(queries.embed_ms, 50)
+        syn["query_embed_ms_p50"] = percentile(queries.embed_ms, 50)
         result["synthetic"] = syn
     return result
 
@@ -349,6 +350,17 @@ def _weight_bytes(generator) -> int:
     return sum(f.stat().st_size for f in folder.glob("*.safetensors")) if folder.is_dir() else 0
 
 
+def stop_process(proc, timeout: float = 30.0) -> None:
+    """End a server the bench started: asked first, then killed."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def startup_bench(settings, port: int, timeout: float = 300.0, log: Callable[[str], None] = print) -> dict:
     """`rag serve` as a user starts it, with models already provisioned and the index built: seconds until
     the page answers HTTP, and until the log says the models are warm (they load behind the page)."""
@@ -376,11 +388,7 @@ def startup_bench(settings, port: int, timeout: float = 300.0, log: Callable[[st
                     ready = time.perf_counter() - t0
                 time.sleep(0.2)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
     result = {"page_s": round(page, 1) if page else None, "models_ready_s": round(ready, 1) if ready else None}
     log(f"[startup] {result}")
     return result
@@ -438,17 +446,17 @@ def answer_bench(settings, items: list[dict], backends: list[str], bandwidth_gbs
             "model": gen.name, "weight_bytes": weights,
             "load_first_s": round(first_load, 1), "load_again_s": round(cached_load, 1),
             "questions": len(rows),
-            "retrieve_ms_p50": _pct([r["retrieve_ms"] for r in rows], 50),
-            "retrieve_ms_p95": _pct([r["retrieve_ms"] for r in rows], 95),
-            "prompt_tokens_p50": _pct([r["prompt_tokens"] for r in rows], 50),
-            "prompt_tokens_filled_p50": _pct([r["prompt_tokens_filled"] for r in rows], 50),
-            "first_token_s_p50": _pct([r["first_token_s"] for r in rows], 50),
-            "first_token_s_p95": _pct([r["first_token_s"] for r in rows], 95),
+            "retrieve_ms_p50": percentile([r["retrieve_ms"] for r in rows], 50),
+            "retrieve_ms_p95": percentile([r["retrieve_ms"] for r in rows], 95),
+            "prompt_tokens_p50": percentile([r["prompt_tokens"] for r in rows], 50),
+            "prompt_tokens_filled_p50": percentile([r["prompt_tokens_filled"] for r in rows], 50),
+            "first_token_s_p50": percentile([r["first_token_s"] for r in rows], 50),
+            "first_token_s_p95": percentile([r["first_token_s"] for r in rows], 95),
             "decode_tokens_per_s_p50": round(decode_p50, 1) if decode_p50 else None,
             "ceiling_tokens_per_s": round(ceiling, 1) if ceiling else None,
             "decode_share_of_ceiling": round(decode_p50 / ceiling, 2) if decode_p50 and ceiling else None,
-            "answer_s_p50": _pct([r["answer_s"] for r in rows], 50),
-            "answer_s_p95": _pct([r["answer_s"] for r in rows], 95),
+            "answer_s_p50": percentile([r["answer_s"] for r in rows], 50),
+            "answer_s_p95": percentile([r["answer_s"] for r in rows], 95),
             "peak_rss_mb_so_far": _peak_rss_mb(),
         }
         log(f"[{backend}] {json.dumps(out[backend], ensure_ascii=False)}")
@@ -472,5 +480,5 @@ def answer_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CONFIGS", "QueryCache", "answer_bench", "answer_table", "memory_bandwidth", "retrieval_bench", "save",
-           "startup_bench", "synthetic_index", "table"]
+__all__ = ["CONFIGS", "QueryCache", "answer_bench", "answer_table", "memory_bandwidth", "percentile", "retrieval_bench", "save",
+           "startup_bench", "stop_process", "synthetic_index", "table"]

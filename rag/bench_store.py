@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.bench import _pct, search_times, synthetic_chunks
+from rag.bench import percentile, search_times, synthetic_chunks
 from rag.chunk import chunk_article
 from rag.evaluate import load_items
 from rag.index import Index
@@ -55,7 +55,7 @@ def _latency(index: Index, questions: list[str]) -> dict:
         retriever = HybridRetriever(index, queries, candidates=20, mode=mode, rerank="coverage", rerank_weight=2.0)
         search_times(retriever, questions[:10])  # the first searches may load or build what the store keeps lazily
         times = search_times(retriever, questions)
-        out[mode] = {"p50_ms": _pct(times, 50), "p95_ms": _pct(times, 95)}
+        out[mode] = {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95)}
     return out
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.bench import percentile, stop_process
 from rag.errors import RagError
 
 Log = Callable[[str], None]
@@ -69,13 +70,6 @@ def _ask(page, question: str, typed: bool) -> tuple[float, float]:
     return first, time.perf_counter() - start
 
 
-def _pct(values: list[float], q: int) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, max(0, -(-q * len(ordered) // 100) - 1))], 2)
-
-
 def typing_bench(questions: Sequence[str], configs: Sequence[Config], set_env: dict, log: Log = print) -> dict:
     """For each configuration, the first-word and answer times of `questions` through the page."""
     try:
@@ -103,15 +97,11 @@ def typing_bench(questions: Sequence[str], configs: Sequence[Config], set_env: d
                         log(f"[{config.name}] {n}/{len(questions)} first word {first:.1f} s, answer {answer:.1f} s")
                     browser.close()
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop_process(proc)
         firsts, answers = [r["first_s"] for r in rows], [r["answer_s"] for r in rows]
         out[config.name] = {"typed": config.typed, "settings": config.env, "questions": len(rows),
-                            "first_s_p50": round(statistics.median(firsts), 2), "first_s_p95": _pct(firsts, 95),
-                            "answer_s_p50": round(statistics.median(answers), 2), "answer_s_p95": _pct(answers, 95),
+                            "first_s_p50": round(statistics.median(firsts), 2), "first_s_p95": percentile(firsts, 95),
+                            "answer_s_p50": round(statistics.median(answers), 2), "answer_s_p95": percentile(answers, 95),
                             "rows": rows}
     return out
 

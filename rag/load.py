@@ -87,15 +87,15 @@ def run_load(url: str, cases: list[tuple[str, str]], sessions: int = 20, auth: t
         futures = [pool.submit(_one, url, i, *cases[i % len(cases)], auth, start, log) for i in range(sessions)]
         results = [f.result() for f in futures]
     wall = time.perf_counter() - t0
-    from rag.bench import _pct  # the percentile every benchmark of the project reports
+    from rag.bench import percentile  # the percentile every benchmark of the project reports
 
     times = [r.seconds for r in results if not r.error]
     sources = [r.sources_seconds for r in results if not r.error]
     return {
         "sessions": sessions, "requests": len(results), "errors": sum(bool(r.error) for r in results),
         "wrong_or_uncited": sum(bool(r.problems) for r in results),
-        "p50_s": _pct(times, 50), "p95_s": _pct(times, 95), "max_s": _pct(times, 100), "wall_s": round(wall, 1),
-        "sources_p50_s": _pct(sources, 50),
+        "p50_s": percentile(times, 50), "p95_s": percentile(times, 95), "max_s": percentile(times, 100), "wall_s": round(wall, 1),
+        "sources_p50_s": percentile(sources, 50),
         "queued_sessions": sum(r.max_queue_rank > 0 for r in results),
         "max_queue_rank": max((r.max_queue_rank for r in results), default=-1),
         "failures": [{"session": r.session, "question": r.question, "error": r.error, "problems": r.problems}
