@@ -1,13 +1,21 @@
 """The passages a prompt shows, cut to a budget of prompt tokens.
 
 On this CPU every prompt token costs about 16 ms before the first word (prefill, ≈ 60 tokens/s), so the
-prompt shows the sentences that matter across all the retrieved passages, not a fixed stretch of each. A
-sentence's worth is the question's rare words it holds (`prompt.term_weights`), a little more for the passage
-ranked higher, and, once a sentence is taken, half its worth for the sentences beside it (context: "该项目"
-needs the sentence that names it). Each part of a question of several first gets its own best sentence, so a
-part answered by another article is not crowded out (after the best sentence for the whole question). Sentences are taken best first while they fit; the
-taken ones are shown grouped and numbered by passage, in text order with "…" where sentences are left out,
-so the model's [n] still points at the passage the citation check reads (in full).
+prompt shows the sentences that matter across all the retrieved passages, not a fixed stretch of each:
+
+1. cover the question's words: again and again, the sentence, or pair of adjacent sentences, whose words
+   not yet shown weigh most (rare words weigh more, `prompt.term_weights`; a tie goes to the cheaper, then to
+   the passage ranked higher). A pair wins only when its second sentence adds words: "中国人民银行岳阳市分行…"
+   followed by "该行创新建立五档绿色评级体系…" covers "人民银行岳阳市分行……五档绿色评级体系" where neither does
+   alone. Each part of a question of several is covered so, wherever its article ranks;
+2. context: the sentence before each one taken ("该项目" needs the one naming it), then the one after;
+3. the rest of the budget: the other sentences of the passages shown, nearest what was taken first (a
+   colloquial "要收钱不" is answered by "免费开放" beside the sentence its other words found); when no word
+   matched at all (an English question over Chinese passages), the passages' sentences in rank order.
+
+Sentences are taken while they fit. The taken ones are shown grouped and numbered by passage, in text order,
+with "…" where sentences are left out, so the model's [n] still points at the passage the citation check reads
+(in full).
 """
 from __future__ import annotations
 
@@ -25,10 +33,6 @@ _MARK = re.compile(r"[^\sA-Za-z\d\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\
 # a least-squares fit to the model's own /tokenize over 56 stretches of the seed pages and both news archives
 # (mean error 7 %, worst 20 %).
 CJK_TOKENS, DIGIT_TOKENS, WORD_TOKENS, MARK_TOKENS = 0.65, 1.35, 1.3, 0.3
-RANK_PRIOR = 0.05  # what being ranked first rather than last adds to a sentence's worth
-NEIGHBOUR_SHARE = 0.5  # the share of a taken sentence's worth that passes to the sentences beside it
-
-
 def estimate_tokens(text: str) -> int:
     """About how many prompt tokens `text` costs (see CJK_TOKENS)."""
     return round(len(_CJK.findall(text)) * CJK_TOKENS + sum(c.isdigit() for c in text) * DIGIT_TOKENS
@@ -39,66 +43,72 @@ def estimate_tokens(text: str) -> int:
 class _Sentence:
     passage: int  # index into the passages
     at: int  # index among its passage's sentences
-    text: str
     cost: int
+    words: frozenset[str]  # the question's words it holds
 
 
 def header(p: Passage) -> str:
     return f"[{p.rank}] 《{p.chunk.title}》" + (f"（{p.chunk.date}）" if p.chunk.date else "")
 
 
-def _worth(text: str, weights: dict[str, float]) -> float:
-    low = text.lower()
-    return sum(w for word, w in weights.items() if word in low)
-
-
-def select(passages: list[Passage], weights: dict[str, float], budget: int,
-           part_weights: list[dict[str, float]] = ()) -> dict[int, list[int]]:
-    """For each passage (by index) the sentences (by index) to show within `budget` tokens, headers included.
-    `weights` weigh the question's words, `part_weights` each part's, whose best sentence is taken first."""
-    texts = [masked(p.chunk.text) for p in passages]
-    sents = [[_Sentence(i, j, t[s:e], estimate_tokens(t[s:e])) for j, (s, e) in enumerate(sentence_spans(t))]
-             for i, t in enumerate(texts)]
-    worth = {(s.passage, s.at): _worth(s.text, weights) + RANK_PRIOR * (len(passages) - s.passage) / len(passages)
-             for row in sents for s in row}
-    taken: dict[int, list[int]] = {}
+def select(passages: list[Passage], weights: dict[str, float], budget: int) -> dict[int, list[int]]:
+    """For each passage (by index) the sentences (by index) to show within `budget` tokens, headers included;
+    `weights` weigh the question's words (see the module's steps)."""
+    rows = []
+    for i, p in enumerate(passages):
+        text = masked(p.chunk.text)
+        rows.append([_Sentence(i, j, estimate_tokens(text[a:b]),
+                               frozenset(w for w in weights if w in text[a:b].lower()))
+                     for j, (a, b) in enumerate(sentence_spans(text))])
+    heads = [estimate_tokens(header(p)) + 1 for p in passages]
+    taken: dict[int, set[int]] = {}
     spent = 0
 
-    def take(s: _Sentence) -> None:
+    def cost(unit: tuple[_Sentence, ...]) -> int:
+        new = [s for s in unit if s.at not in taken.get(s.passage, ())]
+        return sum(s.cost for s in new) + (0 if unit[0].passage in taken else heads[unit[0].passage])
+
+    def take(unit: tuple[_Sentence, ...]) -> bool:
         nonlocal spent
-        spent += s.cost + (0 if s.passage in taken else estimate_tokens(header(passages[s.passage])) + 1)
-        taken.setdefault(s.passage, []).append(s.at)
-        for j in (s.at - 1, s.at + 1):  # its neighbours are now worth more: they give it context
-            if 0 <= j < len(sents[s.passage]):
-                key = (s.passage, j)
-                worth[key] = max(worth[key], worth[(s.passage, s.at)] * NEIGHBOUR_SHARE)
+        price = cost(unit)
+        if spent + price > budget and taken:  # the first sentence is always shown
+            return False
+        spent += price
+        taken.setdefault(unit[0].passage, set()).update(s.at for s in unit)
+        return True
 
-    def fits(s: _Sentence) -> bool:
-        extra = 0 if s.passage in taken else estimate_tokens(header(passages[s.passage])) + 1
-        return spent + s.cost + extra <= budget or not taken  # the first sentence is always shown
+    units = [row[j:j + n] for row in rows for n in (1, 2) for j in range(len(row) - n + 1)]
+    covered: set[str] = set()
+    while True:  # 1. cover the question's words
+        def gain(unit) -> float:
+            return sum(weights[w] for w in frozenset().union(*(s.words for s in unit)) - covered)
 
-    def is_taken(s: _Sentence) -> bool:
-        return s.at in taken.get(s.passage, [])
-
-    flat = [s for row in sents for s in row]
-    # the best sentence for the whole question, then each part's best (when it has one), then the rest
-    for pw in [weights, *part_weights]:
-        best = max(flat, key=lambda s: (_worth(s.text, pw), -s.passage, -s.at), default=None)
-        if best is not None and _worth(best.text, pw) > 0 and not is_taken(best) and fits(best):
-            take(best)
-    while True:
-        left = [s for s in flat if not is_taken(s) and fits(s)]
-        if not left:
+        # over the budget only as the very first, and then a single sentence
+        fitting = [u for u in units if cost(u) and gain(u) > 0
+                   and (spent + cost(u) <= budget or not taken and len(u) == 1)]
+        if not fitting:
             break
-        take(max(left, key=lambda s: (worth[(s.passage, s.at)], -s.passage, -s.at)))
+        best = max(fitting, key=lambda u: (gain(u), -cost(u), -u[0].passage, -u[0].at))
+        take(best)
+        covered |= frozenset().union(*(s.words for s in best))
+    for i in sorted(taken):  # 2. context beside what was taken, the sentence before first
+        for j in sorted(taken[i]):
+            for k in (j - 1, j + 1):
+                if 0 <= k < len(rows[i]) and k not in taken[i]:
+                    take((rows[i][k],))
+    # 3. the rest of the passages shown, nearest what was taken first; with nothing shown, all in rank order
+    shown = sorted(taken) or range(len(rows))
+    for i in shown:
+        near = sorted(rows[i], key=lambda s: min((abs(s.at - j) for j in taken.get(i, ())), default=s.at))
+        for s in near:
+            take((s,))
     return {i: sorted(js) for i, js in taken.items()}
 
 
-def format_budgeted(passages: list[Passage], weights: dict[str, float], budget: int,
-                    part_weights: list[dict[str, float]] = ()) -> str:
+def format_budgeted(passages: list[Passage], weights: dict[str, float], budget: int) -> str:
     """The numbered passage blocks of a prompt within `budget` tokens (see `select`), in rank order; a
     passage with no sentence taken is left out."""
-    chosen = select(passages, weights, budget, part_weights)
+    chosen = select(passages, weights, budget)
     blocks = []
     for i, p in enumerate(passages):
         if i not in chosen:

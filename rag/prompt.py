@@ -98,9 +98,7 @@ def format_passages(passages: list[Passage], question: str = "", max_chars: int 
     else each passage cut to `max_chars` around its best sentence (0: whole)."""
     texts = [masked(p.chunk.text) for p in passages]  # sentences that give the model orders are not shown
     if budget > 0:
-        parts = question_parts(question)
-        part_weights = [term_weights(part, texts) for part in parts] if len(parts) > 1 else []
-        return format_budgeted(passages, term_weights(question, texts), budget, part_weights)
+        return format_budgeted(passages, term_weights(question, texts), budget)
     weights = term_weights(question, texts) if max_chars > 0 else None
     blocks = []
     for p, text in zip(passages, texts):
