@@ -335,6 +335,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             pipe.cancel(_session(request) or "-")  # no session, nothing to stop
 
         stop.click(on_stop, None, None, api_name=False, concurrency_limit=None)
+
         def on_typed(text: str, turns: list[Turn], top_k: int = 0, backend: str = "llm", mode: str = "hybrid",
                      request: gr.Request = None) -> None:
             try:

@@ -90,3 +90,11 @@ def test_a_pair_of_sentences_is_taken_when_the_second_adds_the_words_the_first_l
 def test_the_rest_of_the_budget_goes_to_the_passages_in_rank_order():
     shown = _shown("How large is the waiting hall?", [FERRY, MARKET], 30)  # no word in common
     assert shown.startswith("[1] 《报道1》\n渡口改造去年完工。") and "[2]" not in shown
+
+
+def test_an_english_questions_pinyin_names_find_their_sentences_in_chinese_passages():
+    from rag.prompt import format_passages
+
+    pier = passage(1, "岳阳新建了一座码头。长沙的新码头可停靠八艘客船。")
+    shown = format_passages([MARKET, pier], "How many boats can the new pier in Changsha take?", budget=30)
+    assert "长沙的新码头可停靠八艘客船。" in shown and "农贸市场" not in shown

@@ -17,6 +17,9 @@ from rag.generate.turns import Turns
 from rag.sockets import private_socket, restrict
 
 
+CACHE_RAM_MIB = 512
+
+
 class LlamaCppGenerator:
     """A GGUF model run by llama.cpp through xllamacpp, in process.
 
@@ -63,6 +66,9 @@ class LlamaCppGenerator:
                 params.model.path = self.path
                 params.n_ctx = self.context_tokens
                 params.n_parallel = 1
+                # Earlier prompts' KV states kept in RAM to be restored (≈ 9 MB per 300-token prompt): the
+                # server's default of 8 GiB would let a day of questions and prefills grow the process by as much.
+                params.cache_ram_mib = CACHE_RAM_MIB
                 params.cpuparams.n_threads = self.threads
                 params.cpuparams_batch.n_threads = self.threads
                 params.verbosity = 3 if self.verbose else 0
