@@ -254,6 +254,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _bench_budget(args)
     if args.what == "typing":
         return _bench_typing(args)
+    if args.what == "draft":
+        return _bench_draft(args)
     from rag import bench
     from rag.pipeline import Pipeline
 
@@ -299,6 +301,27 @@ def _bench_budget(args: argparse.Namespace) -> int:
                           budgets, suite.select(args.sets), args.sample, _log, _Bar())
     bench.save(result, Path(args.out))
     print(budget_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_draft(args: argparse.Namespace) -> int:
+    from rag import bench
+    from rag.bench_draft import draft_bench, draft_table
+    from rag.evaluate import load_items
+    from rag.pipeline import pipeline_for
+
+    pipe = pipeline_for(_settings(args).replace(backend="llamacpp"), _Bar())
+    if pipe.generator is None or not hasattr(pipe.generator, "path"):
+        raise RagError("rag bench draft needs the llama.cpp model")
+    items = load_items(Path(args.shared) / "eval" / "dev.jsonl")
+    questions = [it["question"] for it in items[:args.questions or len(items)]]
+    drafts = [("off", 0, 0)] + [(kind, int(n), int(m)) for spec in args.drafts.split(",") if spec.strip()
+                                for kind, n, m in [spec.strip().split(":")]]
+    bandwidth = bench.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
+    result = draft_bench(pipe, questions, drafts, bandwidth, _log)
+    bench.save(result, Path(args.out))
+    print(draft_table(result))
     print(f"saved {args.out}")
     return 0
 
@@ -399,13 +422,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print one article")
     p.add_argument("article_id"), p.set_defaults(func=cmd_show)
     p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
-    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing"])
+    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft"])
+    p.add_argument("--drafts", default="ngram_simple:4:8,ngram_simple:3:4,ngram_map_k:4:8",
+                   help="draft: speculative configurations KIND:MATCH:MAX to compare with plain decoding")
     p.add_argument("--budgets", default="0,80,120,160,240", help="budget: prompt token budgets to compare "
                    "(0: the earlier per-passage cut, the before)")
     p.add_argument("--sample", type=int, default=10, help="budget, typing: questions per suite set (0: all)")
     p.add_argument("--sets", default="all", help="budget, typing: suite sets (dev, dev_en, crud, rgb)")
     p.add_argument("--backends", default="llamacpp", help="answer: comma-separated, e.g. llamacpp,transformers")
-    p.add_argument("--questions", type=int, default=0, help="answer: first N answerable dev questions (0: all)")
+    p.add_argument("--questions", type=int, default=0, help="answer, draft: first N (answerable) dev questions (0: all)")
     p.add_argument("--shared", default="../shared", help="folder with eval/dev.jsonl and peer/ (default ../shared)")
     p.add_argument("--synthetic", type=int, default=100_000, help="chunks in the synthetic latency corpus (0: skip)")
     p.add_argument("--work", default="bench/.work", help="keeps the archive index between runs")

@@ -32,7 +32,7 @@ RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
 # The answer steps after retrieval, each switchable by the `steps` setting:
 STEPS = {
     "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "
-                   "passages in full",
+                   "passages in full (within twice the prompt budget, when there is one)",
     "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",
     "part_quotes": "a part still left out gets the one passage clause that plainly states it, quoted",
     "kind_check": "an answer that gives none of the kinds of fact asked for (number, date, place …) is a refusal",

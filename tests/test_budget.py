@@ -43,7 +43,8 @@ def test_the_budget_is_never_exceeded_and_a_passage_shown_is_filled_nearest_firs
     for budget in (30, 60, 120):
         shown = _shown("候船厅面积多大？", [FERRY, MARKET, BRIDGE], budget)
         assert estimate_tokens(shown) <= budget + 4  # "\n\n" between blocks is not counted
-    assert _shown("候船厅面积多大？", [FERRY, MARKET, BRIDGE], 33).endswith("候船厅面积为六百平方米。每天往返航班共十二班。")
+    near = _shown("候船厅面积多大？", [FERRY, MARKET, BRIDGE], 33)
+    assert "码头旁修建了候船厅。候船厅面积为六百平方米。" in near and "渡口改造" not in near  # the farthest left out
     everything = _shown("候船厅面积多大？", [FERRY, MARKET, BRIDGE], 1000)
     assert FERRY.chunk.text in everything  # whole, in text order
     assert "农贸市场" not in everything  # no word of the question: a passage not read around
@@ -98,3 +99,10 @@ def test_an_english_questions_pinyin_names_find_their_sentences_in_chinese_passa
     pier = passage(1, "岳阳新建了一座码头。长沙的新码头可停靠八艘客船。")
     shown = format_passages([MARKET, pier], "How many boats can the new pier in Changsha take?", budget=30)
     assert "长沙的新码头可停靠八艘客船。" in shown and "农贸市场" not in shown
+
+
+def test_a_second_sentence_on_the_same_words_comes_before_sentences_on_none():
+    phone = passage(1, "新款手机在美国的起售价为429美元。发布会在加州举行。新款手机在国内的起售价为3499元。")
+    other = passage(2, "另一家公司当天也发布了平板电脑。")
+    shown = _shown("新款手机的起售价是多少？", [phone, other], 40)
+    assert "起售价为429美元" in shown and "起售价为3499元" in shown and "平板电脑" not in shown
