@@ -1,9 +1,10 @@
 """A GGUF model run in process by llama.cpp (xllamacpp)."""
 from __future__ import annotations
 
-import http.client
 import hashlib
+import http.client
 import json
+import logging
 import os
 import secrets
 import socket
@@ -17,6 +18,7 @@ from rag.generate.turns import Turns
 from rag.sockets import private_socket, restrict
 
 
+log = logging.getLogger("rag")
 CACHE_RAM_MIB = 512
 
 
@@ -83,10 +85,14 @@ class LlamaCppGenerator:
                 params.api_keys = [self._key]
                 # Slot save/restore over HTTP, on the private socket with the key only this process holds: the
                 # fixed prompt prefix's KV state is kept on disk (see `prime`).
-                params.endpoint_slots = self.state_dir is not None
                 if self.state_dir is not None:
-                    self.state_dir.mkdir(parents=True, exist_ok=True)
-                    params.slot_save_path = str(self.state_dir) + os.sep
+                    try:
+                        self.state_dir.mkdir(parents=True, exist_ok=True)
+                        params.slot_save_path = str(self.state_dir) + os.sep
+                    except OSError as exc:  # a read-only data folder: the prefix is filled at each start
+                        log.warning("the prompt prefix will not be kept on disk: %s", exc)
+                        self.state_dir = None
+                params.endpoint_slots = self.state_dir is not None
                 try:
                     self._server = xlc.Server(params)
                 except Exception as exc:  # the C++ side reports load failures as plain exceptions
@@ -136,22 +142,25 @@ class LlamaCppGenerator:
         for _ in self.stream(messages, 1):
             pass
         if self.state_dir is not None:
-            self._http("/slots/0?action=save", {"filename": name})
+            try:
+                self._http("/slots/0?action=save", {"filename": name})
+            except ModelError as exc:  # a full disk: the next start fills it again, nothing else is lost
+                log.warning("the prompt prefix was not saved: %s", exc)
         return "filled"
 
     def prefill(self, messages: list[dict[str, str]], keep_going=lambda: True, piece_chars: int = 64) -> bool:
         """Put `messages` (the prompt of a question still being typed) in the KV cache, so that the prompt sent
         on Enter, which starts the same, prefills only where it differs. The last message is filled in pieces
-        of about `piece_chars` characters, cut at line ends; before each piece `keep_going()` may say the work
-        is no longer wanted (a newer keystroke, a question waiting), and at most one piece (≈ 1 s) is then
-        still being filled. Returns whether all of it was filled."""
+        of about `piece_chars` characters, cut at line and sentence ends; before each piece `keep_going()` may
+        say the work is no longer wanted (a newer keystroke, a question waiting), and at most one piece (≈ 1 s)
+        is then still being filled. Returns whether all of it was filled."""
         *head, last = messages
         text = last["content"]
         cuts, start = [], 0
         for i, ch in enumerate(text):
-            if ch == "\n" and i - start >= piece_chars:
-                cuts.append(i)
-                start = i
+            if ch in "\n。" and i + 1 - start >= piece_chars:
+                cuts.append(i + 1)
+                start = i + 1
         for cut in cuts + [len(text)]:
             if not keep_going():
                 return False
