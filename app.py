@@ -89,7 +89,9 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     # For the "reading, about N s" line: the prompt fill rate the last answer measured (~60 tokens/s on two cores).
     prefill = {"per_second": 60.0}
     # While the question is typed, the model's cache is filled with the prompt it would have (rag/prefill.py):
-    # on Enter only what differs is prefilled. The newest text of a session replaces its older ones.
+    # on Enter only what differs is prefilled. Every keystroke is sent ("multiple": with "always_last" the page
+    # held the next one back until a stale prefill had run to its end); the newest text of a session makes the
+    # older ones stale, and a stale prefill stops at its next piece.
     prefiller = Prefiller(pipe)
     # the passages' tokens in a typical prompt: the budget, or four passages cut to passage_chars (≈ 330)
     passage_tokens = pipe.settings.prompt_tokens or 330
@@ -345,7 +347,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 log.exception("prefill failed")
 
         box.input(on_typed, [box, turns, top_k, backend, mode], None, api_name=False, show_progress="hidden",
-                  trigger_mode="always_last", concurrency_id="prefill", concurrency_limit=ANSWERING)
+                  trigger_mode="multiple", concurrency_id="prefill", concurrency_limit=ANSWERING)
         clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", [], []), lang, chat_outputs, api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask", **chat_events)
     return demo

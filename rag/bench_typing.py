@@ -73,6 +73,7 @@ def _ask(page, question: str, typed: bool) -> tuple[float, float]:
 def typing_bench(questions: Sequence[str], configs: Sequence[Config], set_env: dict, log: Log = print) -> dict:
     """For each configuration, the first-word and answer times of `questions` through the page."""
     try:
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise RagError("rag bench typing needs playwright (pip install -e '.[test]')") from None
@@ -90,16 +91,26 @@ def typing_bench(questions: Sequence[str], configs: Sequence[Config], set_env: d
                     page = browser.new_page()
                     page.goto(f"http://127.0.0.1:{port}/")
                     page.locator("#question textarea").wait_for(timeout=60_000)
-                    rows = []
+                    rows, failed = [], []
                     for n, question in enumerate(questions, 1):
-                        first, answer = _ask(page, question, config.typed)
+                        try:
+                            first, answer = _ask(page, question, config.typed)
+                        except PlaywrightError as exc:  # counted, and the page started afresh
+                            failed.append({"question": question, "error": str(exc).splitlines()[0]})
+                            log(f"[{config.name}] {n}/{len(questions)} failed: {failed[-1]['error']}")
+                            page.goto(f"http://127.0.0.1:{port}/")
+                            continue
                         rows.append({"question": question, "first_s": round(first, 2), "answer_s": round(answer, 2)})
                         log(f"[{config.name}] {n}/{len(questions)} first word {first:.1f} s, answer {answer:.1f} s")
                     browser.close()
             finally:
                 stop_process(proc)
-        firsts, answers = [r["first_s"] for r in rows], [r["answer_s"] for r in rows]
-        out[config.name] = {"typed": config.typed, "settings": config.env, "questions": len(rows),
+                if failed:  # the server's log, kept for a look at what went wrong
+                    kept = Path("bench") / f"typing-{len(out)}.log"
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    kept.write_bytes((Path(data) / "logs" / "rag.log").read_bytes())
+        firsts, answers = [r["first_s"] for r in rows] or [0.0], [r["answer_s"] for r in rows] or [0.0]
+        out[config.name] = {"typed": config.typed, "settings": config.env, "questions": len(rows), "failed": failed,
                             "first_s_p50": round(statistics.median(firsts), 2), "first_s_p95": percentile(firsts, 95),
                             "answer_s_p50": round(statistics.median(answers), 2), "answer_s_p95": percentile(answers, 95),
                             "rows": rows}
@@ -116,11 +127,12 @@ def _free_port() -> int:
 
 def typing_table(result: dict) -> str:
     """One row per configuration; × columns are against the first."""
-    head = "| configuration | questions | first word p50 / p95 | answer p50 / p95 | × first word | × answer |"
-    lines = [head, "| --- | --- | --- | --- | --- | --- |"]
+    head = ("| configuration | questions | failed | first word p50 / p95 | answer p50 / p95 | × first word "
+            "| × answer |")
+    lines = [head, "| --- | --- | --- | --- | --- | --- | --- |"]
     first = next(iter(result.values()), {})
     for name, r in result.items():
-        lines.append(f"| {name} | {r['questions']} | {r['first_s_p50']:.1f} / {r['first_s_p95']:.1f} s "
+        lines.append(f"| {name} | {r['questions']} | {len(r.get('failed', []))} | {r['first_s_p50']:.1f} / {r['first_s_p95']:.1f} s "
                      f"| {r['answer_s_p50']:.1f} / {r['answer_s_p95']:.1f} s "
                      f"| {r['first_s_p50'] / first['first_s_p50']:.2f} | {r['answer_s_p50'] / first['answer_s_p50']:.2f} |")
     return "\n".join(lines)

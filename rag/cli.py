@@ -333,9 +333,11 @@ def _bench_typing(args: argparse.Namespace) -> int:
 
     settings, folder, work = _settings(args), Path(args.shared) / "eval", Path(args.work) / "suite"
     budget = str(settings.prompt_tokens)
-    configs = [Config("before: whole passages cut, pasted", False, {"RAG_PROMPT_TOKENS": "0"}),
-               Config(f"budget {budget}, pasted", False, {"RAG_PROMPT_TOKENS": budget}),
-               Config(f"budget {budget}, typed", True, {"RAG_PROMPT_TOKENS": budget})]
+    now = f"prompt budget {budget}" if settings.prompt_tokens else "passages cut to passage_chars"
+    configs = [Config("before: passages cut to passage_chars, pasted", False, {"RAG_PROMPT_TOKENS": "0"})]
+    if settings.prompt_tokens:  # the pasted question of these settings, where it is not the before
+        configs.append(Config(f"{now}, pasted", False, {"RAG_PROMPT_TOKENS": budget}))
+    configs.append(Config(f"{now}, typed", True, {"RAG_PROMPT_TOKENS": budget}))
     result = {}
     for qs in suite.select(args.sets):
         s = suite.set_settings(settings, qs, folder, work)

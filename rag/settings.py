@@ -54,7 +54,7 @@ class Settings:
     # The answer steps that are on (see rag/pipeline.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
     steps: str = "part_passages,second_look,follow_up,part_quotes,kind_check,scope_check,meaning"  # topic_check: off, see README
-    prompt_tokens: int = 0  # the passages in the prompt are cut to this many tokens in all (rag/budget.py); 0: passage_chars
+    prompt_tokens: int = 300  # the passages in the prompt, in all, within this many tokens (rag/budget.py); 0: passage_chars
     passage_chars: int = 120  # each passage in the prompt is cut to about this many characters around its best sentence; 0: whole
     top_k: int = 4
     extra_passages: int = 2  # passages beyond top_k that may take the places freed by joining neighbours
