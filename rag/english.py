@@ -109,19 +109,6 @@ def sounds_in(name: list[str], span: str) -> bool:
     return any(all(s in reads[i + k] for k, s in enumerate(name)) for i in range(len(reads) - len(name) + 1))
 
 
-def names_in(text: str, sources: list[str]) -> list[str]:
-    """The Chinese that `sources` write for the pinyin names of English `text`, as it stands there:
-    "Changsha" -> "长沙" where a source reads chang-sha."""
-    names = [n for n, _ in pinyin_names(text)]
-    found = []
-    for source in sources if names else ():
-        reads = _readings(source)
-        for name in names:
-            found += [source[i:i + len(name)] for i in range(len(reads) - len(name) + 1)
-                      if all(syl in reads[i + k] for k, syl in enumerate(name))]
-    return list(dict.fromkeys(w for w in found if _CJK_RUN.fullmatch(w)))
-
-
 def anchored(claim: str, span: str, question: str = "") -> bool | None:
     """True when the claim's own numbers (those the question does not give) and pinyin names that must stand
     all do stand in `span`, and there is at least one such anchor (a name that may stand counts when it

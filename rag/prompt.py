@@ -9,7 +9,6 @@ import re
 
 from rag.asked import is_english, question_parts
 from rag.budget import format_budgeted
-from rag.english import names_in
 from rag.guard import masked
 from rag.types import Passage
 
@@ -99,8 +98,9 @@ def format_passages(passages: list[Passage], question: str = "", max_chars: int 
     else each passage cut to `max_chars` around its best sentence (0: whole)."""
     texts = [masked(p.chunk.text) for p in passages]  # sentences that give the model orders are not shown
     if budget > 0:
-        if is_english(question):  # its names as the Chinese passages write them ("Changsha": 长沙) are its words there
-            question = "；".join([question, *names_in(question, texts)])
+        # An English question's words match none of the Chinese passages: its passages are then shown in rank
+        # order. (Its pinyin names as the passages write them, "Changsha": 长沙, were tried as its words: a common
+        # place name spent the budget on every passage naming it, and the answer sentence was left out.)
         return format_budgeted(passages, term_weights(question, texts), budget)
     weights = term_weights(question, texts) if max_chars > 0 else None
     blocks = []

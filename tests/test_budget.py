@@ -91,18 +91,3 @@ def test_a_pair_of_sentences_is_taken_when_the_second_adds_the_words_the_first_l
 def test_the_rest_of_the_budget_goes_to_the_passages_in_rank_order():
     shown = _shown("How large is the waiting hall?", [FERRY, MARKET], 30)  # no word in common
     assert shown.startswith("[1] 《报道1》\n渡口改造去年完工。") and "[2]" not in shown
-
-
-def test_an_english_questions_pinyin_names_find_their_sentences_in_chinese_passages():
-    from rag.prompt import format_passages
-
-    pier = passage(1, "岳阳新建了一座码头。长沙的新码头可停靠八艘客船。")
-    shown = format_passages([MARKET, pier], "How many boats can the new pier in Changsha take?", budget=30)
-    assert "长沙的新码头可停靠八艘客船。" in shown and "农贸市场" not in shown
-
-
-def test_a_second_sentence_on_the_same_words_comes_before_sentences_on_none():
-    phone = passage(1, "新款手机在美国的起售价为429美元。发布会在加州举行。新款手机在国内的起售价为3499元。")
-    other = passage(2, "另一家公司当天也发布了平板电脑。")
-    shown = _shown("新款手机的起售价是多少？", [phone, other], 40)
-    assert "起售价为429美元" in shown and "起售价为3499元" in shown and "平板电脑" not in shown
