@@ -89,8 +89,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     # For the "reading, about N s" line: the prompt fill rate the last answer measured (~60 tokens/s on two cores).
     prefill = {"per_second": 60.0}
     # While the question is typed, the model's cache is filled with the prompt it would have (rag/prefill.py):
-    # on Enter only what differs is prefilled. Every keystroke is sent ("multiple": with "always_last" the page
-    # held the next one back until a stale prefill had run to its end); the newest text of a session makes the
+    # on Enter only what differs is prefilled. It listens to the box's change events (its input events do not
+    # fire for keystrokes in this Gradio), every one sent ("multiple"); the newest text of a session makes the
     # older ones stale, and a stale prefill stops at its next piece.
     prefiller = Prefiller(pipe)
     # the passages' tokens in a typical prompt: the budget, or four passages cut to passage_chars (≈ 330)
@@ -341,12 +341,13 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         def on_typed(text: str, turns: list[Turn], top_k: int = 0, backend: str = "llm", mode: str = "hybrid",
                      request: gr.Request = None) -> None:
             try:
-                prefiller.typed(text, _session(request) or "-", int(top_k or 0) or None, mode or "hybrid",
-                                list(turns or [])[-MAX_TURNS:], backend == "extractive")
+                done = prefiller.typed(text, _session(request) or "-", int(top_k or 0) or None, mode or "hybrid",
+                                       list(turns or [])[-MAX_TURNS:], backend == "extractive")
+                log.debug("prefill of %d characters: %s", len(text or ""), done)
             except Exception:  # a head start only: a failure here never reaches the page
                 log.exception("prefill failed")
 
-        box.input(on_typed, [box, turns, top_k, backend, mode], None, api_name=False, show_progress="hidden",
+        box.change(on_typed, [box, turns, top_k, backend, mode], None, api_name=False, show_progress="hidden",
                   trigger_mode="multiple", concurrency_id="prefill", concurrency_limit=ANSWERING)
         clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", [], []), lang, chat_outputs, api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask", **chat_events)

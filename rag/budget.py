@@ -106,8 +106,7 @@ def select(passages: list[Passage], weights: dict[str, float], budget: int) -> d
                 if 0 <= k < len(rows[i]) and k not in taken[i]:
                     take((rows[i][k],))
     # 3. the rest of the passages shown, nearest what was taken first; with nothing shown, all in rank order
-    shown = sorted(taken) or range(len(rows))
-    for i in shown:
+    for i in sorted(taken) or range(len(rows)):
         near = sorted(rows[i], key=lambda s: min((abs(s.at - j) for j in taken.get(i, ())), default=s.at))
         for s in near:
             take((s,))
