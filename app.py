@@ -15,7 +15,7 @@ from rag import auth, library, ui
 from rag.errors import InputError, RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
-from rag.pipeline import EXTRACTIVE_NOTICE, RETRIEVAL_MODES, Pipeline, pipeline_for, validate_question
+from rag.pipeline import RETRIEVAL_MODES, Pipeline, pipeline_for, validate_question
 from rag.prefill import Prefiller
 from rag.rewrite import Turn
 from rag.settings import load_settings
@@ -50,16 +50,8 @@ class Warmup:
 
     def run(self) -> None:
         t0 = time.perf_counter()
-        pipe = self.pipe
         try:
-            try:
-                self.times = warm_up(pipe, self.steps.__setitem__)
-            except RagError as exc:
-                if self.steps.get("llm") != "loading":
-                    raise
-                log.warning("LLM unavailable, answering extractively: %s", exc)
-                pipe.generator, pipe.notice = None, EXTRACTIVE_NOTICE
-                self.steps["llm"] = "failed"
+            self.times = warm_up(self.pipe, self.steps.__setitem__)
         except Exception:
             log.exception("warming up failed")
             self.steps = {k: ("failed" if v == "loading" else v) for k, v in self.steps.items()}

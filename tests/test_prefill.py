@@ -138,3 +138,18 @@ def test_warm_up_loads_both_models_and_puts_the_fixed_prefix_in_the_cache(fake_p
     assert warm_up(pipe)["prefix"] == "restored" and pipe.generator.primed[0]["content"] == SYSTEM
     pipe.generator = None  # extractive: nothing to load beyond the embedder
     assert set(warm_up(pipe)) == {"embedder_s"}
+
+
+def test_a_model_that_cannot_load_at_warm_up_leaves_extractive_answers_with_their_notice(fake_pipeline):
+    from fakes import BrokenGenerator
+
+    from rag.pipeline import EXTRACTIVE_NOTICE
+    from rag.warm import warm_up
+
+    pipe = fake_pipeline("好")
+    pipe.generator = BrokenGenerator()  # `rag ask` and the app both warm up first: neither may stop here
+    steps = []
+    warm_up(pipe, lambda name, state: steps.append((name, state)))
+    assert steps[-1] == ("llm", "failed") and pipe.generator is None and pipe.notice == EXTRACTIVE_NOTICE
+    answer = pipe.ask("对接会签约采购金额是多少？")
+    assert answer.notice == EXTRACTIVE_NOTICE and not answer.refused
