@@ -56,12 +56,14 @@ def header(p: Passage) -> str:
     return f"[{p.rank}] 《{p.chunk.title}》" + (f"（{p.chunk.date}）" if p.chunk.date else "")
 
 
-def select(passages: list[Passage], weights: dict[str, float], budget: int) -> dict[int, list[int]]:
-    """For each passage (by index) the sentences (by index) to show within `budget` tokens, headers included;
-    `weights` weigh the question's words (see the module's steps)."""
+def select(passages: list[Passage], weights: dict[str, float], budget: int,
+           texts: list[str] | None = None) -> dict[int, list[int]]:
+    """For each passage (by index) the sentences (by index) of its text with planted orders masked (`texts`,
+    when the caller has them) to show within `budget` tokens, headers included; `weights` weigh the question's
+    words (see the module's steps)."""
+    texts = texts if texts is not None else [masked(p.chunk.text) for p in passages]
     rows = []
-    for i, p in enumerate(passages):
-        text = masked(p.chunk.text)
+    for i, text in enumerate(texts):
         rows.append([_Sentence(i, j, estimate_tokens(text[a:b]),
                                frozenset(w for w in weights if w in text[a:b].lower()))
                      for j, (a, b) in enumerate(sentence_spans(text))])
@@ -113,15 +115,17 @@ def select(passages: list[Passage], weights: dict[str, float], budget: int) -> d
     return {i: sorted(js) for i, js in taken.items()}
 
 
-def format_budgeted(passages: list[Passage], weights: dict[str, float], budget: int) -> str:
+def format_budgeted(passages: list[Passage], weights: dict[str, float], budget: int,
+                    texts: list[str] | None = None) -> str:
     """The numbered passage blocks of a prompt within `budget` tokens (see `select`), in rank order; a
-    passage with no sentence taken is left out."""
-    chosen = select(passages, weights, budget)
+    passage with no sentence taken is left out. `texts`: the passages' texts with planted orders masked,
+    when the caller has them."""
+    texts = texts if texts is not None else [masked(p.chunk.text) for p in passages]
+    chosen = select(passages, weights, budget, texts)
     blocks = []
-    for i, p in enumerate(passages):
+    for i, (p, text) in enumerate(zip(passages, texts)):
         if i not in chosen:
             continue
-        text = masked(p.chunk.text)
         spans = sentence_spans(text)
         picked = chosen[i]
         body = ""

@@ -101,7 +101,7 @@ def format_passages(passages: list[Passage], question: str = "", max_chars: int 
         # An English question's words match none of the Chinese passages: its passages are then shown in rank
         # order. (Its pinyin names as the passages write them, "Changsha": 长沙, were tried as its words: a common
         # place name spent the budget on every passage naming it, and the answer sentence was left out.)
-        return format_budgeted(passages, term_weights(question, texts), budget)
+        return format_budgeted(passages, term_weights(question, texts), budget, texts)
     weights = term_weights(question, texts) if max_chars > 0 else None
     blocks = []
     for p, text in zip(passages, texts):
