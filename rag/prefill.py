@@ -27,7 +27,7 @@ class Prefiller:
         self.pipe = pipe
         self.debounce_s = debounce_s
         self._latest: dict[str, int] = {}  # session -> number of its newest text
-        self._filled: dict[str, str] = {}  # session -> the text whose prompt is in the cache (one: the slot's)
+        self._filled: tuple[str, str] | None = None  # (session, text) whose prompt is in the model's one slot
         self._lock = threading.Lock()
 
     def available(self, extractive: bool = False) -> bool:
@@ -37,12 +37,12 @@ class Prefiller:
     def filled(self, key: str, text: str) -> bool:
         """Whether the prompt for `text`, typed by session `key`, is the one in the model's cache."""
         with self._lock:
-            return bool(text.strip()) and self._filled.get(key) == text.strip()
+            return bool(text.strip()) and self._filled == (key, text.strip())
 
     def forget(self) -> None:
         """An answer went through the model: the cache holds its prompt now."""
         with self._lock:
-            self._filled.clear()
+            self._filled = None
 
     def _newest(self, key: str) -> int:
         with self._lock:
@@ -60,8 +60,6 @@ class Prefiller:
         question waits), "stopped" (a question came while filling) or "skipped" (nothing to fill)."""
         n = self._newest(key)
         text = (text or "").strip()
-        with self._lock:
-            self._filled.pop(key, None)
         if not MIN_CHARS <= len(text) <= MAX_QUESTION_CHARS or not self.available(extractive):
             return "skipped"
         time.sleep(self.debounce_s)
@@ -70,6 +68,8 @@ class Prefiller:
         pipe, line, hold = self.pipe, self.pipe.line, f"prefill:{key}"
         if not line.try_hold(hold):  # taken first: no retrieval competes for the CPU with an answer
             return "busy"
+        with self._lock:  # the slot is about to hold another prompt (the box emptied on Enter changes nothing)
+            self._filled = None
         try:
             # the model is not asked to rewrite a follow-up here: the rules do it, at no cost
             query = rewrite(text, history, None,
@@ -86,7 +86,7 @@ class Prefiller:
             line.leave(hold, True)
         if done:
             with self._lock:
-                self._filled = {key: text}
+                self._filled = (key, text)
             return "filled"
         return "stale" if not self._is_newest(key, n) else "stopped"
 

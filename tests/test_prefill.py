@@ -50,6 +50,8 @@ def test_a_pause_in_typing_fills_the_prompt_the_question_will_have(fake_pipeline
     assert prefiller.filled("s1", "对接会签约采购金额") and not prefiller.filled("s2", "对接会签约采购金额")
     prefiller.typed("对接会签约采购金额是多少", "s2")  # another session's prompt takes the one slot
     assert not prefiller.filled("s1", "对接会签约采购金额")
+    prefiller.typed("", "s2")  # the box emptied as the question is sent: the cache still holds its prompt
+    assert prefiller.filled("s2", "对接会签约采购金额是多少")
     prefiller.forget()  # an answer went through the model
     assert not prefiller.filled("s2", "对接会签约采购金额是多少")
 
