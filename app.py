@@ -82,8 +82,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     prefill = {"per_second": 60.0}
     # While the question is typed, the model's cache is filled with the prompt it would have (rag/prefill.py):
     # on Enter only what differs is prefilled. It listens to the box's change events (its input events do not
-    # fire for keystrokes in this Gradio), every one sent ("multiple"); the newest text of a session makes the
-    # older ones stale, and a stale prefill stops at its next piece.
+    # fire for keystrokes in this Gradio), every one sent ("multiple"), and posts the text to the prefiller's
+    # worker, which fills the newest text without waiting for a pause in the typing.
     prefiller = Prefiller(pipe)
     # the passages' tokens in a typical prompt: the budget, or four passages cut to passage_chars (≈ 330)
     passage_tokens = pipe.settings.prompt_tokens or 330
@@ -333,9 +333,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         def on_typed(text: str, turns: list[Turn], top_k: int = 0, backend: str = "llm", mode: str = "hybrid",
                      request: gr.Request = None) -> None:
             try:
-                done = prefiller.typed(text, _session(request) or "-", int(top_k or 0) or None, mode or "hybrid",
-                                       list(turns or [])[-MAX_TURNS:], backend == "extractive")
-                log.debug("prefill of %d characters: %s", len(text or ""), done)
+                prefiller.post(text, _session(request) or "-", int(top_k or 0) or None, mode or "hybrid",
+                               list(turns or [])[-MAX_TURNS:], backend == "extractive")
             except Exception:  # a head start only: a failure here never reaches the page
                 log.exception("prefill failed")
 

@@ -54,7 +54,10 @@ def _server(env: dict, port: int, data: str, log: Log, timeout: float = 300.0) -
 def _ask(page, question: str, typed: bool) -> tuple[float, float]:
     """Seconds from Enter to the draft's first word and to the checked answer."""
     page.locator("#new-chat").click()
-    page.wait_for_function("() => document.querySelector('#question textarea').value === ''", timeout=30_000)
+    # the emptied sources panel says the new conversation has landed: a question put in the box before that
+    # was emptied by it, and Enter then sent nothing (a question that never got its first word)
+    page.wait_for_function("() => document.querySelector('#sources').innerText.includes('提问后')"
+                           " && document.querySelector('#question textarea').value === ''", timeout=30_000)
     box = page.locator("#question textarea")
     if typed:
         lang = "en" if question.isascii() else "zh"

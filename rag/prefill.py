@@ -3,9 +3,16 @@ KV cache is filled with the prompt that text would have (the fixed prefix, the p
 the question so far). On Enter the question's prompt starts the same when its passages are the same, so only
 the rest is prefilled: the question's last words, or nothing.
 
+One worker thread does the filling, always for the newest text posted (the model has one slot, so the newest
+typist wins). It does not wait for a pause in the typing: a steady typist never pauses before Enter. While the
+text only grows, the round under way goes on (its passages are most often those of the longer text, and what
+it filled stays in the cache for the next round, which starts the same); an edit elsewhere stops it at its
+next piece. When a round ends, the next one fills the newest text, and llama.cpp fills only where that prompt
+differs from the one in the cache.
+
 The work yields to answers: it starts only when the model is free and nobody waits for it, and stops
-between pieces when a question comes or a newer keystroke makes it stale. A question asked meanwhile waits at
-most for the piece being filled (about a second).
+between pieces when a question comes. A question asked meanwhile waits at most for the piece being filled
+(about a second).
 """
 from __future__ import annotations
 
@@ -13,22 +20,40 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rag.pipeline import MAX_QUESTION_CHARS
 from rag.rewrite import Turn, rewrite
 
 log = logging.getLogger("rag")
 MIN_CHARS = 4  # fewer typed characters retrieve nothing worth filling
-DEBOUNCE_S = 0.4  # a keystroke within this much of the last one replaces it before any work starts
+RETRY_S = 0.25  # how often a worker that found the model busy looks again
+
+
+@dataclass(frozen=True)
+class Typed:
+    """The text of one session's question box, with what its retrieval depends on."""
+
+    key: str
+    text: str
+    top_k: int | None = None
+    mode: str = "hybrid"
+    history: tuple[Turn, ...] = ()
+
+    def grown_into(self, newer: Typed | None) -> bool:
+        """Whether `newer` is this text typed further (same session, same start): the round may go on."""
+        return newer is not None and newer.key == self.key and newer.text.startswith(self.text) \
+            and (newer.top_k, newer.mode, newer.history) == (self.top_k, self.mode, self.history)
 
 
 class Prefiller:
-    def __init__(self, pipe, debounce_s: float = DEBOUNCE_S) -> None:
+    def __init__(self, pipe) -> None:
         self.pipe = pipe
-        self.debounce_s = debounce_s
-        self._latest: dict[str, int] = {}  # session -> number of its newest text
+        self._wanted: Typed | None = None  # the newest text posted, not filled yet
         self._filled: tuple[str, str] | None = None  # (session, text) whose prompt is in the model's one slot
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._busy = False  # the worker is filling (or retrieving for) a text
 
     def available(self, extractive: bool = False) -> bool:
         generator = self.pipe.generator
@@ -36,59 +61,100 @@ class Prefiller:
 
     def filled(self, key: str, text: str) -> bool:
         """Whether the prompt for `text`, typed by session `key`, is the one in the model's cache."""
-        with self._lock:
+        with self._cond:
             return bool(text.strip()) and self._filled == (key, text.strip())
 
     def forget(self) -> None:
-        """An answer went through the model: the cache holds its prompt now."""
-        with self._lock:
-            self._filled = None
+        """An answer went through the model: the cache holds its prompt now, and what was typed is sent."""
+        with self._cond:
+            self._filled = self._wanted = None
 
-    def _newest(self, key: str) -> int:
-        with self._lock:
-            self._latest[key] = self._latest.get(key, 0) + 1
-            return self._latest[key]
-
-    def _is_newest(self, key: str, n: int) -> bool:
-        with self._lock:
-            return self._latest.get(key) == n
-
-    def typed(self, text: str, key: str, top_k: int | None = None, mode: str = "hybrid",
-              history: Sequence[Turn] = (), extractive: bool = False) -> str:
-        """The question box of session `key` now holds `text`: fill the cache for it, once the typing pauses.
-        Returns what came of it: "filled", "stale" (newer text came), "busy" (the model is answering or a
-        question waits), "stopped" (a question came while filling) or "skipped" (nothing to fill)."""
-        n = self._newest(key)
+    def post(self, text: str, key: str, top_k: int | None = None, mode: str = "hybrid",
+             history: Sequence[Turn] = (), extractive: bool = False) -> str:
+        """The question box of session `key` now holds `text`: have the worker fill the cache for it. Returns
+        at once: "posted", or "skipped" (nothing worth filling: too short or long, no model that prefills; an
+        emptied box, as on Enter, also drops what was waiting to be filled)."""
         text = (text or "").strip()
-        if not MIN_CHARS <= len(text) <= MAX_QUESTION_CHARS or not self.available(extractive):
-            return "skipped"
-        time.sleep(self.debounce_s)
-        if not self._is_newest(key, n):
-            return "stale"
-        pipe, line, hold = self.pipe, self.pipe.line, f"prefill:{key}"
+        wanted = Typed(key, text, top_k, mode, tuple(history))
+        ok = MIN_CHARS <= len(text) <= MAX_QUESTION_CHARS and self.available(extractive)
+        with self._cond:
+            if not ok:
+                if self._wanted is not None and self._wanted.key == key:
+                    self._wanted = None
+                return "skipped"
+            self._wanted = wanted
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._run, name="prefill", daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
+        return "posted"
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until the worker has nothing left to fill (for tests and benches); whether it got there."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self._busy or self._wanted_unfilled():
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def _wanted_unfilled(self) -> bool:
+        return self._wanted is not None and self._filled != (self._wanted.key, self._wanted.text)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._wanted_unfilled():
+                    self._cond.wait()
+                wanted, self._busy = self._wanted, True
+            try:
+                done = self.fill(wanted)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    if done in ("busy", "stopped", "skipped") and self._wanted is wanted:
+                        # not filled, and nothing newer typed: a question is being answered, or nothing to fill
+                        self._wanted = None if done == "skipped" else wanted
+                    self._cond.notify_all()
+            log.debug("prefill of %d characters: %s", len(wanted.text), done)
+            if done in ("busy", "stopped"):
+                time.sleep(RETRY_S)
+
+    def fill(self, typed: Typed) -> str:
+        """Fill the cache for `typed` now, in this thread. Returns what came of it: "filled", "stale" (an edit
+        made it old), "busy" (the model is answering or a question waits), "stopped" (a question came while
+        filling) or "skipped" (nothing to fill)."""
+        pipe, line, hold = self.pipe, self.pipe.line, f"prefill:{typed.key}"
         if not line.try_hold(hold):  # taken first: no retrieval competes for the CPU with an answer
             return "busy"
-        with self._lock:  # the slot is about to hold another prompt (the box emptied on Enter changes nothing)
+        with self._cond:  # the slot is about to hold another prompt
             self._filled = None
+
+        def current() -> bool:  # nothing newer posted, or only this text typed further
+            with self._cond:
+                return self._wanted in (None, typed) or typed.grown_into(self._wanted)
+
         try:
             # the model is not asked to rewrite a follow-up here: the rules do it, at no cost
-            query = rewrite(text, history, None,
+            query = rewrite(typed.text, typed.history, None,
                             "rules" if pipe.settings.rewrite == "llm" else pipe.settings.rewrite).question
-            passages = pipe.retrieve(query, top_k, mode)
+            passages = pipe.retrieve(query, typed.top_k, typed.mode)
             if not passages:
                 return "skipped"
             messages = pipe._messages(query, passages)
-            done = pipe.generator.prefill(messages, lambda: self._is_newest(key, n) and not line.waiting())
+            done = pipe.generator.prefill(messages, lambda: current() and not line.waiting())
         except Exception as exc:  # prefilling is only ever a head start: the answer does it again if need be
             log.warning("prefill failed: %s", exc)
             return "skipped"
         finally:
             line.leave(hold, True)
         if done:
-            with self._lock:
-                self._filled = (key, text)
+            with self._cond:
+                self._filled = (typed.key, typed.text)
             return "filled"
-        return "stale" if not self._is_newest(key, n) else "stopped"
+        return "stopped" if line.waiting() or current() else "stale"
 
 
-__all__ = ["Prefiller"]
+__all__ = ["Prefiller", "Typed"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from fakes import ScriptedGenerator
 
 from rag.line import Line
-from rag.prefill import Prefiller
+from rag.prefill import Prefiller, Typed
 
 
 class PrefillingGenerator(ScriptedGenerator):
@@ -37,36 +39,59 @@ def _pipe(fake_pipeline, gen):
     return pipe
 
 
-def test_a_pause_in_typing_fills_the_prompt_the_question_will_have(fake_pipeline):
+def test_filling_a_text_puts_the_prompt_the_question_will_have_in_the_cache(fake_pipeline):
     gen = PrefillingGenerator()
     pipe = _pipe(fake_pipeline, gen)
-    assert Prefiller(pipe, debounce_s=0).typed("对接会签约采购金额", "s1") == "filled"
+    assert Prefiller(pipe).fill(Typed("s1", "对接会签约采购金额")) == "filled"
     filled = gen.filled[-1]
     asked = pipe._messages("对接会签约采购金额", pipe.retrieve("对接会签约采购金额"))
     assert filled == asked  # the whole prompt, question so far included
     assert filled[1]["content"].startswith("资料：") and "3亿元" in filled[1]["content"]
-    prefiller = Prefiller(pipe, debounce_s=0)
-    prefiller.typed("对接会签约采购金额", "s1")
+
+
+def test_the_worker_fills_the_newest_text_posted_and_the_slot_holds_one_prompt(fake_pipeline):
+    gen = PrefillingGenerator()
+    pipe = _pipe(fake_pipeline, gen)
+    prefiller = Prefiller(pipe)
+    assert prefiller.post("对接会签约采购金额", "s1") == "posted"
+    assert prefiller.settle(5)
     assert prefiller.filled("s1", "对接会签约采购金额") and not prefiller.filled("s2", "对接会签约采购金额")
-    prefiller.typed("对接会签约采购金额是多少", "s2")  # another session's prompt takes the one slot
+    prefiller.post("对接会签约采购金额是多少", "s2")  # another session's prompt takes the one slot
+    assert prefiller.settle(5)
     assert not prefiller.filled("s1", "对接会签约采购金额")
-    prefiller.typed("", "s2")  # the box emptied as the question is sent: the cache still holds its prompt
+    assert prefiller.post("", "s2") == "skipped"  # the box emptied as the question is sent: the cache still holds it
     assert prefiller.filled("s2", "对接会签约采购金额是多少")
     prefiller.forget()  # an answer went through the model
     assert not prefiller.filled("s2", "对接会签约采购金额是多少")
 
 
-def test_a_newer_keystroke_makes_the_older_text_stale_before_any_work():
+def _post_while_filling(fake_pipeline, first: str, then: str):
+    """Post `first`, and `then` while the first piece of its round is being filled."""
     gen = PrefillingGenerator()
-    pipe = type("P", (), {"generator": gen})()
-    prefiller = Prefiller(pipe, debounce_s=0.3)
-    results = {}
-    older = threading.Thread(target=lambda: results.setdefault("old", prefiller.typed("对接会签约", "s1")))
-    older.start()
-    time.sleep(0.05)
-    prefiller._newest("s1")  # the next keystroke arrives within the pause
-    older.join()
-    assert results["old"] == "stale" and gen.filled == []
+    gen.hold.clear()
+    pipe = _pipe(fake_pipeline, gen)
+    prefiller = Prefiller(pipe)
+    prefiller.post(first, "s")
+    assert gen.started.wait(5)
+    prefiller.post(then, "s")
+    gen.hold.set()
+    assert prefiller.settle(5)
+    return gen, prefiller
+
+
+def test_typing_on_does_not_stop_the_round_under_way_and_the_next_round_fills_the_newest_text(fake_pipeline):
+    gen, prefiller = _post_while_filling(fake_pipeline, "对接会签约采购", "对接会签约采购金额是多少")
+    older, newer = (m[1]["content"] for m in gen.filled if "问题：" in m[1]["content"] and m[1]["content"].endswith(
+        ("采购", "是多少")))  # the last piece of each round
+    assert older.endswith("问题：对接会签约采购") and newer.endswith("问题：对接会签约采购金额是多少")
+    assert prefiller.filled("s", "对接会签约采购金额是多少")
+
+
+def test_an_edit_that_is_not_typing_on_stops_the_round_at_its_next_piece(fake_pipeline):
+    gen, prefiller = _post_while_filling(fake_pipeline, "对接会签约采购金额", "湖南日报的消费帮扶")
+    assert not any(m[1]["content"].endswith("问题：对接会签约采购金额") for m in gen.filled)
+    assert gen.filled[-1][1]["content"].endswith("问题：湖南日报的消费帮扶")
+    assert prefiller.filled("s", "湖南日报的消费帮扶")
 
 
 def test_prefilling_never_starts_while_an_answer_is_generated_or_waiting(fake_pipeline):
@@ -74,9 +99,13 @@ def test_prefilling_never_starts_while_an_answer_is_generated_or_waiting(fake_pi
     pipe = _pipe(fake_pipeline, gen)
     pipe.line.join("answering")
     list(pipe.line.wait_turn("answering"))
-    assert Prefiller(pipe, debounce_s=0).typed("对接会签约采购金额", "s2") == "busy"
-    pipe.line.leave("answering", True)
+    prefiller = Prefiller(pipe)
+    assert prefiller.fill(Typed("s2", "对接会签约采购金额")) == "busy"
+    prefiller.post("对接会签约采购金额", "s2")
+    assert not prefiller.settle(0.6)  # the worker keeps looking, and leaves the model alone
     assert gen.filled == []
+    pipe.line.leave("answering", True)
+    assert prefiller.settle(5) and prefiller.filled("s2", "对接会签约采购金额")
 
 
 def test_a_question_arriving_stops_the_prefill_at_the_next_piece_and_is_not_counted_as_waiting(fake_pipeline):
@@ -84,7 +113,7 @@ def test_a_question_arriving_stops_the_prefill_at_the_next_piece_and_is_not_coun
     gen.hold.clear()
     pipe = _pipe(fake_pipeline, gen)
     results = {}
-    worker = threading.Thread(target=lambda: results.setdefault("r", Prefiller(pipe, 0).typed("对接会签约采购金额", "s")))
+    worker = threading.Thread(target=lambda: results.setdefault("r", Prefiller(pipe).fill(Typed("s", "对接会签约采购金额"))))
     worker.start()
     assert gen.started.wait(5)
     pipe.line.join("asker")
@@ -101,15 +130,19 @@ def test_a_question_arriving_stops_the_prefill_at_the_next_piece_and_is_not_coun
     pipe.line.leave("asker", True)
 
 
-def test_nothing_is_filled_for_a_few_characters_or_without_a_model_that_prefills(fake_pipeline):
-    pipe = fake_pipeline("x")  # ScriptedGenerator: no prefill
-    assert Prefiller(pipe, debounce_s=0).typed("对接会签约采购金额", "s") == "skipped"
+@pytest.mark.parametrize("text, extractive", [("对接", False), ("对接会签约采购金额" * 200, False),
+                                              ("对接会签约采购金额", True), ("   ", False)])
+def test_nothing_is_filled_for_a_few_characters_too_many_or_without_a_model_that_prefills(fake_pipeline, text,
+                                                                                           extractive):
     gen = PrefillingGenerator()
-    pipe.generator = gen
-    assert Prefiller(pipe, debounce_s=0).typed("对接", "s") == "skipped"
-    assert Prefiller(pipe, debounce_s=0).typed("对接会签约采购金额" * 200, "s") == "skipped"  # too long to be asked
-    assert Prefiller(pipe, debounce_s=0).typed("对接会签约采购金额", "s", extractive=True) == "skipped"
-    assert gen.filled == []
+    prefiller = Prefiller(_pipe(fake_pipeline, gen))
+    assert prefiller.post(text, "s", extractive=extractive) == "skipped"
+    assert prefiller.settle(1) and gen.filled == []
+
+
+def test_a_model_that_cannot_prefill_gets_nothing_posted(fake_pipeline):
+    pipe = fake_pipeline("x")  # ScriptedGenerator: no prefill
+    assert Prefiller(pipe).post("对接会签约采购金额", "s") == "skipped"
 
 
 def test_try_hold_takes_a_free_model_only():
