@@ -19,7 +19,7 @@ def draft_bench(pipe, questions: Sequence[str], drafts: Sequence[tuple[str, int,
 
     from rag.generate import LlamaCppGenerator
 
-    prompts = [pipe._messages(q, pipe.retrieve(q)) for q in questions]
+    prompts = [pipe.prompts.first(q, pipe.retrieve(q)) for q in questions]
     path = pipe.generator.path
     weights = Path(path).stat().st_size
     ceiling = bandwidth_gbs * 1e9 / weights

@@ -90,6 +90,7 @@ def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = No
         "supported": len(answer.citations), "unsupported": len(answer.unsupported),
         "total_ms": answer.timings.get("total_ms", 0.0), "first_token_ms": answer.timings.get("first_token_ms", 0.0),
         "prompt_filled": answer.timings.get("prompt_filled"),
+        "looked_again": bool(answer.timings.get("retried")),
     }
 
 
@@ -147,6 +148,10 @@ def summarise(records: Sequence[dict]) -> dict:
         # prompt tokens the first pass filled beyond the cached prefix (None for saved answers without them)
         "prompt_filled_p50": round(statistics.median(filled)) if (filled := [r["prompt_filled"] for r in records
                                                                               if r.get("prompt_filled")]) else None,
+        # the answers that took a second look, and their whole wait: the slow path, apart from the easy ones
+        "looked_again": sum(bool(r.get("looked_again")) for r in records),
+        "looked_again_ms_p50": round(statistics.median(again)) if (again := [r["total_ms"] for r in records
+                                                                             if r.get("looked_again")]) else None,
     }
 
 

@@ -20,7 +20,7 @@ from rag.factory import embedder_for, generator_for
 from rag.generate import Generator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.line import Line
-from rag.prompt import SECOND_LOOK, SYSTEM, asks_for_list, build_messages, is_english, refusal_for
+from rag.prompt import Prompts, is_english, refusal_for
 from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
@@ -69,6 +69,7 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self.steps = steps_of(self.settings.steps)
+        self.prompts = Prompts.of(self.settings)  # the prompts an answer sends, from the settings that shape them
         self.meaning = Similarity(self.embedder) if "meaning" in self.steps else None
 
     @classmethod
@@ -206,7 +207,7 @@ class Pipeline:
                 messages = None
                 if not stopped:
                     if generator is not None:
-                        messages = self._messages(query, passages)
+                        messages = self.prompts.first(query, passages)
                     for piece in self._generate(generator, query, passages, max_tokens, messages):
                         first = first or time.perf_counter()
                         raw += piece
@@ -219,8 +220,8 @@ class Pipeline:
                     # refusal line to fall back on. What it says is checked like any answer.
                     yield Event("retry")
                     timings["retried"] = 1.0
+                    messages = self.prompts.second_look(query, passages, messages, raw)
                     raw = ""
-                    messages = self._messages(query, passages[:2], passage_chars=0, system=SECOND_LOOK)
                     for piece in self._generate(generator, query, passages[:2], max_tokens, messages):
                         raw += piece
                         yield Event("token", text=piece)
@@ -274,17 +275,6 @@ class Pipeline:
     def _supported(self, raw: str, passages: list[Passage], question: str) -> list[str]:
         """The claims of `raw` that the passages support (empty when it only refused)."""
         return [c.claim for c in self._check(raw, passages, question)[1]] if _claims(raw) else []
-
-    def _messages(self, question: str, passages: list[Passage], passage_chars: int | None = None,
-                  system: str = SYSTEM) -> list[dict]:
-        """The prompt: passages within the `prompt_tokens` budget, or cut to `passage_chars` (default the
-        setting; 0: whole, or twice the budget when there is one: the second look)."""
-        chars = self.settings.passage_chars if passage_chars is None else passage_chars
-        budget = self.settings.prompt_tokens if passage_chars is None else 2 * self.settings.prompt_tokens
-        if passage_chars is None and asks_for_list(question):
-            # a list runs over several sentences: a trimmed passage would hold its first items only
-            chars, budget = chars * 2, budget * 2
-        return build_messages(question, passages, chars, system, budget)
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
                   max_tokens: int | None, messages: list[dict] | None) -> Iterator[str]:

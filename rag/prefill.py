@@ -143,7 +143,7 @@ class Prefiller:
             passages = pipe.retrieve(query, typed.top_k, typed.mode)
             if not passages:
                 return "skipped"
-            messages = pipe._messages(query, passages)
+            messages = pipe.prompts.first(query, passages)
             done = pipe.generator.prefill(messages, lambda: current() and not line.waiting())
         except Exception as exc:  # prefilling is only ever a head start: the answer does it again if need be
             log.warning("prefill failed: %s", exc)

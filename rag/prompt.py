@@ -6,9 +6,10 @@ across questions and only the passages and question are prefilled each time.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rag.asked import is_english, question_parts
-from rag.budget import format_budgeted
+from rag.budget import format_budgeted, select
 from rag.guard import masked
 from rag.types import Passage
 
@@ -111,6 +112,28 @@ def format_passages(passages: list[Passage], question: str = "", max_chars: int 
     return "\n\n".join(blocks)
 
 
+def unseen_passages(question: str, passages: list[Passage], shown_budget: int, budget: int, best: int = 2) -> str:
+    """The sentences of the `best` passages that a prompt within `shown_budget` tokens left out, within
+    `budget` tokens, numbered as there: what a second look adds to the conversation."""
+    texts = [masked(p.chunk.text) for p in passages]
+    weights = term_weights(question, texts)
+    shown = select(passages, weights, shown_budget, texts)
+    return format_budgeted(passages[:best], weights, budget, texts[:best], exclude=shown)
+
+
+def second_look_turn(question: str, said: str, more: str) -> list[dict[str, str]]:
+    """The turns that ask a refusal (or an answer without what was asked) again in the same conversation,
+    with `more` of the passages, so the prompt cache covers everything before them."""
+    if is_english(question):
+        ask = ("Look again: the passages may hold the answer."
+               + (f" More of the same passages:\n{more}\n\n" if more else " ")
+               + f"Answer from all the passages above, citing [n]: {question.strip()}")
+    else:
+        ask = ("再仔细看一遍资料，答案可能就在其中。" + (f"同一批资料的其余部分：\n{more}\n\n" if more else "")
+               + f"请根据以上全部资料回答，句末注明资料编号：{question.strip()}")
+    return [{"role": "assistant", "content": said}, {"role": "user", "content": ask}]
+
+
 _LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个项条种家类方面场]|有什么|都有|分别")
 
 
@@ -142,3 +165,39 @@ def build_messages(question: str, passages: list[Passage], passage_chars: int = 
         user += ("\n\nAnswer in English, citing [n]. Convert amounts exactly: 1亿 = 100 million, 1万 = 10 thousand. "
                  "Write the names of people and organisations in Chinese, as the passages write them.")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The prompts one answer sends, shaped by the settings of the same names (`Prompts.of(settings)`)."""
+
+    prompt_tokens: int
+    passage_chars: int
+    second_look_way: str  # conversation | fresh
+
+    @classmethod
+    def of(cls, settings) -> Prompts:
+        return cls(settings.prompt_tokens, settings.passage_chars, settings.second_look)
+
+    def budgets(self, question: str) -> tuple[int, int]:
+        """The first prompt's passage_chars and prompt_tokens for `question`."""
+        if asks_for_list(question):  # a list runs over several sentences: a trimmed passage holds its first items
+            return self.passage_chars * 2, self.prompt_tokens * 2
+        return self.passage_chars, self.prompt_tokens
+
+    def first(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
+        """The prompt of the first pass: the passages within the budget (or cut to passage_chars) and the
+        question. Prefilling while the question is typed fills this same prompt."""
+        chars, budget = self.budgets(question)
+        return build_messages(question, passages, chars, SYSTEM, budget)
+
+    def second_look(self, question: str, passages: list[Passage], messages: list[dict[str, str]],
+                    said: str) -> list[dict[str, str]]:
+        """The prompt of the second look after `said` (a refusal, or no fact of the kind asked). "conversation"
+        (with a budget): the first prompt and what the model said stay, so the cache covers them, and a turn
+        brings the best two passages' sentences the prompt left out, within the budget. "fresh": a new prompt
+        over the best two passages in full, within twice the budget, with no refusal line to fall back on."""
+        if self.second_look_way == "conversation" and self.prompt_tokens > 0:
+            more = unseen_passages(question, passages, self.budgets(question)[1], self.prompt_tokens)
+            return messages + second_look_turn(question, said, more)
+        return build_messages(question, passages[:2], 0, SECOND_LOOK, 2 * self.prompt_tokens)

@@ -44,7 +44,7 @@ def test_filling_a_text_puts_the_prompt_the_question_will_have_in_the_cache(fake
     pipe = _pipe(fake_pipeline, gen)
     assert Prefiller(pipe).fill(Typed("s1", "对接会签约采购金额")) == "filled"
     filled = gen.filled[-1]
-    asked = pipe._messages("对接会签约采购金额", pipe.retrieve("对接会签约采购金额"))
+    asked = pipe.prompts.first("对接会签约采购金额", pipe.retrieve("对接会签约采购金额"))
     assert filled == asked  # the whole prompt, question so far included
     assert filled[1]["content"].startswith("资料：") and "3亿元" in filled[1]["content"]
 

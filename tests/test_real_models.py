@@ -245,9 +245,15 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         filled = real_pipeline.generator.prefills
         page.locator("#question textarea").press_sequentially("对接会签约采购金额是多少？", delay=150)
         deadline = time.monotonic() + 60
-        while real_pipeline.generator.prefills == filled and time.monotonic() < deadline:
+
+        def whole_question_filled() -> bool:  # rounds for the text so far come first, then one for all of it
+            last = getattr(real_pipeline.generator, "last_prefilled", None) or [{"content": ""}]
+            return last[-1]["content"].endswith("问题：对接会签约采购金额是多少？")
+
+        while not whole_question_filled() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert real_pipeline.generator.prefills > filled, "typing did not prefill the prompt"
+        assert whole_question_filled(), "the typed question's own prompt was not filled"
         page.locator("#send").click()
         # Sources appear first (retrieval) and the bubble says so; the model's text streams in as a draft
         # under 正在核对出处, then the checked answer replaces it with its [n] links.
@@ -389,7 +395,7 @@ def test_the_fixed_prompt_prefix_is_saved_once_and_restored_by_a_fresh_model(rea
     del first
     fresh = LlamaCppGenerator(path, state_dir=tmp_path / "kv")  # a restarted app, or a new `rag ask`
     assert fresh.prime(primer()) == "restored"
-    messages = real_pipeline._messages("对接会签约采购金额是多少？", real_pipeline.retrieve("对接会签约采购金额是多少？"))
+    messages = real_pipeline.prompts.first("对接会签约采购金额是多少？", real_pipeline.retrieve("对接会签约采购金额是多少？"))
     assert "3亿元" in "".join(fresh.stream(messages, 40))
     # the system message came from the saved state: only the passages and the question were filled
     assert fresh.last_timings["cache_n"] >= fresh.count_tokens(messages[0]["content"])

@@ -54,6 +54,7 @@ class LlamaCppGenerator:
         # "ngram_map_k") that proposes up to `draft_max` tokens where the last `draft_match` were seen before
         self.draft, self.draft_match, self.draft_max = draft, draft_match, draft_max
         self.prefills = 0  # prompts filled whole by `prefill` (for tests and the log)
+        self.last_prefilled: list[dict[str, str]] | None = None  # the last of them
 
     def _load(self):
         with self._load_lock:
@@ -167,6 +168,7 @@ class LlamaCppGenerator:
             for _ in self.stream(head + [{"role": last["role"], "content": text[:cut]}], 1):
                 pass
         self.prefills += 1
+        self.last_prefilled = messages
         return True
 
     def _state_name(self, messages: list[dict[str, str]]) -> str:
