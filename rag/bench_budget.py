@@ -16,24 +16,20 @@ Log = Callable[[str], None]
 
 
 def budget_bench(settings, folder: Path, work: Path, budgets: Sequence[int], sets: Sequence[QuestionSet] = SETS,
-                 n: int = 10, log: Log = print, progress=None, base=None, looks: Sequence[str] = ("",)) -> dict:
-    """For each budget, and each way of taking the second look (`looks`, "": the settings' own): the suite's
-    whole-row figures over `n` questions per set, and each set's accuracy."""
+                 n: int = 10, log: Log = print, progress=None, base=None) -> dict:
+    """For each budget: the suite's whole-row figures over `n` questions per set, and each set's accuracy."""
     from rag.pipeline import Pipeline
 
     base = base or Pipeline.from_settings(settings, progress)
     rows = []
     for budget in budgets:
-        for look in looks:
-            name = f"budget {budget}" + (f", second look {look}" if look else "")
-            log(f"[{name}] answering {len(sets)} sets, {n or 'all'} questions each")
-            varied = settings.replace(prompt_tokens=budget, second_look=look or settings.second_look)
-            result = run_suite(varied, folder, work, sets, n, log, progress,
-                               label=f"budget-{budget}" + (f"-{look}" if look else ""), base=base)
-            whole = result["rows"][-1]
-            rows.append({"budget": budget, "look": look, **whole,
-                         "sets": {r["set"]: r["answer_accuracy"] if r["answer_accuracy"] is not None
-                                  else r["refusal_accuracy"] for r in result["rows"][:-1]}})
+        log(f"[budget {budget}] answering {len(sets)} sets, {n or 'all'} questions each")
+        result = run_suite(settings.replace(prompt_tokens=budget), folder, work, sets, n, log, progress,
+                           label=f"budget-{budget}", base=base)
+        whole = result["rows"][-1]
+        rows.append({"budget": budget, **whole,
+                     "sets": {r["set"]: r["answer_accuracy"] if r["answer_accuracy"] is not None
+                              else r["refusal_accuracy"] for r in result["rows"][:-1]}})
     return {"backend": base.generator.name if base.generator else "extractive", "sample": n, "rows": rows}
 
 
@@ -58,8 +54,7 @@ def budget_table(result: dict) -> str:
     for r in result["rows"]:
         per_set = ", ".join(f"{k} {f(v)}" for k, v in r["sets"].items())
         lines.append("| " + " | ".join([
-            (str(r["budget"]) if r["budget"] else "0 (before: passage_chars)")
-            + (f", second look {r['look']}" if r.get("look") else ""), str(r["items"]), f(r["answer_accuracy"]),
+            str(r["budget"]) if r["budget"] else "0 (before: passage_chars)", str(r["items"]), f(r["answer_accuracy"]),
             f(r["refusal_accuracy"]), f(r["false_refusal_rate"]), f(r["citation_precision"]),
             str(r.get("prompt_filled_p50") or ""),
             f"{s(r['first_token_ms_p50'])} / {s(r.get('first_token_ms_p95'))} s",

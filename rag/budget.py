@@ -57,19 +57,16 @@ def header(p: Passage) -> str:
 
 
 def select(passages: list[Passage], weights: dict[str, float], budget: int,
-           texts: list[str] | None = None, exclude: dict[int, list[int]] | None = None) -> dict[int, list[int]]:
+           texts: list[str] | None = None) -> dict[int, list[int]]:
     """For each passage (by index) the sentences (by index) of its text with planted orders masked (`texts`,
     when the caller has them) to show within `budget` tokens, headers included; `weights` weigh the question's
-    words (see the module's steps). Sentences in `exclude` (as this returns them: already shown) are not
-    taken again."""
+    words (see the module's steps)."""
     texts = texts if texts is not None else [masked(p.chunk.text) for p in passages]
-    exclude = exclude or {}
     rows = []
     for i, text in enumerate(texts):
         rows.append([_Sentence(i, j, estimate_tokens(text[a:b]),
                                frozenset(w for w in weights if w in text[a:b].lower()))
                      for j, (a, b) in enumerate(sentence_spans(text))])
-    free = {(s.passage, s.at) for row in rows for s in row if s.at not in exclude.get(s.passage, ())}
     heads = [estimate_tokens(header(p)) + 1 for p in passages]
     taken: dict[int, set[int]] = {}
     spent = 0
@@ -87,8 +84,7 @@ def select(passages: list[Passage], weights: dict[str, float], budget: int,
         taken.setdefault(unit[0].passage, set()).update(s.at for s in unit)
         return True
 
-    units = [row[j:j + n] for row in rows for n in (1, 2) for j in range(len(row) - n + 1)
-             if all((s.passage, s.at) in free for s in row[j:j + n])]
+    units = [row[j:j + n] for row in rows for n in (1, 2) for j in range(len(row) - n + 1)]
     shown: dict[str, int] = {}  # how many sentences taken hold each word
     while True:  # 1. cover the question's words
         def gain(unit) -> float:
@@ -109,24 +105,23 @@ def select(passages: list[Passage], weights: dict[str, float], budget: int,
     for i in sorted(taken):  # 2. context beside what was taken, the sentence before first
         for j in sorted(taken[i]):
             for k in (j - 1, j + 1):
-                if 0 <= k < len(rows[i]) and k not in taken[i] and (i, k) in free:
+                if 0 <= k < len(rows[i]) and k not in taken[i]:
                     take((rows[i][k],))
     # 3. the rest of the passages shown, nearest what was taken first; with nothing shown, all in rank order
     for i in sorted(taken) or range(len(rows)):
         near = sorted(rows[i], key=lambda s: min((abs(s.at - j) for j in taken.get(i, ())), default=s.at))
         for s in near:
-            if (s.passage, s.at) in free:
-                take((s,))
+            take((s,))
     return {i: sorted(js) for i, js in taken.items()}
 
 
 def format_budgeted(passages: list[Passage], weights: dict[str, float], budget: int,
-                    texts: list[str] | None = None, exclude: dict[int, list[int]] | None = None) -> str:
+                    texts: list[str] | None = None) -> str:
     """The numbered passage blocks of a prompt within `budget` tokens (see `select`), in rank order; a
     passage with no sentence taken is left out. `texts`: the passages' texts with planted orders masked,
-    when the caller has them; `exclude`: sentences not to show again."""
+    when the caller has them."""
     texts = texts if texts is not None else [masked(p.chunk.text) for p in passages]
-    chosen = select(passages, weights, budget, texts, exclude)
+    chosen = select(passages, weights, budget, texts)
     blocks = []
     for i, (p, text) in enumerate(zip(passages, texts)):
         if i not in chosen:

@@ -298,8 +298,7 @@ def _bench_budget(args: argparse.Namespace) -> int:
 
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
     result = budget_bench(_settings(args), Path(args.shared) / "eval", Path(args.work) / "suite",
-                          budgets, suite.select(args.sets), args.sample, _log, _Bar(),
-                          looks=[x.strip() for x in args.looks.split(",")] if args.looks else ("",))
+                          budgets, suite.select(args.sets), args.sample, _log, _Bar())
     bench.save(result, Path(args.out))
     print(budget_table(result))
     print(f"saved {args.out}")
@@ -430,8 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draft: speculative configurations KIND:MATCH:MAX to compare with plain decoding")
     p.add_argument("--budgets", default="0,80,120,160,240", help="budget: prompt token budgets to compare "
                    "(0: the earlier per-passage cut, the before)")
-    p.add_argument("--looks", default="", help="budget: second-look ways to compare at each budget "
-                   "(conversation, fresh; default: the setting's)")
     p.add_argument("--sample", type=int, default=10, help="budget, typing: questions per suite set (0: all)")
     p.add_argument("--sets", default="all", help="budget, typing: suite sets (dev, dev_en, crud, rgb)")
     p.add_argument("--backends", default="llamacpp", help="answer: comma-separated, e.g. llamacpp,transformers")

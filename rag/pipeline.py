@@ -220,7 +220,7 @@ class Pipeline:
                     # refusal line to fall back on. What it says is checked like any answer.
                     yield Event("retry")
                     timings["retried"] = 1.0
-                    messages = self.prompts.second_look(query, passages, messages, raw)
+                    messages = self.prompts.second_look(query, passages)
                     raw = ""
                     for piece in self._generate(generator, query, passages[:2], max_tokens, messages):
                         raw += piece

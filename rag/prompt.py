@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from rag.asked import is_english, question_parts
-from rag.budget import format_budgeted, select
+from rag.budget import format_budgeted
 from rag.guard import masked
 from rag.types import Passage
 
@@ -112,28 +112,6 @@ def format_passages(passages: list[Passage], question: str = "", max_chars: int 
     return "\n\n".join(blocks)
 
 
-def unseen_passages(question: str, passages: list[Passage], shown_budget: int, budget: int, best: int = 2) -> str:
-    """The sentences of the `best` passages that a prompt within `shown_budget` tokens left out, within
-    `budget` tokens, numbered as there: what a second look adds to the conversation."""
-    texts = [masked(p.chunk.text) for p in passages]
-    weights = term_weights(question, texts)
-    shown = select(passages, weights, shown_budget, texts)
-    return format_budgeted(passages[:best], weights, budget, texts[:best], exclude=shown)
-
-
-def second_look_turn(question: str, said: str, more: str) -> list[dict[str, str]]:
-    """The turns that ask a refusal (or an answer without what was asked) again in the same conversation,
-    with `more` of the passages, so the prompt cache covers everything before them."""
-    if is_english(question):
-        ask = ("Look again: the passages may hold the answer."
-               + (f" More of the same passages:\n{more}\n\n" if more else " ")
-               + f"Answer from all the passages above, citing [n]: {question.strip()}")
-    else:
-        ask = ("再仔细看一遍资料，答案可能就在其中。" + (f"同一批资料的其余部分：\n{more}\n\n" if more else "")
-               + f"请根据以上全部资料回答，句末注明资料编号：{question.strip()}")
-    return [{"role": "assistant", "content": said}, {"role": "user", "content": ask}]
-
-
 _LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个项条种家类方面场]|有什么|都有|分别")
 
 
@@ -173,11 +151,10 @@ class Prompts:
 
     prompt_tokens: int
     passage_chars: int
-    second_look_way: str  # conversation | fresh
 
     @classmethod
     def of(cls, settings) -> Prompts:
-        return cls(settings.prompt_tokens, settings.passage_chars, settings.second_look)
+        return cls(settings.prompt_tokens, settings.passage_chars)
 
     def budgets(self, question: str) -> tuple[int, int]:
         """The first prompt's passage_chars and prompt_tokens for `question`."""
@@ -191,13 +168,9 @@ class Prompts:
         chars, budget = self.budgets(question)
         return build_messages(question, passages, chars, SYSTEM, budget)
 
-    def second_look(self, question: str, passages: list[Passage], messages: list[dict[str, str]],
-                    said: str) -> list[dict[str, str]]:
-        """The prompt of the second look after `said` (a refusal, or no fact of the kind asked). "conversation"
-        (with a budget): the first prompt and what the model said stay, so the cache covers them, and a turn
-        brings the best two passages' sentences the prompt left out, within the budget. "fresh": a new prompt
-        over the best two passages in full, within twice the budget, with no refusal line to fall back on."""
-        if self.second_look_way == "conversation" and self.prompt_tokens > 0:
-            more = unseen_passages(question, passages, self.budgets(question)[1], self.prompt_tokens)
-            return messages + second_look_turn(question, said, more)
+    def second_look(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
+        """The prompt of the second look after a refusal (or no fact of the kind asked): the best two passages
+        in full, within twice the budget, with no refusal line to fall back on. (Asked again in the first
+        conversation instead, with the sentences of the two that the prompt left out, the model said its
+        refusal again: see README, *Speed*.)"""
         return build_messages(question, passages[:2], 0, SECOND_LOOK, 2 * self.prompt_tokens)

@@ -50,9 +50,6 @@ class Settings:
     draft: str = "off"
     draft_match: int = 4
     draft_max: int = 8
-    # The second look after a refusal: conversation (the sentences of the best two passages the prompt left
-    # out, asked in the same conversation: the cache covers the rest) | fresh (a new prompt over the two in full)
-    second_look: str = "fresh"
     follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
     # The answer steps that are on (see rag/pipeline.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
@@ -121,8 +118,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     settings = Settings(**values)
     for name, allowed in (("rewrite", {"rules", "llm", "off"}), ("rerank", {"off", "coverage"}),
                           ("embed_dtype", {"auto", "float32", "bfloat16"}),
-                          ("draft", {"off", "ngram_simple", "ngram_map_k"}),
-                          ("second_look", {"conversation", "fresh"})):
+                          ("draft", {"off", "ngram_simple", "ngram_map_k"})):
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}; got {getattr(settings, name)!r}")
     parse_store(settings.store)

@@ -205,43 +205,16 @@ def test_a_part_left_out_is_asked_again(fake_pipeline, replies: list[str], asked
         assert again[-1]["role"] == "user" and "那组照片是谁拍的" in again[-1]["content"]
 
 
-@pytest.mark.parametrize("look", ["fresh", "conversation"])
-def test_the_second_look_then_asks_the_left_out_part_in_its_conversation(fake_pipeline, look: str) -> None:
+def test_the_second_look_offers_no_refusal_and_asks_the_left_out_part(fake_pipeline) -> None:
     from rag.prompt import SECOND_LOOK
 
-    refusal = "资料中没有找到这个问题的答案。"
-    pipe = fake_pipeline(reply=[refusal, "南岳衡山的雪后雾凇是12月13日出现的[1]。", "照片是曹正平、文兰拍摄的[1]。"],
-                         second_look=look)
+    pipe = fake_pipeline(reply=["资料中没有找到这个问题的答案。", "南岳衡山的雪后雾凇是12月13日出现的[1]。",
+                                "照片是曹正平、文兰拍摄的[1]。"])
     answer = pipe.ask(SNOW)
-    first, looked, again = pipe.generator.prompts
-    assert first[0]["content"] == SYSTEM and again[:len(looked)] == looked  # the part asked in the look's conversation
-    if look == "fresh":  # a new prompt that offers no refusal line
-        assert looked[0]["content"] == SECOND_LOOK and "没有找到" not in SECOND_LOOK
-    else:  # the first prompt and the refusal stay, so the cache covers them; a turn brings what it left out
-        assert looked[:len(first)] == first and looked[len(first)] == {"role": "assistant", "content": refusal}
-        assert looked[-1]["role"] == "user" and SNOW in looked[-1]["content"]
+    first, look, again = pipe.generator.prompts
+    assert first[0]["content"] == SYSTEM and look[0]["content"] == SECOND_LOOK
+    assert "没有找到" not in SECOND_LOOK and again[:len(look)] == look  # the part asked in the second look's conversation
     assert not answer.refused and "12月13日" in answer.text and "曹正平" in answer.text
-
-
-def test_the_conversation_look_shows_the_best_passages_sentences_the_prompt_left_out(fake_pipeline) -> None:
-    from rag.budget import select
-    from rag.chunk import sentence_spans
-    from rag.guard import masked
-    from rag.prompt import term_weights, unseen_passages
-
-    pipe = fake_pipeline("x")
-    question = "对接会签约采购金额是多少？"
-    passages = pipe.retrieve(question)
-    texts = [masked(p.chunk.text) for p in passages]
-    shown = select(passages, term_weights(question, texts), 120, texts)
-    more = unseen_passages(question, passages, 120, 200)
-    sentences = {i: [texts[i][a:b].strip() for a, b in sentence_spans(texts[i])] for i in range(2)}
-    unseen = [x for i in range(2) for j, x in enumerate(sentences[i]) if j not in shown.get(i, ()) and len(x) > 8]
-    seen = [x for i in range(2) for j, x in enumerate(sentences[i]) if j in shown.get(i, ()) and len(x) > 8]
-    assert unseen and any(x in more for x in unseen)
-    assert not any(x in more for x in seen)  # nothing shown twice
-    assert more.startswith("[1]") or more.startswith("[2]")  # numbered as in the prompt: citations still point right
-    assert f"[{passages[2].rank}]" not in more
 
 
 @pytest.mark.parametrize("replies,prompts,expected,unsupported", [
@@ -487,11 +460,10 @@ class _RefusesFirst:
         yield "资料中没有找到这个问题的答案。" if len(self.prompts) == 1 else "总签约采购金额约3亿元[1]。"
 
 
-@pytest.mark.parametrize("retry,look", [(True, "fresh"), (True, "conversation"), (False, "fresh")])
-def test_a_refusal_gets_one_more_look_at_the_full_passages(seeds_copy: Path, tmp_path: Path, retry: bool,
-                                                           look: str) -> None:
+@pytest.mark.parametrize("retry", [True, False])
+def test_a_refusal_gets_one_more_look_at_the_full_passages(seeds_copy: Path, tmp_path: Path, retry: bool) -> None:
     s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
-                 steps=STEPS_ON if retry else STEPS_OFF_RETRY, second_look=look)
+                 steps=STEPS_ON if retry else STEPS_OFF_RETRY)
     gen = _RefusesFirst()
     pipe = Pipeline(s, HashingEmbedder(), gen)
     pipe.ensure_index()
@@ -499,10 +471,7 @@ def test_a_refusal_gets_one_more_look_at_the_full_passages(seeds_copy: Path, tmp
     answer = events[-1].answer
     if retry:
         assert [e.kind for e in events].count("retry") == 1 and len(gen.prompts) == 2
-        if look == "fresh":
-            assert "[3]" not in gen.prompts[1] and len(gen.prompts[1]) > len(gen.prompts[0]) / 2  # two whole passages
-        else:  # asked again in the conversation, with what the prompt left out of the best two
-            assert "再仔细看一遍资料" in gen.prompts[1] and "[3]" not in gen.prompts[1]
+        assert "[3]" not in gen.prompts[1] and len(gen.prompts[1]) > len(gen.prompts[0]) / 2  # two whole passages
         assert "3亿元" in answer.text and answer.citations and answer.timings.get("retried") == 1.0
     else:
         assert "retry" not in [e.kind for e in events] and answer.refused and len(gen.prompts) == 1
