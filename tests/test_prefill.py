@@ -79,19 +79,14 @@ def _post_while_filling(fake_pipeline, first: str, then: str):
     return gen, prefiller
 
 
-def test_typing_on_does_not_stop_the_round_under_way_and_the_next_round_fills_the_newest_text(fake_pipeline):
-    gen, prefiller = _post_while_filling(fake_pipeline, "对接会签约采购", "对接会签约采购金额是多少")
-    older, newer = (m[1]["content"] for m in gen.filled if "问题：" in m[1]["content"] and m[1]["content"].endswith(
-        ("采购", "是多少")))  # the last piece of each round
-    assert older.endswith("问题：对接会签约采购") and newer.endswith("问题：对接会签约采购金额是多少")
-    assert prefiller.filled("s", "对接会签约采购金额是多少")
-
-
-def test_an_edit_that_is_not_typing_on_stops_the_round_at_its_next_piece(fake_pipeline):
-    gen, prefiller = _post_while_filling(fake_pipeline, "对接会签约采购金额", "湖南日报的消费帮扶")
-    assert not any(m[1]["content"].endswith("问题：对接会签约采购金额") for m in gen.filled)
-    assert gen.filled[-1][1]["content"].endswith("问题：湖南日报的消费帮扶")
-    assert prefiller.filled("s", "湖南日报的消费帮扶")
+@pytest.mark.parametrize("then", ["对接会签约采购金额是多少", "湖南日报的消费帮扶"])
+def test_newer_text_takes_over_at_the_next_piece_and_its_round_fills_it(fake_pipeline, then: str):
+    """Typed further or edited, the newest text's prompt is what the question will have: the older round
+    gives way (what it filled stays in the cache for the common start)."""
+    gen, prefiller = _post_while_filling(fake_pipeline, "对接会签约采购", then)
+    assert not any(m[1]["content"].endswith("问题：对接会签约采购") for m in gen.filled)
+    assert gen.filled[-1][1]["content"].endswith("问题：" + then)
+    assert prefiller.filled("s", then) and not prefiller.filled("s", "对接会签约采购")
 
 
 def test_prefilling_never_starts_while_an_answer_is_generated_or_waiting(fake_pipeline):
