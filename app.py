@@ -145,7 +145,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 else:
                     answer = event.answer
                     measure_prefill()
-                    prefiller.forget()
+                    prefiller.forget(_session(request) or "-")
                     history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer, lang, turn)}
                     turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
                     mine = ui.sources_html(answer, articles=articles, lang=lang, turn=turn)

@@ -59,10 +59,14 @@ class Prefiller:
         with self._cond:
             return bool(text.strip()) and self._filled == (key, text.strip())
 
-    def forget(self) -> None:
-        """An answer went through the model: the cache holds its prompt now, and what was typed is sent."""
+    def forget(self, key: str = "") -> None:
+        """An answer (of session `key`) went through the model: the cache holds its prompt now, and what that
+        session typed is sent. Another session's text still waits to be filled."""
         with self._cond:
-            self._filled = self._wanted = None
+            self._filled = None
+            if self._wanted is not None and (not key or self._wanted.key == key):
+                self._wanted = None
+            self._cond.notify_all()
 
     def post(self, text: str, key: str, top_k: int | None = None, mode: str = "hybrid",
              history: Sequence[Turn] = (), extractive: bool = False) -> str:

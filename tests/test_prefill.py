@@ -61,8 +61,23 @@ def test_the_worker_fills_the_newest_text_posted_and_the_slot_holds_one_prompt(f
     assert not prefiller.filled("s1", "对接会签约采购金额")
     assert prefiller.post("", "s2") == "skipped"  # the box emptied as the question is sent: the cache still holds it
     assert prefiller.filled("s2", "对接会签约采购金额是多少")
-    prefiller.forget()  # an answer went through the model
+    prefiller.forget("s2")  # an answer went through the model
     assert not prefiller.filled("s2", "对接会签约采购金额是多少")
+
+
+def test_another_sessions_answer_leaves_the_text_being_typed_to_be_filled(fake_pipeline):
+    gen = PrefillingGenerator()
+    pipe = _pipe(fake_pipeline, gen)
+    prefiller = Prefiller(pipe)
+    pipe.line.join("b")
+    list(pipe.line.wait_turn("b"))  # session b's answer holds the model while a types
+    prefiller.post("对接会签约采购金额", "a")
+    assert not prefiller.settle(0.5)
+    prefiller.forget("b")
+    pipe.line.leave("b", True)
+    assert prefiller.settle(5) and prefiller.filled("a", "对接会签约采购金额")
+    prefiller.forget("a")  # a's own question went through: the cache holds its answer's prompt now
+    assert not prefiller.filled("a", "对接会签约采购金额") and prefiller.settle(1)
 
 
 def _post_while_filling(fake_pipeline, first: str, then: str):
