@@ -179,6 +179,11 @@ def _eval_suite(args: argparse.Namespace) -> int:
 
     sets = suite.select(args.sets)
     out = Path(args.out or "bench/suite.json")
+    if args.rescore and args.ablate:
+        steps = [x.strip() for x in args.ablate.split(",") if x.strip()]
+        print(suite.ablation_table(suite.ablate_suite(Path(args.suite), Path(args.work), _settings(args), steps,
+                                                      sets, label=args.rescore)))
+        return 0
     if args.rescore:
         result = suite.rescore_suite(Path(args.suite), Path(args.work), sets, label=args.rescore,
                                      settings=_settings(args) if args.without or args.recheck else None)
@@ -417,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rescore", metavar="LABEL", help="suite: score the answers saved by the run whose --out was "
                                                         "LABEL.json again, loading no model")
     p.add_argument("--without", default="", help="suite: answer steps to switch off, comma-separated (an ablation)")
+    p.add_argument("--ablate", default="", help="with --rescore: checking steps, comma-separated, each switched the "
+                                                 "other way on the saved answers: how many answers each changes")
     p.add_argument("--recheck", action="store_true", help="with --rescore: check what the model said again with "
                                                           "the answer steps on now (less --without)")
     p.set_defaults(func=cmd_eval)

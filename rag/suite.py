@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import InputError
-from rag.evaluate import load_items, run_items, summarise
+from rag.evaluate import load_items, rescore, run_items, summarise
 from rag.settings import Settings
 
 Log = Callable[[str], None]
@@ -134,7 +134,6 @@ def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, 
     loaded: for a change to scoring, or a set answered in a run of its own. Recall@k is then judged on each
     answer's own passages. With `settings`, what the model said is checked again with the answer steps those
     settings switch on: the share of a checking step (an ablation of it), for the same model output."""
-    from rag.evaluate import rescore
 
     folder, work = Path(folder), Path(work)
     answers = work / f"answers-{label}"
@@ -151,6 +150,75 @@ def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, 
         rows += _rows(qs, qs.embedder or (settings.embedder if settings is not None else Settings().embedder), records)
     rows.append({"set": "all", "embedder": "", **summarise(everything)})
     return {"backend": "", "sample": 0, "rescored": True, "rows": rows}
+
+
+def _right(record: dict) -> bool:
+    """A correct answer, or a refusal of a question the pages do not answer."""
+    return bool(record["correct"]) if record["answerable"] else bool(record["refused"])
+
+
+def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets: Sequence[QuestionSet] = SETS,
+                 label: str = "suite", make_embedder=None) -> list[dict]:
+    """For each checking step: what the saved answers of run `label` become, checked again with that step
+    switched the other way (off when the settings have it on, on when off), against all of them checked
+    again as the settings are. One row a step: answers that change, right -> wrong, wrong -> right, and
+    the sets whose figures move."""
+    from rag.factory import embedder_for
+    from rag.pipeline import STEPS, steps_of
+
+    on = steps_of(settings.steps)
+    embedders: dict[str, object] = {}  # one of each for all the checks
+
+    def embedder(s):
+        if s.embedder not in embedders:
+            embedders[s.embedder] = (make_embedder or embedder_for)(s)
+        return embedders[s.embedder]
+
+    unknown = [x for x in steps if x not in STEPS]
+    if unknown:
+        raise InputError(f"unknown answer step(s): {', '.join(unknown)}; known: {', '.join(STEPS)}")
+
+    def checked(step_set: frozenset[str]) -> dict:
+        varied = settings.replace(steps=",".join(sorted(step_set)))
+        result, records = {}, {}
+        for qs in sets:
+            saved = Path(work) / f"answers-{label}" / f"{qs.name}.jsonl"
+            if not saved.is_file():
+                raise InputError(f"no saved answers for {qs.name} in {saved.parent}")
+            got = rescore(load_items(Path(folder) / qs.questions), saved,
+                          _checker(varied, qs, Path(folder), Path(work), embedder))
+            result[qs.name] = summarise(got)
+            records.update({(qs.name, r["id"]): r for r in got})
+        return {"rows": result, "records": records}
+
+    base = checked(on)
+    rows = []
+    for step in steps:
+        other = checked(on - {step} if step in on else on | {step})
+        flips = [(k, _right(base["records"][k]), _right(r)) for k, r in other["records"].items()]
+        moved = []
+        for name, row in other["rows"].items():
+            was = base["rows"][name]
+            for key, what in (("answer_accuracy", "accuracy"), ("refusal_accuracy", "correct refusals"),
+                              ("false_refusal_rate", "false refusals")):
+                if row[key] != was[key]:
+                    moved.append(f"{name} {what} {_f(was[key])} → {_f(row[key])}")
+        rows.append({"step": step, "switched": "off" if step in on else "on",
+                     "changed": sum(base["records"][k]["refused"] != r["refused"]
+                                    or base["records"][k]["correct"] != r["correct"]
+                                    for k, r in other["records"].items()),
+                     "right_to_wrong": sum(a and not b for _, a, b in flips),
+                     "wrong_to_right": sum(b and not a for _, a, b in flips), "moved": moved})
+    return rows
+
+
+def ablation_table(rows: list[dict]) -> str:
+    head = "| step | switched | answers that change | right → wrong | wrong → right | what moves |"
+    lines = [head, "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| `{r['step']}` | {r['switched']} | {r['changed']} | {r['right_to_wrong']} | "
+                     f"{r['wrong_to_right']} | {'; '.join(r['moved']) or 'nothing'} |")
+    return "\n".join(lines)
 
 
 def _checker(settings, qs: QuestionSet, folder: Path, work: Path, make_embedder=None):
@@ -203,4 +271,4 @@ def save(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["SETS", "QuestionSet", "corpus_folder", "rescore_suite", "run_suite", "sample", "save", "select", "table"]
+__all__ = ["SETS", "QuestionSet", "ablate_suite", "ablation_table", "corpus_folder", "rescore_suite", "run_suite", "sample", "save", "select", "table"]

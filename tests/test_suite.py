@@ -152,3 +152,29 @@ def test_the_budget_bench_counts_the_answers_that_took_a_second_look_and_their_w
     row = result["rows"][0]
     assert row["answer_accuracy"] == 1.0 and row["looked_again"] == 2 and row["looked_again_ms_p50"] is not None
     assert "| 2: " in budget_table(result)
+
+
+def test_the_ablation_counts_what_each_checking_step_changes_on_the_same_model_output(fake_pipeline,
+                                                                                      tmp_path: Path) -> None:
+    """The model gives the topic of the ratio but not the ratio: with kind_check on, that is a refusal (right
+    for the question the pages do not answer, wrong for the one they do); off, it stands."""
+    base = fake_pipeline("新增企业的税收，双方按一定比例分成[1]。", steps="kind_check")
+    folder = tmp_path / "eval"
+    _write(folder / "q.jsonl", [
+        {"id": "a", "question": "飞地新增企业的税收，双方具体按几比几分成？", "answers": ["比例分成"], "answerable": True},
+        {"id": "b", "question": "飞地新增企业的税收按几比几分成，哪年开始？", "answers": [], "answerable": False}])
+    (folder / "pages").mkdir()
+    for page in SEEDS.iterdir():
+        (folder / "pages" / page.name).write_bytes(page.read_bytes())
+    sets = (QuestionSet("pages", "q.jsonl", "pages"),)
+    suite.run_suite(base.settings, folder, tmp_path / "work", sets, log=lambda line: None, label="r", base=base)
+    rows = suite.ablate_suite(folder, tmp_path / "work", base.settings, ["kind_check", "scope_check"], sets,
+                              label="r", make_embedder=lambda s: HashingEmbedder())
+    kind, scope = rows
+    assert kind["switched"] == "off" and kind["changed"] == 2
+    assert kind["right_to_wrong"] == 1 and kind["wrong_to_right"] == 1 and kind["moved"]
+    assert scope["switched"] == "on" and scope["changed"] == 0 and scope["moved"] == []
+    table = suite.ablation_table(rows)
+    assert "| `kind_check` | off | 2 | 1 | 1 |" in table and "| `scope_check` | on | 0 | 0 | 0 | nothing |" in table
+    with pytest.raises(InputError, match="unknown answer step"):
+        suite.ablate_suite(folder, tmp_path / "work", base.settings, ["no_such_step"], sets, label="r")
