@@ -71,7 +71,7 @@ def support(claim: str, span: str, question: str = "") -> float:
         return 0.0
     if not _numbers_paired(claim, span, question):
         return 0.0
-    if any(name not in span for name in names(claim) - names(question) if name not in question):
+    if any(not _named_in(name, claim, span) for name in names(claim) - names(question) if name not in question):
         return 0.0  # a place, person or organisation the claim brings in must be named by its source
     grams = _bigrams(claim)
     asked = grams & _bigrams(question)
@@ -91,6 +91,17 @@ def support(claim: str, span: str, question: str = "") -> float:
     return share if share == 1.0 or len(grams) > 3 else share / 2
 
 
+def _named_in(name: str, claim: str, span: str) -> bool:
+    """Whether `span` names `name`, a name found in `claim`. A "name" that jieba's dictionary makes of a joining
+    character and the first character of the next word ("产业飞地和科创飞地" gives 和科) is no name the claim
+    brings in when the claim there copies the span: its characters after the first begin a stretch of three
+    or more that stands in the span as written ("科创飞地")."""
+    if name in span:
+        return True
+    at = claim.find(name)
+    return at >= 0 and claim[at + 1:at + 4] in span and len(claim[at + 1:at + 4]) == 3 and len(name) == 2
+
+
 def _context(clause: str) -> set[str]:
     """A clause's character bigrams that hold no digit: what it says about its numbers."""
     return {g for g in _bigrams(clause) if not any(ch.isdigit() for ch in g)}
@@ -104,7 +115,10 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
     from the question) fails when a span clause holding another number shares clearly more of the
     claim clause's wording than the best span clause holding that number.
     """
-    span_clauses = [(_context(c), ns) for c in CLAUSE.split(span) if (ns := _numbers(c))]
+    clauses = CLAUSE.split(span)
+    # a clause of figures alone ("2022年1月3日，铁路部门开始发售……") says what they measure in the clause after it
+    span_clauses = [(_context(c) or _context(c + "".join(clauses[i + 1:i + 2])), ns, {m: _unit(c, m) for m in ns})
+                    for i, c in enumerate(clauses) if (ns := _numbers(c))]
     if len(span_clauses) < 2:
         return True
     for clause in CLAUSE.split(claim):
@@ -113,8 +127,12 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
             continue
         ctx = _context(clause)
         for n in wanted:
-            mine = [c for c, ns in span_clauses if n in ns]
-            others = [c for c, ns in span_clauses if n not in ns]
+            mine = [c for c, ns, _ in span_clauses if n in ns]
+            # a competing clause holds a figure of the same unit that the claim does not state ("14家" against
+            # "7家"); "15天" competes with no "1月3日", nor does a figure the claim restates ("2022年")
+            unit = _unit(clause, n)
+            others = [c for c, ns, units in span_clauses if n not in ns
+                      and any(unit in ("", units.get(m, "")) for m in ns - _numbers(claim))]
             # What stands right before the number says what it measures: "…同比增长5%" is paired by its
             # "同比增长" with the span's "同比增长5%", though the claim's subject ("地区生产总值") comes from
             # the clause before, which holds another figure.
@@ -126,6 +144,12 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
             if other >= own + 2:
                 return False
     return True
+
+
+def _unit(text: str, number: str) -> str:
+    """The character right after the first place `number` stands in `text` ("家" of "14家"), "" for none."""
+    m = re.search(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", text)
+    return text[m.end()] if m and m.end() < len(text) else ""
 
 
 def _before(clause: str, number: str, chars: int = 4) -> str:

@@ -114,6 +114,9 @@ SPAN_LISTED = "湖南有A股上市企业150家，在审及境外上市待备案�
     ("在审及境外上市待备案的企业有14家", SPAN_LISTED, True),
     ("在审及境外上市待备案的企业有7家", SPAN_LISTED, False),  # 7 is the next clause's figure
     ("全省地区生产总值同比增长5.4%", SPAN_GDP, False),  # 5.4 is the 万亿元 figure; no clause holds 5.4%
+    # a clause of figures alone says what they measure in the clause after it; "10天" is no rival of "6月2日"
+    ("龙舟赛门票于2025年6月2日开售", "按照提前10天售票的安排，6月2日，组委会开始发售2025年龙舟赛门票。", True),
+    ("龙舟赛报名截止到6月2日", "报名截止到5月20日，6月2日开赛。", False),  # 6月2日 is the start, not the deadline
 ])
 def test_numbers_paired(claim: str, span: str, paired: bool) -> None:
     assert _numbers_paired(claim, span) is paired
@@ -128,6 +131,15 @@ SPAN_FLIGHT = "MU5735航班坠毁，机上共有132人，其中旅客123人、�
 ])
 def test_identifiers_must_stand_in_the_span(claim: str, supported: bool) -> None:
     assert (support(claim, SPAN_FLIGHT) >= 0.5) is supported
+
+
+@pytest.mark.parametrize(("claim", "span", "supported"), [
+    ("研发平台和科创中心已建成", "研发平台、科创中心已建成", True),  # jieba's 和科 is the claim copying 科创中心
+    ("平台由华为建设", "平台由本地企业建设", False),  # a name the source does not give
+])
+def test_a_name_must_stand_in_the_span_unless_it_is_a_joining_word_glued_to_the_next(claim: str, span: str,
+                                                                                       supported: bool) -> None:
+    assert (support(claim, span) >= 0.5) is supported
 
 
 def test_identifiers() -> None:
