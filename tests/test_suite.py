@@ -19,6 +19,16 @@ def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
+def _one_set(tmp_path: Path, items: list[dict]) -> tuple[Path, tuple]:
+    """A suite folder of one set, `items` over the seed pages."""
+    folder = tmp_path / "eval"
+    _write(folder / "q.jsonl", items)
+    (folder / "pages").mkdir()
+    for page in SEEDS.iterdir():
+        (folder / "pages" / page.name).write_bytes(page.read_bytes())
+    return folder, (QuestionSet("pages", "q.jsonl", "pages"),)
+
+
 @pytest.mark.parametrize(("n", "expected"), [(0, list(range(10))), (10, list(range(10))), (20, list(range(10))),
                                              (5, [0, 2, 4, 6, 8]), (3, [0, 3, 6])])
 def test_sample_spreads_over_the_file(n: int, expected: list[int]) -> None:
@@ -77,15 +87,10 @@ def test_saved_answers_are_scored_again_the_same(fake_pipeline, tmp_path: Path) 
     from rag.evaluate import answer_from_json, answer_to_json, load_items
 
     base = fake_pipeline("总签约采购金额约3亿元[1]。")
-    folder = tmp_path / "eval"
-    _write(folder / "q.jsonl", [
+    folder, sets = _one_set(tmp_path, [
         {"id": "a", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "answerable": True,
          "evidence": ["总签约采购金额约3亿元"]},
         {"id": "b", "question": "下一届对接会在哪里办？", "answers": [], "answerable": False}])
-    (folder / "pages").mkdir()
-    for page in SEEDS.iterdir():
-        (folder / "pages" / page.name).write_bytes(page.read_bytes())
-    sets = (QuestionSet("pages", "q.jsonl", "pages"),)
     ran = suite.run_suite(base.settings, folder, tmp_path / "work", sets, log=lambda line: None, label="r", base=base)
     again = suite.rescore_suite(folder, tmp_path / "work", sets, label="r")
     keys = ("answer_accuracy", "refusal_accuracy", "false_refusal_rate", "citation_precision", "citation_recall")
@@ -105,14 +110,9 @@ def test_the_budget_bench_answers_the_same_questions_per_budget_side_by_side(fak
     from rag.bench_budget import budget_bench, budget_table
 
     base = fake_pipeline("总签约采购金额约3亿元[1]。")
-    folder = tmp_path / "eval"
-    _write(folder / "q.jsonl", [
+    folder, sets = _one_set(tmp_path, [
         {"id": "a", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "answerable": True},
         {"id": "b", "question": "下一届对接会在哪里办？", "answers": [], "answerable": False}])
-    (folder / "pages").mkdir()
-    for page in SEEDS.iterdir():
-        (folder / "pages" / page.name).write_bytes(page.read_bytes())
-    sets = (QuestionSet("pages", "q.jsonl", "pages"),)
     result = budget_bench(base.settings, folder, tmp_path / "work", [0, 60], sets, 0, log=lambda line: None,
                           base=base)
     assert [r["budget"] for r in result["rows"]] == [0, 60] and result["rows"][1]["sets"]["pages"] == 1.0
@@ -140,14 +140,9 @@ def test_the_budget_bench_counts_the_answers_that_took_a_second_look_and_their_w
 
     base = fake_pipeline("x")
     base.generator = RefusesFirst("x")
-    folder = tmp_path / "eval"
-    _write(folder / "q.jsonl", [
+    folder, sets = _one_set(tmp_path, [
         {"id": "a", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "answerable": True},
         {"id": "b", "question": "下一届对接会在哪里办？", "answers": [], "answerable": False}])
-    (folder / "pages").mkdir()
-    for page in SEEDS.iterdir():
-        (folder / "pages" / page.name).write_bytes(page.read_bytes())
-    sets = (QuestionSet("pages", "q.jsonl", "pages"),)
     result = budget_bench(base.settings, folder, tmp_path / "work", [300], sets, 0, log=lambda line: None, base=base)
     row = result["rows"][0]
     assert row["answer_accuracy"] == 1.0 and row["looked_again"] == 2 and row["looked_again_ms_p50"] is not None
@@ -159,14 +154,9 @@ def test_the_ablation_counts_what_each_checking_step_changes_on_the_same_model_o
     """The model gives the topic of the ratio but not the ratio: with kind_check on, that is a refusal (right
     for the question the pages do not answer, wrong for the one they do); off, it stands."""
     base = fake_pipeline("新增企业的税收，双方按一定比例分成[1]。", steps="kind_check")
-    folder = tmp_path / "eval"
-    _write(folder / "q.jsonl", [
+    folder, sets = _one_set(tmp_path, [
         {"id": "a", "question": "飞地新增企业的税收，双方具体按几比几分成？", "answers": ["比例分成"], "answerable": True},
         {"id": "b", "question": "飞地新增企业的税收按几比几分成，哪年开始？", "answers": [], "answerable": False}])
-    (folder / "pages").mkdir()
-    for page in SEEDS.iterdir():
-        (folder / "pages" / page.name).write_bytes(page.read_bytes())
-    sets = (QuestionSet("pages", "q.jsonl", "pages"),)
     suite.run_suite(base.settings, folder, tmp_path / "work", sets, log=lambda line: None, label="r", base=base)
     rows = suite.ablate_suite(folder, tmp_path / "work", base.settings, ["kind_check", "scope_check"], sets,
                               label="r", make_embedder=lambda s: HashingEmbedder())
