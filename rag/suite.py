@@ -201,7 +201,7 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
             was = base["rows"][name]
             for key, what in (("answer_accuracy", "accuracy"), ("refusal_accuracy", "correct refusals"),
                               ("false_refusal_rate", "false refusals")):
-                if row[key] != was[key]:
+                if _f(row[key]) != _f(was[key]):  # as the tables show them
                     moved.append(f"{name} {what} {_f(was[key])} → {_f(row[key])}")
         rows.append({"step": step, "switched": "off" if step in on else "on",
                      "changed": sum(base["records"][k]["refused"] != r["refused"]
