@@ -96,7 +96,7 @@ def followup_bench(index: Index, embedder: Embedder, items: list[dict]) -> dict:
     for item in items:
         rw = rule_rewrite(item["question"], [Turn(q) for q in item["history"]])
         rows.append((item, rw))
-        queries.prepare([item["question"], rw.question])
+        queries.prepare([item["question"], rw.question] + item["history"][-1:])
     retriever = HybridRetriever(index, queries, candidates=20)
     scored = [(item, rw) for item, rw in rows if item.get("evidence")]
 
@@ -105,8 +105,23 @@ def followup_bench(index: Index, embedder: Embedder, items: list[dict]) -> dict:
                 for item, rw in scored]
         return round(sum(h is not None for h in hits) / len(hits), 3) if hits else 0.0
 
+    from rag.budget import estimate_tokens
+    from rag.prompt import Prompts
+
+    prompts = Prompts(300, 120)  # the default budget
+
+    def left_to_fill(previous: str, rewritten: str) -> int:
+        """Tokens of the follow-up's prompt beyond what it shares with the previous question's, which the
+        model's cache holds: what the follow-up's first token waits for."""
+        before = prompts.first(previous, retriever.search(previous, 4))[1]["content"]
+        after = prompts.first(rewritten, retriever.search(rewritten, 4))[1]["content"]
+        n = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), min(len(before), len(after)))
+        return estimate_tokens(after[n:])
+
+    left = [left_to_fill(item["history"][-1], rw.question) for item, rw in rows if item["history"]]
     return {
         "items": len(items),
+        "prompt_tokens_left_p50": statistics.median(left) if left else None,
         "rewrite_names_the_topic": round(sum(all(e.lower() in rw.question.lower() for e in item["expect"])
                                              for item, rw in rows) / len(rows), 3),
         "methods": {m: sum(rw.method == m for _, rw in rows) for m in ("swap", "context", "none")},
@@ -284,7 +299,8 @@ def table(result: dict) -> str:
             lines.append(f"  follow-ups ({f['items']}): rewrite names the topic {f['rewrite_names_the_topic']:.2f} "
                          f"{f['methods']}; recall@1 bare {f['recall@1_bare_follow_up']:.2f} -> rewritten "
                          f"{f['recall@1_rewritten']:.2f}, recall@5 {f['recall@5_bare_follow_up']:.2f} -> "
-                         f"{f['recall@5_rewritten']:.2f}")
+                         f"{f['recall@5_rewritten']:.2f}; prompt tokens beyond the previous question's "
+                         f"p50 {f.get('prompt_tokens_left_p50')}")
     syn = result.get("synthetic")
     if syn:
         lines.append(f"synthetic: {syn['chunks']} chunks, dim {syn['dim']} ({syn.get('vectors', 'random unit vectors')}); "

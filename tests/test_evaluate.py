@@ -81,3 +81,18 @@ def test_recall_is_judged_only_where_the_item_says_where_its_answer_stands(fake_
     items = [{"id": "x", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "answerable": True}]
     result = evaluate(items, pipe.ask)
     assert result["answer_accuracy"] == 1.0 and result["recall"]["@5"] is None and result["mrr"] is None
+
+
+def test_the_follow_up_bench_says_how_much_of_a_follow_ups_prompt_the_previous_one_covers(fake_pipeline) -> None:
+    from rag.bench import followup_bench
+
+    pipe = fake_pipeline("x")
+    items = [{"id": "f1", "history": ["对接会签约采购金额是多少？"], "question": "签约单位有多少家呢？",
+              "expect": ["对接会"], "evidence": []},
+             {"id": "f2", "history": ["湖南现在大概有多少家电机企业？"], "question": "总产值呢？",
+              "expect": ["电机", "总产值"], "evidence": ["全省拥有电机企业近500家"]}]
+    result = followup_bench(pipe.index, pipe.embedder, items)
+    full = pipe.prompts.first("湖南现在大概有多少家电机企业？总产值呢？", pipe.retrieve("湖南现在大概有多少家电机企业？"))
+    assert result["items"] == 2 and result["rewrite_names_the_topic"] == 1.0
+    # the rule rewrite carries the previous question along, so its passages and their sentences mostly stay
+    assert 0 < result["prompt_tokens_left_p50"] < len(full[1]["content"])
