@@ -8,6 +8,10 @@ from dataclasses import dataclass
 MARKER = re.compile(r"[\[【]\s*(-?\d+(?:\s*[,，、]\s*-?\d+)*)\s*[\]】]")
 _CLAIM_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
 CONTENT = re.compile(r"[\w\u4e00-\u9fff]")  # a character that carries content (not punctuation or space)
+# Talk about the sources, which states no fact and is no part of a claim: "根据资料[1]和[2]，" at the start (its
+# markers already taken out), "资料中提到的" inside ("吴京是资料中提到的……演员"). Examples in tests/test_rules.py.
+SOURCE_TALK = re.compile(r"^(?:根据|据|从)(?:以上|上述)?资料(?:和|与|及|、|中)*(?:显示|所述|可知|来看)?[，,:：]\s*"
+                         r"|资料中(?:提到|所说|所述|给出)的")
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ def split_claims(answer: str) -> list[Claim]:
             continue
         cited = tuple(int(n) for m in MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
                       if n.strip() and not n.strip().startswith("-"))
-        text = MARKER.sub("", raw).strip()
+        text = SOURCE_TALK.sub("", MARKER.sub("", raw).strip()).strip()
         if len(CONTENT.findall(text)) >= 2:
             claims.append(Claim(text, tuple(dict.fromkeys(cited))))
         elif claims and cited:  # a marker left alone after the sentence end belongs to the sentence before
@@ -47,4 +51,4 @@ def split_clauses(text: str) -> list[str]:
 
 
 
-__all__ = ["CLAUSE", "CONTENT", "MARKER", "Claim", "split_claims", "split_clauses"]
+__all__ = ["CLAUSE", "CONTENT", "MARKER", "SOURCE_TALK", "Claim", "split_claims", "split_clauses"]

@@ -225,3 +225,16 @@ def test_a_question_is_analysed_once_into_parts_kinds_and_scope() -> None:
     assert len(q.scopes) == 2 and q.parts[1].scopes == ()  # the year and the holiday; the second part says neither
     assert analyse("2023年五一假期全国出游多少人次？收入是多少？") is q  # analysed once
     assert analyse("Who chaired the meeting?").english
+
+
+@pytest.mark.parametrize(("answer", "claim"), [
+    ("根据资料[1]和[2]，龙舟赛共有40支队伍参赛。", "龙舟赛共有40支队伍参赛。"),  # talk about the sources goes
+    ("据上述资料显示，新馆12月开放[1]。", "新馆12月开放。"),
+    ("首位获奖者是资料中提到的张明[2]。", "首位获奖者是张明。"),
+    ("档案馆收集了一批资料，供市民查阅[1]。", "档案馆收集了一批资料，供市民查阅。"),  # 资料 as what the claim is about
+    ("根据规划，新区明年建成[1]。", "根据规划，新区明年建成。"),
+])
+def test_talk_about_the_sources_is_no_part_of_a_claim(answer: str, claim: str) -> None:
+    from rag.claims import split_claims
+
+    assert [c.text for c in split_claims(answer)] == [claim]
