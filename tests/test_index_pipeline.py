@@ -260,14 +260,19 @@ def test_no_part_is_asked_again_when_turned_off(fake_pipeline) -> None:
 
 
 @pytest.mark.parametrize("cut", [{"prompt_tokens": 0, "passage_chars": 60}, {"prompt_tokens": 100}])
-def test_a_list_question_reads_twice_as_much_of_each_passage(fake_pipeline, cut) -> None:
+def test_a_list_question_reads_twice_as_much_of_each_passage_under_the_earlier_cut_only(fake_pipeline, cut) -> None:
+    from rag.budget import estimate_tokens
+
     pipe = fake_pipeline(reply="工程机械零部件、先进储能材料、半导体材料加工等领域[1]。", **cut)
     pipe.ask("益阳企业融入湘江新区产业链时，重点在哪些领域搞协作配套？")
     pipe.ask("益阳企业融入湘江新区产业链时，重点在这个领域搞协作配套吗？")
     listing, single = (m[-1]["content"] for m in pipe.generator.prompts)
     assert listing.endswith("（资料列出的各项都要写全。）")
     passages = [text.split("\n\n问题：")[0] for text in (listing, single)]
-    assert len(passages[0]) > len(passages[1]) * 1.3, passages
+    if cut["prompt_tokens"]:  # the same budget: the list question fills no more tokens before its first word
+        assert estimate_tokens(passages[0]) <= cut["prompt_tokens"] + 10 >= estimate_tokens(passages[1])
+    else:
+        assert len(passages[0]) > len(passages[1]) * 1.3, passages
 
 
 def test_english_question_gets_english_refusal(fake_pipeline) -> None:
