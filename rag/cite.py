@@ -99,7 +99,8 @@ def _named_in(name: str, claim: str, span: str) -> bool:
     if name in span:
         return True
     at = claim.find(name)
-    return at >= 0 and claim[at + 1:at + 4] in span and len(claim[at + 1:at + 4]) == 3 and len(name) == 2
+    tail = claim[at + 1:at + 4] if at >= 0 else ""
+    return len(name) == 2 and len(tail) == 3 and tail in span
 
 
 def _context(clause: str) -> set[str]:

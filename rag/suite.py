@@ -134,7 +134,6 @@ def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, 
     loaded: for a change to scoring, or a set answered in a run of its own. Recall@k is then judged on each
     answer's own passages. With `settings`, what the model said is checked again with the answer steps those
     settings switch on: the share of a checking step (an ablation of it), for the same model output."""
-
     folder, work = Path(folder), Path(work)
     answers = work / f"answers-{label}"
     rows, everything = [], []
@@ -166,6 +165,9 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
     from rag.factory import embedder_for
     from rag.pipeline import STEPS, steps_of
 
+    unknown = [x for x in steps if x not in STEPS]
+    if unknown:
+        raise InputError(f"unknown answer step(s): {', '.join(unknown)}; known: {', '.join(STEPS)}")
     on = steps_of(settings.steps)
     embedders: dict[str, object] = {}  # one of each for all the checks
 
@@ -174,42 +176,41 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
             embedders[s.embedder] = (make_embedder or embedder_for)(s)
         return embedders[s.embedder]
 
-    unknown = [x for x in steps if x not in STEPS]
-    if unknown:
-        raise InputError(f"unknown answer step(s): {', '.join(unknown)}; known: {', '.join(STEPS)}")
-
-    def checked(step_set: frozenset[str]) -> dict:
-        varied = settings.replace(steps=",".join(sorted(step_set)))
-        result, records = {}, {}
-        for qs in sets:
-            saved = Path(work) / f"answers-{label}" / f"{qs.name}.jsonl"
-            if not saved.is_file():
-                raise InputError(f"no saved answers for {qs.name} in {saved.parent}")
-            got = rescore(load_items(Path(folder) / qs.questions), saved,
-                          _checker(varied, qs, Path(folder), Path(work), embedder))
-            result[qs.name] = summarise(got)
-            records.update({(qs.name, r["id"]): r for r in got})
-        return {"rows": result, "records": records}
+    def checked(step_set: frozenset[str]) -> tuple[dict, dict]:
+        return _checked(folder, work, settings.replace(steps=",".join(sorted(step_set))), sets, label, embedder)
 
     base = checked(on)
-    rows = []
-    for step in steps:
-        other = checked(on - {step} if step in on else on | {step})
-        flips = [(k, _right(base["records"][k]), _right(r)) for k, r in other["records"].items()]
-        moved = []
-        for name, row in other["rows"].items():
-            was = base["rows"][name]
-            for key, what in (("answer_accuracy", "accuracy"), ("refusal_accuracy", "correct refusals"),
-                              ("false_refusal_rate", "false refusals")):
-                if _f(row[key]) != _f(was[key]):  # as the tables show them
-                    moved.append(f"{name} {what} {_f(was[key])} → {_f(row[key])}")
-        rows.append({"step": step, "switched": "off" if step in on else "on",
-                     "changed": sum(base["records"][k]["refused"] != r["refused"]
-                                    or base["records"][k]["correct"] != r["correct"]
-                                    for k, r in other["records"].items()),
-                     "right_to_wrong": sum(a and not b for _, a, b in flips),
-                     "wrong_to_right": sum(b and not a for _, a, b in flips), "moved": moved})
-    return rows
+    return [_ablation_row(step, step in on, base, checked(on - {step} if step in on else on | {step}))
+            for step in steps]
+
+
+def _checked(folder: Path, work: Path, settings, sets: Sequence[QuestionSet], label: str, embedder):
+    """A run's saved answers checked again under `settings`: (summary per set, record per (set, id))."""
+    rows, records = {}, {}
+    for qs in sets:
+        saved = Path(work) / f"answers-{label}" / f"{qs.name}.jsonl"
+        if not saved.is_file():
+            raise InputError(f"no saved answers for {qs.name} in {saved.parent}")
+        got = rescore(load_items(Path(folder) / qs.questions), saved,
+                      _checker(settings, qs, Path(folder), Path(work), embedder))
+        rows[qs.name] = summarise(got)
+        records.update({(qs.name, r["id"]): r for r in got})
+    return rows, records
+
+
+def _ablation_row(step: str, was_on: bool, base: tuple[dict, dict], other: tuple[dict, dict]) -> dict:
+    (base_rows, before), (rows, after) = base, other
+    moved = [f"{name} {what} {_f(base_rows[name][key])} → {_f(row[key])}"
+             for name, row in rows.items()
+             for key, what in (("answer_accuracy", "accuracy"), ("refusal_accuracy", "correct refusals"),
+                               ("false_refusal_rate", "false refusals"))
+             if _f(row[key]) != _f(base_rows[name][key])]  # as the tables show them
+    flips = [(_right(before[k]), _right(r)) for k, r in after.items()]
+    return {"step": step, "switched": "off" if was_on else "on",
+            "changed": sum((before[k]["refused"], before[k]["correct"]) != (r["refused"], r["correct"])
+                           for k, r in after.items()),
+            "right_to_wrong": sum(a and not b for a, b in flips),
+            "wrong_to_right": sum(b and not a for a, b in flips), "moved": moved}
 
 
 def ablation_table(rows: list[dict]) -> str:
@@ -271,4 +272,5 @@ def save(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["SETS", "QuestionSet", "ablate_suite", "ablation_table", "corpus_folder", "rescore_suite", "run_suite", "sample", "save", "select", "table"]
+__all__ = ["SETS", "QuestionSet", "ablate_suite", "ablation_table", "corpus_folder", "rescore_suite", "run_suite",
+           "sample", "save", "select", "table"]
