@@ -303,7 +303,9 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         new_chat(page)
         page.locator("#question textarea").fill("湖南现在大概有多少家电机企业？电机产业总产值有多大？")
         page.locator("#send").click()
-        page.get_by_text("正在生成回答").wait_for(timeout=120_000)
+        # at once with the passages: the box's text was prefilled as it was put there, and the answer can be
+        # done a second later, too soon to wait for its "正在生成回答"
+        page.locator("#sources .src-card").first.wait_for(timeout=120_000)
         page.locator("#stop").click()
         page.wait_for_function("() => !document.querySelector('#sources').innerText.includes('正在生成回答')",
                                timeout=60_000)
