@@ -107,16 +107,17 @@ def followup_bench(index: Index, embedder: Embedder, items: list[dict]) -> dict:
 
     from rag.budget import estimate_tokens
     from rag.prompt import Prompts
+    from rag.settings import Settings
 
-    prompts = Prompts(300, 120)  # the default budget
+    defaults = Settings()
+    prompts = Prompts.of(defaults)
 
     def left_to_fill(previous: str, rewritten: str) -> int:
         """Tokens of the follow-up's prompt beyond what it shares with the previous question's, which the
         model's cache holds: what the follow-up's first token waits for."""
-        before = prompts.first(previous, retriever.search(previous, 4))[1]["content"]
-        after = prompts.first(rewritten, retriever.search(rewritten, 4))[1]["content"]
-        n = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), min(len(before), len(after)))
-        return estimate_tokens(after[n:])
+        before = prompts.first(previous, retriever.search(previous, defaults.top_k))[1]["content"]
+        after = prompts.first(rewritten, retriever.search(rewritten, defaults.top_k))[1]["content"]
+        return estimate_tokens(after[len(os.path.commonprefix([before, after])):])
 
     left = [left_to_fill(item["history"][-1], rw.question) for item, rw in rows if item["history"]]
     return {

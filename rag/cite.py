@@ -147,15 +147,20 @@ def _numbers_paired(claim: str, span: str, question: str = "") -> bool:
     return True
 
 
+def _number_at(text: str, number: str) -> re.Match | None:
+    """The first place `number` stands whole in `text` ("7" in "7家", not in "17家" or "7.5")."""
+    return re.search(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", text)
+
+
 def _unit(text: str, number: str) -> str:
     """The character right after the first place `number` stands in `text` ("家" of "14家"), "" for none."""
-    m = re.search(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", text)
+    m = _number_at(text, number)
     return text[m.end()] if m and m.end() < len(text) else ""
 
 
 def _before(clause: str, number: str, chars: int = 4) -> str:
     """The `chars` characters of `clause` right before the first place `number` stands in it."""
-    m = re.search(r"(?<![\d.])" + re.escape(number) + r"(?![\d])", clause)
+    m = _number_at(clause, number)
     return clause[max(0, m.start() - chars):m.start()] if m else ""
 
 

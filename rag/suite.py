@@ -134,17 +134,9 @@ def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, 
     loaded: for a change to scoring, or a set answered in a run of its own. Recall@k is then judged on each
     answer's own passages. With `settings`, what the model said is checked again with the answer steps those
     settings switch on: the share of a checking step (an ablation of it), for the same model output."""
-    folder, work = Path(folder), Path(work)
-    answers = work / f"answers-{label}"
     rows, everything = [], []
     for qs in sets:
-        saved = answers / f"{qs.name}.jsonl"
-        if not saved.is_file():
-            raise InputError(f"no saved answers for {qs.name} in {answers}")
-        check = None
-        if settings is not None:
-            check = _checker(settings, qs, folder, work, make_embedder)
-        records = rescore(load_items(folder / qs.questions), saved, check)
+        records = _rescored(folder, work, qs, label, settings, make_embedder)
         everything += records
         rows += _rows(qs, qs.embedder or (settings.embedder if settings is not None else Settings().embedder), records)
     rows.append({"set": "all", "embedder": "", **summarise(everything)})
@@ -184,15 +176,22 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
             for step in steps]
 
 
+def _rescored(folder: Path, work: Path, qs: QuestionSet, label: str, settings=None, make_embedder=None) -> list[dict]:
+    """The records of set `qs` in run `label`'s saved answers, scored again; with `settings`, what the model
+    said is checked again first, with the answer steps those settings switch on."""
+    folder, work = Path(folder), Path(work)
+    saved = work / f"answers-{label}" / f"{qs.name}.jsonl"
+    if not saved.is_file():
+        raise InputError(f"no saved answers for {qs.name} in {saved.parent}")
+    check = _checker(settings, qs, folder, work, make_embedder) if settings is not None else None
+    return rescore(load_items(folder / qs.questions), saved, check)
+
+
 def _checked(folder: Path, work: Path, settings, sets: Sequence[QuestionSet], label: str, embedder):
     """A run's saved answers checked again under `settings`: (summary per set, record per (set, id))."""
     rows, records = {}, {}
     for qs in sets:
-        saved = Path(work) / f"answers-{label}" / f"{qs.name}.jsonl"
-        if not saved.is_file():
-            raise InputError(f"no saved answers for {qs.name} in {saved.parent}")
-        got = rescore(load_items(Path(folder) / qs.questions), saved,
-                      _checker(settings, qs, Path(folder), Path(work), embedder))
+        got = _rescored(folder, work, qs, label, settings, embedder)
         rows[qs.name] = summarise(got)
         records.update({(qs.name, r["id"]): r for r in got})
     return rows, records
