@@ -91,6 +91,7 @@ def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = No
         "total_ms": answer.timings.get("total_ms", 0.0), "first_token_ms": answer.timings.get("first_token_ms", 0.0),
         "prompt_filled": answer.timings.get("prompt_filled"),
         "looked_again": bool(answer.timings.get("retried")),
+        "confirm_ms": answer.timings.get("confirm_ms"),
     }
 
 
@@ -152,6 +153,9 @@ def summarise(records: Sequence[dict]) -> dict:
         "looked_again": sum(bool(r.get("looked_again")) for r in records),
         "looked_again_ms_p50": round(statistics.median(again)) if (again := [r["total_ms"] for r in records
                                                                              if r.get("looked_again")]) else None,
+        # the confirm step's question to the model, for the answers it was asked of
+        "confirm_ms_p50": round(statistics.median(asked)) if (asked := [r["confirm_ms"] for r in records
+                                                                         if r.get("confirm_ms")]) else None,
     }
 
 
@@ -188,6 +192,7 @@ def answer_to_json(answer: Answer) -> dict:
         "unsupported_claims": list(answer.unsupported),
         "missing_parts": list(answer.missing),
         "raw": answer.raw,
+        **({"doubt": round(answer.doubt, 4)} if answer.doubt is not None else {}),
     }
 
 
@@ -208,14 +213,15 @@ def answer_from_json(row: dict) -> Answer:
                                    start=0, end=len(p["text"]), title=p["title"], source=p["source"]),
                              rank=p["rank"], score=p["score"]) for p in row["passages"])
     return Answer(row["question"], row["answer"], row["refused"], citations, passages, row.get("timings", {}),
-                  row.get("notice", ""), unsupported=tuple(row.get("unsupported_claims", ())), missing=tuple(row.get("missing_parts", ())), raw=row.get("raw", ""))
+                  row.get("notice", ""), unsupported=tuple(row.get("unsupported_claims", ())), missing=tuple(row.get("missing_parts", ())), raw=row.get("raw", ""),
+                  doubt=row.get("doubt"))
 
 
 def rescore(items: list[dict], answers: Path,
-            check: Callable[[str, str, Sequence[Passage]], Answer] | None = None) -> list[dict]:
+            check: Callable[[str, str, Sequence[Passage], float | None], Answer] | None = None) -> list[dict]:
     """Records of the items answered in a saved answers file (`run_items`' `out`), scored again; recall@k
-    is judged on the answer's own passages. With `check` ((question, raw, passages) -> Answer), what the
-    model said is checked again first."""
+    is judged on the answer's own passages. With `check` ((question, raw, passages, doubt) -> Answer), what
+    the model said is checked again first; `doubt` is the confirm step's saved P(no), None when not asked."""
     by_id = {it.get("id"): it for it in items}
     records = []
     for line in Path(answers).read_text(encoding="utf-8").splitlines():
@@ -226,7 +232,7 @@ def rescore(items: list[dict], answers: Path,
                 if check is not None:
                     if "raw" not in row:
                         raise InputError("these answers were saved without what the model said: run them again")
-                    checked = check(answer.query or answer.question, answer.raw, answer.passages)
+                    checked = check(answer.query or answer.question, answer.raw, answer.passages, answer.doubt)
                     answer = dataclasses.replace(checked, timings=answer.timings)
                 records.append(score_item(by_id[row["id"]], answer))
     return records

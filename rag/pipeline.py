@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from rag.asked import analyse, answers_asked, question_parts, unanswered_parts
 from rag.cite import check_answer, is_refusal
+from rag.confirm import doubt
 from rag.claims import MARKER, split_claims
 from rag.embed import Embedder
 from rag.english import Similarity
@@ -41,6 +42,8 @@ STEPS = {
     "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
     "meaning": "an English claim must hold the meaning of its Chinese source (by the embedder), not only its "
                "numbers and names",
+    "confirm": "the model, shown the question, the checked answer and its cited sentences, is asked whether they "
+               "state what was asked; an answer it doubts (P(no) above confirm_threshold) is a refusal",
 }
 EXTRACTIVE_NOTICE = "语言模型不可用，已改用摘录模式（直接引用原文句子）。(The language model is unavailable: quoting sources.)"
 
@@ -192,6 +195,7 @@ class Pipeline:
         yield Event("passages", text=query if rw.changed else "", passages=tuple(passages))
         raw, notice = "", self.notice
         first = None
+        checked = None  # the checked answer, when the confirm step asked the model about it
         stopped = False
         if passages:
             key = key or uuid.uuid4().hex
@@ -232,11 +236,18 @@ class Pipeline:
                 if not stopped and (quotes := self._part_quotes(query, passages, raw, key)):
                     raw += quotes
                     yield Event("token", text=quotes)
+                if not stopped and generator is not None and "confirm" in self.steps and not self._was_stopped(key):
+                    checked = self.finish(query, raw, passages, timings, notice)
+                    t2 = time.perf_counter()
+                    if (doubted := doubt(generator, query, checked)) is not None:
+                        timings["confirm_ms"] = (time.perf_counter() - t2) * 1000
+                        checked = dataclasses.replace(checked, doubt=doubted)
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, EXTRACTIVE_NOTICE
                 notice = self.notice
                 raw = extractive_answer(query, passages)
+                checked = None
                 yield Event("token", text=raw)
                 first = first or time.perf_counter()
             finally:
@@ -244,7 +255,7 @@ class Pipeline:
         end = time.perf_counter()
         timings["first_token_ms"] = ((first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
-        answer = self.finish(query, raw, passages, timings, notice)
+        answer = self.confirmed(checked) if checked is not None else self.finish(query, raw, passages, timings, notice)
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
@@ -334,9 +345,24 @@ class Pipeline:
         return "".join("\n" + q for q in quotes)
 
     def finish(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
-               notice: str = "") -> Answer:
+               notice: str = "", doubt: float | None = None) -> Answer:
         """The checked Answer to `question` from what was said (`raw`) over `passages`: the check and the
-        refusal steps, with the steps that are on."""
+        refusal steps, with the steps that are on; `doubt` is the confirm step's P(no) for it, when asked
+        (a saved answer's, checked again)."""
+        answer = self._checked(question, raw, passages, timings, notice)
+        return answer if doubt is None or answer.refused else self.confirmed(dataclasses.replace(answer, doubt=doubt))
+
+    def confirmed(self, answer: Answer) -> Answer:
+        """`answer`, or a refusal when the confirm step is on and the model doubts it more than the threshold."""
+        if answer.refused or answer.doubt is None or "confirm" not in self.steps \
+                or answer.doubt <= self.settings.confirm_threshold:
+            return answer
+        return Answer(answer.question, refusal_for(answer.question), True, (), answer.passages, answer.timings,
+                      answer.notice, unsupported=tuple(c.claim for c in answer.citations) + answer.unsupported,
+                      raw=answer.raw, doubt=answer.doubt)
+
+    def _checked(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
+                 notice: str = "") -> Answer:
         timings = {} if timings is None else timings
         refusal = refusal_for(question)
         text, citations, dropped = self._check(raw, passages, question) if _claims(raw) else ("", [], [])

@@ -53,7 +53,8 @@ class Settings:
     follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
     # The answer steps that are on (see rag/pipeline.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
-    steps: str = "part_passages,second_look,follow_up,part_quotes,kind_check,scope_check,meaning"  # topic_check: off, see README
+    steps: str = "part_passages,second_look,follow_up,part_quotes,kind_check,scope_check,meaning,confirm"  # topic_check: off, see README
+    confirm_threshold: float = 0.15  # the confirm step refuses an answer the model doubts more than this (rag/confirm.py)
     prompt_tokens: int = 300  # the passages in the prompt, in all, within this many tokens (rag/budget.py); 0: passage_chars
     passage_chars: int = 120  # each passage in the prompt is cut to about this many characters around its best sentence; 0: whole
     top_k: int = 4
@@ -121,6 +122,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
                           ("draft", {"off", "ngram_simple", "ngram_map_k"})):
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}; got {getattr(settings, name)!r}")
+    if not 0.0 <= settings.confirm_threshold <= 1.0:
+        raise ConfigError(f"confirm_threshold must be between 0 and 1; got {settings.confirm_threshold}")
     parse_store(settings.store)
     if settings.backend not in {"llamacpp", "transformers", "extractive"}:
         raise ConfigError(f"backend must be one of llamacpp, transformers, extractive; got {settings.backend!r}")

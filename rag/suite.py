@@ -230,7 +230,7 @@ def _checker(settings, qs: QuestionSet, folder: Path, work: Path, make_embedder=
     s = set_settings(settings, qs, folder, work)
     pipe = Pipeline(s, (make_embedder or embedder_for)(s), None)
     pipe.load_index()
-    return lambda question, raw, passages: pipe.finish(question, raw, list(passages))
+    return lambda question, raw, passages, doubt=None: pipe.finish(question, raw, list(passages), doubt=doubt)
 
 
 def _rows(qs: QuestionSet, embedder: str, records: list[dict]) -> list[dict]:

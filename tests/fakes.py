@@ -58,6 +58,24 @@ class ScriptedGenerator:
             yield reply[i:i + 3]
 
 
+class DoubtingGenerator(ScriptedGenerator):
+    """A ScriptedGenerator that also gives the confirm step its yes/no probabilities: P(no) = `no` (a
+    ModelError when `no` is None), recording each confirming prompt."""
+
+    def __init__(self, reply: str | list[str], no: float | None = 0.05) -> None:
+        super().__init__(reply)
+        self.no = no
+        self.confirms: list[list[dict[str, str]]] = []
+
+    def next_token_probs(self, messages: list[dict[str, str]], top: int = 10) -> dict[str, float]:
+        from rag.errors import ModelError
+
+        self.confirms.append(messages)
+        if self.no is None:
+            raise ModelError("no token probabilities")
+        return {"是": 1.0 - self.no, "否": self.no, "。": 0.0}
+
+
 class BrokenGenerator:
     name = "broken"
 

@@ -171,6 +171,24 @@ class LlamaCppGenerator:
         self.last_prefilled = messages
         return True
 
+    def next_token_probs(self, messages: list[dict[str, str]], top: int = 10) -> dict[str, float]:
+        """The `top` likeliest first tokens of the reply to `messages`, with their probabilities (llama.cpp's
+        log-probabilities); for the confirm step's yes or no."""
+        import math
+
+        server = self._load()
+        reply = server.handle_chat_completions({"messages": messages, "max_tokens": 1, "temperature": 0.0,
+                                                "logprobs": True, "top_logprobs": top, "stream": False,
+                                                "cache_prompt": True})
+        if not isinstance(reply, dict) or "error" in reply:
+            raise ModelError(f"generation failed: {reply.get('error') if isinstance(reply, dict) else reply}")
+        self.last_timings = reply.get("timings") or {}
+        try:
+            tops = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        except (KeyError, IndexError, TypeError):
+            raise ModelError("llama.cpp gave no token probabilities") from None
+        return {t["token"]: math.exp(t["logprob"]) for t in tops}
+
     def _state_name(self, messages: list[dict[str, str]]) -> str:
         model = Path(self.path)
         key = json.dumps([model.name, model.stat().st_size, self.context_tokens, messages], ensure_ascii=False)

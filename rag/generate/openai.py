@@ -115,6 +115,23 @@ class OpenAICompatibleGenerator:
             response.close()  # the server sees the connection close and stops generating
 
 
+    def next_token_probs(self, messages: list[dict[str, str]], top: int = 10) -> dict[str, float]:
+        """The `top` likeliest first tokens of the reply, with their probabilities (the server's logprobs;
+        llama-server and vLLM give them)."""
+        import math
+
+        client = self._connect()
+        try:
+            reply = client.chat.completions.create(model=self.model, messages=messages, max_tokens=1,
+                                                   temperature=0.0, logprobs=True, top_logprobs=top)
+            tops = reply.choices[0].logprobs.content[0].top_logprobs
+        except (AttributeError, IndexError, TypeError):
+            raise ModelError(f"the model server at {self.base_url} gave no token probabilities") from None
+        except Exception as exc:
+            raise server_error(exc, self.base_url, "token probabilities", self.model) from None
+        return {t.token: math.exp(t.logprob) for t in tops}
+
+
 def _is_not_found(exc: Exception) -> bool:
     import openai
 

@@ -91,3 +91,17 @@ class TransformersGenerator:
             worker.join()
 
         yield from self._turns.run(generate)
+
+    def next_token_probs(self, messages: list[dict[str, str]], top: int = 10) -> dict[str, float]:
+        """The `top` likeliest first tokens of the reply to `messages`, with their probabilities."""
+        import torch
+
+        with self._lock:
+            model, tok = self._load()
+        inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                         return_dict=True)
+        with torch.no_grad():
+            logits = model(**inputs).logits[0, -1].float()
+        probs = torch.softmax(logits, dim=-1)
+        values, ids = probs.topk(top)
+        return {tok.decode([int(i)]): float(v) for v, i in zip(values, ids)}
