@@ -9,42 +9,26 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rag.asked import analyse, answers_asked, question_parts, unanswered_parts
-from rag.cite import check_answer, is_refusal
+from rag.asked import analyse, question_parts
 from rag.confirm import doubt
-from rag.claims import MARKER, split_claims
 from rag.embed import Embedder
 from rag.english import Similarity
 from rag.errors import IndexMismatchError, InputError, ModelError, RagError
-from rag.extract import extractive_answer, part_quote
+from rag.extract import extractive_answer
 from rag.factory import embedder_for, generator_for
 from rag.generate import Generator
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
 from rag.line import Line
-from rag.prompt import Prompts, is_english, refusal_for
+from rag.prompt import Prompts, is_english
 from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
+from rag.steps import Checker, steps_of
 from rag.types import Answer, Passage
 
 log = logging.getLogger("rag")
 MAX_QUESTION_CHARS = 1000
 RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
-# The answer steps after retrieval, each switchable by the `steps` setting:
-STEPS = {
-    "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "
-                   "passages in full (within twice the prompt budget, when there is one)",
-    "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",
-    "part_quotes": "a part still left out gets the one passage clause that plainly states it, quoted",
-    "kind_check": "an answer that gives none of the kinds of fact asked for (number, date, place …) is a refusal",
-    "part_passages": "each part of a question of several brings its own best passage into the prompt",
-    "topic_check": "a claim is supported only by a passage about what the question asks",
-    "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
-    "meaning": "an English claim must hold the meaning of its Chinese source (by the embedder), not only its "
-               "numbers and names",
-    "confirm": "the model, shown the question, the checked answer and its cited sentences, is asked whether they "
-               "state what was asked; an answer it doubts (P(no) above confirm_threshold) is a refusal",
-}
 EXTRACTIVE_NOTICE = "语言模型不可用，已改用摘录模式（直接引用原文句子）。(The language model is unavailable: quoting sources.)"
 
 
@@ -73,7 +57,18 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.steps = steps_of(self.settings.steps)
         self.prompts = Prompts.of(self.settings)  # the prompts an answer sends, from the settings that shape them
-        self.meaning = Similarity(self.embedder) if "meaning" in self.steps else None
+        # the answer policy: what the model said, checked into an Answer (rag/steps.py)
+        self.checker = Checker(self.settings, self.steps, Similarity(self.embedder) if "meaning" in self.steps else None,
+                               self._article_text)
+
+    @property
+    def meaning(self) -> Similarity | None:
+        """What judges English claims by their meaning (None: the `meaning` step is off)."""
+        return self.checker.meaning
+
+    @meaning.setter
+    def meaning(self, value: Similarity | None) -> None:
+        self.checker.meaning = value
 
     @classmethod
     def from_settings(cls, settings: Settings, progress=None) -> Pipeline:
@@ -218,7 +213,7 @@ class Pipeline:
                         yield Event("token", text=piece)
                     if filled := (getattr(generator, "last_timings", None) or {}).get("prompt_n"):
                         timings["prompt_filled"] = float(filled)  # beyond the cache: what the first token waited for
-                if self._should_retry(generator, query, raw, passages, key):
+                if generator is not None and not self._was_stopped(key) and self.checker.wants_second_look(query, raw):
                     # A small model often gives up on a trimmed passage that does hold the answer, or on a
                     # question asked colloquially: one more look at the best two passages in full, with no
                     # refusal line to fall back on. What it says is checked like any answer.
@@ -233,7 +228,8 @@ class Pipeline:
                     for piece in self._follow_up(generator, query, passages, messages, raw, max_tokens, key):
                         raw += piece
                         yield Event("token", text=piece)
-                if not stopped and (quotes := self._part_quotes(query, passages, raw, key)):
+                if not stopped and not self._was_stopped(key) and (
+                        quotes := self.checker.part_quotes(query, passages, raw)):
                     raw += quotes
                     yield Event("token", text=quotes)
                 if not stopped and generator is not None and "confirm" in self.steps and not self._was_stopped(key):
@@ -255,26 +251,11 @@ class Pipeline:
         end = time.perf_counter()
         timings["first_token_ms"] = ((first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
-        answer = self.confirmed(checked) if checked is not None else self.finish(query, raw, passages, timings, notice)
+        answer = self.checker.confirmed(checked) if checked is not None else self.finish(query, raw, passages, timings,
+                                                                                         notice)
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
-
-    def _should_retry(self, generator: Generator | None, query: str, raw: str, passages: list[Passage],
-                      key: str) -> bool:
-        if generator is None or "second_look" not in self.steps or not passages or not raw.strip():
-            return False
-        if self._was_stopped(key):
-            return False
-        claims = _claims(raw)
-        # Nothing but a refusal, or an answer on the topic without the figure, date or name asked for: the
-        # trimmed passages may have cut it off.
-        return not claims or "kind_check" in self.steps and not answers_asked(query, " ".join(c.text for c in claims))
-
-    def _check(self, raw: str, passages: list[Passage], question: str):
-        """`cite.check_answer` with the steps that are on."""
-        return check_answer(raw, passages, question, meaning=self.meaning, topic="topic_check" in self.steps,
-                            source=self._article_text if "scope_check" in self.steps else None)
 
     def _article_text(self, passage: Passage) -> str:
         """The title, date and text of the passage's article (the passage alone when the index lacks it)."""
@@ -282,10 +263,6 @@ class Pipeline:
         if article is None:
             return f"{passage.chunk.title}\n{passage.chunk.date}\n{passage.chunk.text}"
         return f"{article.title}\n{article.date}\n{article.text}"
-
-    def _supported(self, raw: str, passages: list[Passage], question: str) -> list[str]:
-        """The claims of `raw` that the passages support (empty when it only refused)."""
-        return [c.claim for c in self._check(raw, passages, question)[1]] if _claims(raw) else []
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
                   max_tokens: int | None, messages: list[dict] | None) -> Iterator[str]:
@@ -298,23 +275,14 @@ class Pipeline:
     def _follow_up(self, generator: Generator, question: str, passages: list[Passage], messages: list[dict],
                    raw: str, max_tokens: int | None, key: str) -> Iterator[str]:
         """Ask again, in the conversation that `messages` began, for each part of the question the answer
-        left out.
+        left out (`Checker.parts_to_ask`).
 
         Asked "哪天出现的？谁拍的？", a small model often answers the first and stops; told which part is
         still open, it answers that one. The conversation so far is the prompt's prefix, so the backend's
-        prompt cache prefills only the new turn. A part counts as answered only by a claim the passages
-        support: "在审企业有7家" for a part whose figure is 14 asks that part again. At most
-        `follow_up_parts` parts; each reply is checked like the rest of the answer.
+        prompt cache prefills only the new turn. Each reply is checked like the rest of the answer.
         """
-        if self.settings.follow_up_parts <= 0 or "follow_up" not in self.steps:
-            return
-        supported = self._supported(raw, passages, question)
-        # nothing supported yet: the model is off the passages, and asking more of it would not bring it back
-        left = unanswered_parts(question, supported)[:self.settings.follow_up_parts] if supported else []
-        if not left:
-            return
         said = raw
-        for part in left:
+        for part in self.checker.parts_to_ask(question, passages, raw):
             if self._was_stopped(key):
                 return
             ask = (f"You have not answered this part yet: {part} Answer it from the passages above, citing [n]."
@@ -326,65 +294,10 @@ class Pipeline:
                 said += piece
                 yield piece
 
-    def _part_quotes(self, question: str, passages: list[Passage], raw: str, key: str) -> str:
-        """The passage clause for each part of the question that the checked answer still leaves out and that
-        one clause plainly states (`extract.part_quote`), each on its own line; "" when there is none.
-
-        A small model pins a figure on the wrong clause ("在审……企业有7家" where the passage says 14, 7 being
-        the next clause's) even when asked again; the checker drops that claim, and the clause itself, quoted,
-        gives the user the figure with its source. A refusal gets none: with nothing supported the passages
-        are not about what was asked.
-        """
-        if self._was_stopped(key) or "part_quotes" not in self.steps:
-            return ""
-        supported = self._supported(raw, passages, question)
-        if not supported:
-            return ""
-        quotes = dict.fromkeys(q for part in unanswered_parts(question, supported)
-                               if (q := part_quote(part, question, passages)) and MARKER.sub("", q)[:-1] not in raw)
-        return "".join("\n" + q for q in quotes)
-
     def finish(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
                notice: str = "", doubt: float | None = None) -> Answer:
-        """The checked Answer to `question` from what was said (`raw`) over `passages`: the check and the
-        refusal steps, with the steps that are on; `doubt` is the confirm step's P(no) for it, when asked
-        (a saved answer's, checked again)."""
-        answer = self._checked(question, raw, passages, timings, notice)
-        return answer if doubt is None or answer.refused else self.confirmed(dataclasses.replace(answer, doubt=doubt))
-
-    def confirmed(self, answer: Answer) -> Answer:
-        """`answer`, or a refusal when the confirm step is on and the model doubts it more than the threshold."""
-        if answer.refused or answer.doubt is None or "confirm" not in self.steps \
-                or answer.doubt <= self.settings.confirm_threshold:
-            return answer
-        return Answer(answer.question, refusal_for(answer.question), True, (), answer.passages, answer.timings,
-                      answer.notice, unsupported=tuple(c.claim for c in answer.citations) + answer.unsupported,
-                      raw=answer.raw, doubt=answer.doubt)
-
-    def _checked(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
-                 notice: str = "") -> Answer:
-        timings = {} if timings is None else timings
-        refusal = refusal_for(question)
-        text, citations, dropped = self._check(raw, passages, question) if _claims(raw) else ("", [], [])
-        # No supported claim, or claims on the topic without the figure, date or name asked for: a refusal,
-        # and a refusal quotes nothing (the closest passages are shown beside it instead).
-        if not citations or "kind_check" in self.steps and not answers_asked(question, text):
-            return Answer(question, refusal, True, (), tuple(passages), timings, notice.strip(),
-                          unsupported=tuple(dropped), raw=raw)
-        missing = self._missing(question, raw, citations)
-        return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
-                      unsupported=tuple(dropped), missing=missing, raw=raw)
-
-    @staticmethod
-    def _missing(question: str, raw: str, citations) -> tuple[str, ...]:
-        """The parts of several that the answer does not cover, to be said so, not passed over in silence: a
-        part no supported claim answers that asks for a kind of fact none gives, or any such part when the
-        model itself said the pages lack something. Word overlap alone does not tell: "免费向大众开放" answers
-        "要收钱不" with no word in common."""
-        left = unanswered_parts(question, [c.claim for c in citations])
-        said_lacking = any(is_refusal(c.text) for c in split_claims(raw))
-        asks_kind = {part.text for part in analyse(question).parts if part.kinds}
-        return tuple(part for part in left if said_lacking or part in asks_kind)
+        """The checked Answer (`Checker.finish`)."""
+        return self.checker.finish(question, raw, passages, timings, notice, doubt)
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         answer = None
@@ -394,11 +307,6 @@ class Pipeline:
         if answer is None:  # stream() always ends with an answer event
             raise RagError("no answer was produced")
         return answer
-
-
-def _claims(raw: str) -> list:
-    """The model output's claims other than a refusal (empty: it answered nothing, or only refused)."""
-    return [c for c in split_claims(raw) if not is_refusal(c.text)]
 
 
 def with_part_passages(found: list[Passage], per_part: list[list[Passage]], k: int) -> list[Passage]:
@@ -418,15 +326,6 @@ def with_part_passages(found: list[Passage], per_part: list[list[Passage]], k: i
             top[spare[-1]] = cid
     rest = [p for p in found if p.chunk.id not in top]
     return [by_id[c] for c in top] + rest
-
-
-def steps_of(names: str) -> frozenset[str]:
-    """The steps named, comma-separated; a clear message for a name that is none."""
-    steps = frozenset(n.strip() for n in names.split(",") if n.strip())
-    unknown = sorted(steps - set(STEPS))
-    if unknown:
-        raise InputError(f"unknown answer step {', '.join(unknown)} (known: {', '.join(STEPS)})")
-    return steps
 
 
 def stopped_text(question: str) -> str:
@@ -452,4 +351,4 @@ def pipeline_for(settings: Settings, progress=None, build: bool = True) -> Pipel
     return pipe
 
 
-__all__ = ["RETRIEVAL_MODES", "STEPS", "Event", "Pipeline", "pipeline_for", "validate_question"]
+__all__ = ["RETRIEVAL_MODES", "Event", "Pipeline", "pipeline_for", "validate_question"]

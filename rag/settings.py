@@ -51,7 +51,7 @@ class Settings:
     draft_match: int = 4
     draft_max: int = 8
     follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
-    # The answer steps that are on (see rag/pipeline.py, STEPS); `rag eval --suite … --without STEP` measures
+    # The answer steps that are on (see rag/steps.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
     steps: str = "part_passages,second_look,follow_up,part_quotes,kind_check,scope_check,meaning,confirm"  # topic_check: off, see README
     confirm_threshold: float = 0.15  # the confirm step refuses an answer the model doubts more than this (rag/confirm.py)

@@ -155,7 +155,7 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
     again as the settings are. One row a step: answers that change, right -> wrong, wrong -> right, and
     the sets whose figures move."""
     from rag.factory import embedder_for
-    from rag.pipeline import STEPS, steps_of
+    from rag.steps import STEPS, steps_of
 
     unknown = [x for x in steps if x not in STEPS]
     if unknown:

@@ -5,7 +5,7 @@ import pytest
 
 from rag.cite import check_answer
 from rag.english import Similarity, anchored, pinyin_names, sounds_in, values
-from rag.pipeline import STEPS, steps_of
+from rag.steps import STEPS, steps_of
 from rag.errors import InputError
 from rag.types import Chunk, Passage
 

@@ -1,0 +1,155 @@
+"""The answer steps after generation: what the model said, checked against the passages, into an Answer.
+
+`Checker` holds the answer policy that `Pipeline.stream` applies and that `rag eval --rescore … --recheck`
+applies again to saved model output: the support check (`cite.check_answer`) with the steps that are on,
+the kind check, the parts left out, the clauses quoted for them, the second look's trigger and the confirm
+step's refusal. It asks no model: the steps that do (second look, follow-up, confirm) are run by the pipeline,
+which hands their results here.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.asked import analyse, answers_asked, unanswered_parts
+from rag.cite import check_answer, is_refusal
+from rag.claims import MARKER, split_claims
+from rag.english import Similarity
+from rag.errors import InputError
+from rag.extract import part_quote
+from rag.prompt import refusal_for
+from rag.settings import Settings
+from rag.types import Answer, Passage
+
+# The answer steps after retrieval, each switchable by the `steps` setting:
+STEPS = {
+    "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "
+                   "passages in full (within twice the prompt budget, when there is one)",
+    "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",
+    "part_quotes": "a part still left out gets the one passage clause that plainly states it, quoted",
+    "kind_check": "an answer that gives none of the kinds of fact asked for (number, date, place …) is a refusal",
+    "part_passages": "each part of a question of several brings its own best passage into the prompt",
+    "topic_check": "a claim is supported only by a passage about what the question asks",
+    "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
+    "meaning": "an English claim must hold the meaning of its Chinese source (by the embedder), not only its "
+               "numbers and names",
+    "confirm": "the model, shown the question, the checked answer and its cited sentences, is asked whether they "
+               "state what was asked; an answer it doubts (P(no) above confirm_threshold) is a refusal",
+}
+
+
+def steps_of(names: str) -> frozenset[str]:
+    """The steps named, comma-separated; a clear message for a name that is none."""
+    steps = frozenset(n.strip() for n in names.split(",") if n.strip())
+    unknown = sorted(steps - set(STEPS))
+    if unknown:
+        raise InputError(f"unknown answer step {', '.join(unknown)} (known: {', '.join(STEPS)})")
+    return steps
+
+
+def claims_of(raw: str) -> list:
+    """The model output's claims other than a refusal (empty: it answered nothing, or only refused)."""
+    return [c for c in split_claims(raw) if not is_refusal(c.text)]
+
+
+def _passage_text(passage: Passage) -> str:
+    return f"{passage.chunk.title}\n{passage.chunk.date}\n{passage.chunk.text}"
+
+
+@dataclass
+class Checker:
+    settings: Settings
+    steps: frozenset[str]
+    meaning: Similarity | None = None  # judges English claims by what they say (the `meaning` step)
+    # a passage's whole article (title, date, text), for the scope check; the passage alone by default
+    article_text: Callable[[Passage], str] = _passage_text
+
+    def check(self, raw: str, passages: list[Passage], question: str):
+        """`cite.check_answer` with the steps that are on."""
+        return check_answer(raw, passages, question, meaning=self.meaning, topic="topic_check" in self.steps,
+                            source=self.article_text if "scope_check" in self.steps else None)
+
+    def supported(self, raw: str, passages: list[Passage], question: str) -> list[str]:
+        """The claims of `raw` that the passages support (empty when it only refused)."""
+        return [c.claim for c in self.check(raw, passages, question)[1]] if claims_of(raw) else []
+
+    def wants_second_look(self, query: str, raw: str) -> bool:
+        """Nothing but a refusal, or an answer on the topic without the figure, date or name asked for: the
+        trimmed passages may have cut it off."""
+        if "second_look" not in self.steps or not raw.strip():
+            return False
+        claims = claims_of(raw)
+        return not claims or "kind_check" in self.steps and not answers_asked(query, " ".join(c.text for c in claims))
+
+    def parts_to_ask(self, question: str, passages: list[Passage], raw: str) -> list[str]:
+        """The parts of the question to ask again (the `follow_up` step, at most `follow_up_parts`): those no
+        supported claim answers. A part counts as answered only by a claim the passages support: "在审企业有
+        7家" for a part whose figure is 14 asks that part again. Nothing supported: the model is off the
+        passages, and asking more of it would not bring it back."""
+        if self.settings.follow_up_parts <= 0 or "follow_up" not in self.steps:
+            return []
+        supported = self.supported(raw, passages, question)
+        return unanswered_parts(question, supported)[:self.settings.follow_up_parts] if supported else []
+
+    def part_quotes(self, question: str, passages: list[Passage], raw: str) -> str:
+        """The passage clause for each part of the question that the checked answer still leaves out and that
+        one clause plainly states (`extract.part_quote`), each on its own line; "" when there is none.
+
+        A small model pins a figure on the wrong clause ("在审……企业有7家" where the passage says 14, 7 being
+        the next clause's) even when asked again; the checker drops that claim, and the clause itself, quoted,
+        gives the user the figure with its source. A refusal gets none: with nothing supported the passages
+        are not about what was asked.
+        """
+        if "part_quotes" not in self.steps:
+            return ""
+        supported = self.supported(raw, passages, question)
+        if not supported:
+            return ""
+        quotes = dict.fromkeys(q for part in unanswered_parts(question, supported)
+                               if (q := part_quote(part, question, passages)) and MARKER.sub("", q)[:-1] not in raw)
+        return "".join("\n" + q for q in quotes)
+
+    def finish(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
+               notice: str = "", doubt: float | None = None) -> Answer:
+        """The checked Answer to `question` from what was said (`raw`) over `passages`: the check and the
+        refusal steps, with the steps that are on; `doubt` is the confirm step's P(no) for it, when asked
+        (a saved answer's, checked again)."""
+        answer = self._checked(question, raw, passages, timings, notice)
+        return answer if doubt is None or answer.refused else self.confirmed(dataclasses.replace(answer, doubt=doubt))
+
+    def confirmed(self, answer: Answer) -> Answer:
+        """`answer`, or a refusal when the confirm step is on and the model doubts it more than the threshold."""
+        if answer.refused or answer.doubt is None or "confirm" not in self.steps \
+                or answer.doubt <= self.settings.confirm_threshold:
+            return answer
+        return Answer(answer.question, refusal_for(answer.question), True, (), answer.passages, answer.timings,
+                      answer.notice, unsupported=tuple(c.claim for c in answer.citations) + answer.unsupported,
+                      raw=answer.raw, doubt=answer.doubt)
+
+    def _checked(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
+                 notice: str = "") -> Answer:
+        timings = {} if timings is None else timings
+        text, citations, dropped = self.check(raw, passages, question) if claims_of(raw) else ("", [], [])
+        # No supported claim, or claims on the topic without the figure, date or name asked for: a refusal,
+        # and a refusal quotes nothing (the closest passages are shown beside it instead).
+        if not citations or "kind_check" in self.steps and not answers_asked(question, text):
+            return Answer(question, refusal_for(question), True, (), tuple(passages), timings, notice.strip(),
+                          unsupported=tuple(dropped), raw=raw)
+        missing = self.missing(question, raw, citations)
+        return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
+                      unsupported=tuple(dropped), missing=missing, raw=raw)
+
+    @staticmethod
+    def missing(question: str, raw: str, citations) -> tuple[str, ...]:
+        """The parts of several that the answer does not cover, to be said so, not passed over in silence: a
+        part no supported claim answers that asks for a kind of fact none gives, or any such part when the
+        model itself said the pages lack something. Word overlap alone does not tell: "免费向大众开放" answers
+        "要收钱不" with no word in common."""
+        left = unanswered_parts(question, [c.claim for c in citations])
+        said_lacking = any(is_refusal(c.text) for c in split_claims(raw))
+        asks_kind = {part.text for part in analyse(question).parts if part.kinds}
+        return tuple(part for part in left if said_lacking or part in asks_kind)
+
+
+__all__ = ["STEPS", "Checker", "claims_of", "steps_of"]
