@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from rag.asked import is_english
+from rag.asked import analyse, is_english
 from rag.chunk import sentence_spans
 from rag.claims import MARKER
 from rag.errors import ModelError
@@ -63,12 +63,23 @@ def cited_texts(answer: Answer, before: int = 0) -> list[str]:
     return list(dict.fromkeys(texts + loose))
 
 
+def answered_question(question: str, answer: Answer) -> str:
+    """What the answer answers of `question`: the question itself, or, when parts of it are said to be missing
+    (`Answer.missing`), only its other parts. A part the pages do not cover is not what the cited sentences
+    are to be judged against: the parts found are still answered."""
+    if not answer.missing:
+        return question
+    english = is_english(question)
+    kept = [p.text for p in analyse(question).parts if p.text not in answer.missing]
+    return ("? " if english else "？").join(kept) + ("?" if english else "？") if kept else question
+
+
 def confirm_messages(question: str, answer: Answer, before: int = 0) -> list[dict[str, str]]:
-    """The confirming prompt for a checked answer: its cited sentences (see `cited_texts`), the question,
-    the answer."""
+    """The confirming prompt for a checked answer: its cited sentences (see `cited_texts`), what it answers of
+    the question (`answered_question`), the answer."""
     quotes = "\n".join(cited_texts(answer, before))
     prompt = PROMPTS["en" if is_english(question) else "zh"]
-    return [{"role": "user", "content": prompt.format(quotes=quotes, question=question,
+    return [{"role": "user", "content": prompt.format(quotes=quotes, question=answered_question(question, answer),
                                                       answer=MARKER.sub("", answer.text).strip())}]
 
 
@@ -93,4 +104,4 @@ def doubt(generator, question: str, answer: Answer) -> float | None:
         return None
 
 
-__all__ = ["NO", "PROMPTS", "YES", "cited_texts", "confirm_messages", "doubt", "doubt_of"]
+__all__ = ["NO", "PROMPTS", "YES", "answered_question", "cited_texts", "confirm_messages", "doubt", "doubt_of"]

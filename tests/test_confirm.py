@@ -1,10 +1,12 @@
 """The confirm step (rag/confirm.py): the model's doubt that the cited sentences state what was asked."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from fakes import DoubtingGenerator
 
-from rag.confirm import cited_texts, confirm_messages, doubt_of
+from rag.confirm import answered_question, cited_texts, confirm_messages, doubt_of
 from rag.errors import ConfigError
 from rag.prompt import REFUSAL_ZH
 from rag.settings import Settings, load_settings
@@ -54,6 +56,18 @@ def test_the_prompt_holds_the_question_the_answer_and_its_sources_in_the_questio
     assert "[1]" not in zh["content"] and "只回答“是”或“否”" in zh["content"]
     (en,) = confirm_messages("Where are the letters shown?", answer)
     assert 'Answer only "yes" or "no"' in en["content"]
+
+
+@pytest.mark.parametrize("question,missing,expected", [
+    ("雾凇是哪天出现的？那组照片是谁拍的？", (), "雾凇是哪天出现的？那组照片是谁拍的？"),
+    ("雾凇是哪天出现的？那组照片是谁拍的？", ("那组照片是谁拍的",), "雾凇是哪天出现的？"),
+    ("北京冬奥会澳大利亚和新西兰运动员数量？", ("北京冬奥会新西兰运动员数量",), "北京冬奥会澳大利亚运动员数量？"),
+    ("When did it open? Who built it?", ("Who built it",), "When did it open?"),
+])
+def test_a_part_said_to_be_missing_is_not_asked_about(question: str, missing: tuple, expected: str) -> None:
+    answer = dataclasses.replace(_answer("x", ["第一句。"], "第一句。"), missing=missing)
+    assert answered_question(question, answer) == expected
+    assert expected in confirm_messages(question, answer)[0]["content"]
 
 
 def _pipe(fake_pipeline, no: float | None, **settings):
