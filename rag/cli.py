@@ -184,6 +184,14 @@ def _eval_suite(args: argparse.Namespace) -> int:
         print(suite.ablation_table(suite.ablate_suite(Path(args.suite), Path(args.work), _settings(args), steps,
                                                       sets, label=args.rescore)))
         return 0
+    if args.rescore and args.confirm_curve:
+        try:
+            thresholds = [float(x) for x in args.confirm_curve.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"--confirm-curve takes numbers between 0 and 1, comma-separated; got {args.confirm_curve!r}") from None
+        print(suite.ablation_table(suite.confirm_curve(Path(args.suite), Path(args.work), _settings(args), thresholds,
+                                                       sets, label=args.rescore)))
+        return 0
     if args.rescore:
         result = suite.rescore_suite(Path(args.suite), Path(args.work), sets, label=args.rescore,
                                      settings=_settings(args) if args.without or args.recheck else None)
@@ -424,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--without", default="", help="suite: answer steps to switch off, comma-separated (an ablation)")
     p.add_argument("--ablate", default="", help="with --rescore: checking steps, comma-separated, each switched the "
                                                  "other way on the saved answers: how many answers each changes")
+    p.add_argument("--confirm-curve", default="", metavar="T,T,…", help="with --rescore: the saved answers refused "
+                   "by the confirm step above each threshold, against the step off (a run that saved its doubts)")
     p.add_argument("--recheck", action="store_true", help="with --rescore: check what the model said again with "
                                                           "the answer steps on now (less --without)")
     p.set_defaults(func=cmd_eval)

@@ -176,6 +176,31 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
             for step in steps]
 
 
+def confirm_curve(folder: Path, work: Path, settings, thresholds: Sequence[float], sets: Sequence[QuestionSet] = SETS,
+                  label: str = "suite", make_embedder=None) -> list[dict]:
+    """For each confirm threshold: what the saved answers of run `label` (with the confirm step's doubts
+    saved) become when refused above it, against all of them with the step off. One row a threshold, as
+    `ablate_suite`'s: the curve the default threshold is chosen from."""
+    from rag.factory import embedder_for
+    from rag.steps import steps_of
+
+    if any(not 0.0 <= t <= 1.0 for t in thresholds):
+        raise InputError("confirm thresholds are between 0 and 1")
+    embedders: dict[str, object] = {}
+
+    def embedder(s):
+        if s.embedder not in embedders:
+            embedders[s.embedder] = (make_embedder or embedder_for)(s)
+        return embedders[s.embedder]
+
+    on = steps_of(settings.steps) | {"confirm"}
+    base = _checked(folder, work, settings.replace(steps=",".join(sorted(on - {"confirm"}))), sets, label, embedder)
+    return [_ablation_row(f"confirm above {t:g}", False, base,
+                          _checked(folder, work, settings.replace(steps=",".join(sorted(on)), confirm_threshold=t),
+                                   sets, label, embedder))
+            for t in thresholds]
+
+
 def _rescored(folder: Path, work: Path, qs: QuestionSet, label: str, settings=None, make_embedder=None) -> list[dict]:
     """The records of set `qs` in run `label`'s saved answers, scored again; with `settings`, what the model
     said is checked again first, with the answer steps those settings switch on."""

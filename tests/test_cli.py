@@ -53,3 +53,12 @@ def test_eval_without_a_step_switches_it_off(monkeypatch, tmp_path) -> None:
     assert "meaning" not in steps and "second_look" not in steps and "kind_check" in steps
     with pytest.raises(InputError, match="unknown answer step"):
         _settings(build_parser().parse_args(["eval", "--suite", "x", "--without", "nope"]))
+
+
+@pytest.mark.parametrize("curve", ["abc", "0.1,x"])
+def test_a_confirm_curve_that_is_not_numbers_is_a_clear_message(monkeypatch, tmp_path, capsys, curve: str) -> None:
+    from rag.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "--suite", str(tmp_path), "--rescore", "r", "--confirm-curve", curve]) == 2
+    assert "--confirm-curve takes numbers" in capsys.readouterr().err

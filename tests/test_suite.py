@@ -168,3 +168,27 @@ def test_the_ablation_counts_what_each_checking_step_changes_on_the_same_model_o
     assert "| `kind_check` | off | 2 | 1 | 1 |" in table and "| `scope_check` | on | 0 | 0 | 0 | nothing |" in table
     with pytest.raises(InputError, match="unknown answer step"):
         suite.ablate_suite(folder, tmp_path / "work", base.settings, ["no_such_step"], sets, label="r")
+
+
+def test_the_confirm_curve_refuses_the_saved_answers_doubted_above_each_threshold(fake_pipeline, tmp_path: Path) -> None:
+    """Both answers are the same supported sentence, the model doubting it 0.3: right for the question the
+    pages answer, wrong for the one they do not. Refused above 0.2, the one turns wrong and the other right;
+    above 0.5 nothing changes."""
+    from fakes import DoubtingGenerator
+
+    base = fake_pipeline("总签约采购金额约3亿元[1]。")
+    base.generator = DoubtingGenerator("总签约采购金额约3亿元[1]。", 0.3)
+    folder, sets = _one_set(tmp_path, [
+        {"id": "a", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"], "answerable": True},
+        {"id": "b", "question": "下一届对接会的签约采购金额是多少？", "answers": [], "answerable": False}])
+    suite.run_suite(base.settings.replace(confirm_threshold=1.0), folder, tmp_path / "work", sets,
+                    log=lambda line: None, label="r", base=base)
+    saved = [json.loads(line) for line in (tmp_path / "work" / "answers-r" / "pages.jsonl").read_text().splitlines()]
+    assert [row["doubt"] for row in saved] == [0.3, 0.3]
+    low, high = suite.confirm_curve(folder, tmp_path / "work", base.settings, [0.2, 0.5], sets, label="r",
+                                    make_embedder=lambda s: HashingEmbedder())
+    assert (low["changed"], low["right_to_wrong"], low["wrong_to_right"]) == (2, 1, 1)
+    assert (high["changed"], high["right_to_wrong"], high["wrong_to_right"]) == (0, 0, 0)
+    assert "| `confirm above 0.2` | on | 2 | 1 | 1 |" in suite.ablation_table([low, high])
+    with pytest.raises(InputError, match="between 0 and 1"):
+        suite.confirm_curve(folder, tmp_path / "work", base.settings, [1.5], sets, label="r")
