@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +31,7 @@ class Stub(BaseHTTPRequestHandler):
     sent: list[int] = []
     reply = REPLY
     delay = 0.0  # seconds between streamed pieces
+    no = 0.05  # the confirm step's P(否)
     stall = 0.0  # seconds before answering at all
 
     def log_message(self, *args) -> None:  # keep the test output clean
@@ -65,8 +67,19 @@ class Stub(BaseHTTPRequestHandler):
             vecs = [[b / 255 for b in hashlib.sha256(t.encode()).digest()[:8]] for t in body["input"]]
             self._json(200, {"object": "list", "model": "stub-model",
                              "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vecs)]})
+        elif body.get("logprobs") and not body.get("stream"):
+            self._probabilities()
         else:
             self._stream()
+
+    def _probabilities(self) -> None:
+        """A one-token completion with its top log-probabilities: 是 and 否, P(否) = `no`."""
+        tops = [{"token": "是", "logprob": math.log(1 - self.no), "bytes": None},
+                {"token": "否", "logprob": math.log(self.no), "bytes": None}]
+        self._json(200, {"id": "c2", "object": "chat.completion", "created": 0, "model": "stub-model",
+                         "choices": [{"index": 0, "finish_reason": "length",
+                                      "message": {"role": "assistant", "content": "是"},
+                                      "logprobs": {"content": [{**tops[0], "top_logprobs": tops}]}}]})
 
     def _stream(self) -> None:
         self.send_response(200)
@@ -91,7 +104,7 @@ class Stub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stub():
-    Stub.requests, Stub.sent, Stub.reply, Stub.delay, Stub.stall = [], [], REPLY, 0.0, 0.0
+    Stub.requests, Stub.sent, Stub.reply, Stub.delay, Stub.stall, Stub.no = [], [], REPLY, 0.0, 0.0, 0.05
     server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
@@ -164,6 +177,23 @@ def test_pipeline_answers_through_the_server_with_a_checked_citation(stub: str, 
     answer = pipe.ask("对接会签约采购金额是多少？")
     assert not answer.refused and "3亿元" in answer.text
     assert any("3亿元" in c.quote and c.supported for c in answer.citations)
+
+
+@pytest.mark.parametrize("no,refused", [(0.05, False), (0.6, True)])
+def test_the_confirm_step_reads_the_servers_token_probabilities(stub: str, fake_pipeline, no: float,
+                                                                 refused: bool) -> None:
+    from rag.factory import generator_for as _generator
+
+    Stub.no = no
+    pipe = fake_pipeline(backend="extractive")
+    settings = pipe.settings.replace(backend="llamacpp", llm_url=stub, llm_model="stub-model", llm_api_key=KEY)
+    pipe.generator = _generator(settings)
+    probabilities = pipe.generator.next_token_probs([{"role": "user", "content": "是吗？"}])
+    assert probabilities == pytest.approx({"是": 1 - no, "否": no})
+    answer = pipe.ask("对接会签约采购金额是多少？")
+    assert answer.refused is refused and answer.doubt == pytest.approx(no)
+    asked = [r for r in Stub.requests if r.get("logprobs")]
+    assert asked[-1]["max_tokens"] == 1 and "3亿元" in asked[-1]["messages"][-1]["content"]
 
 
 def test_server_down_mid_session_falls_back_to_extractive_with_a_notice(fake_pipeline) -> None:

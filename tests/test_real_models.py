@@ -48,6 +48,8 @@ def test_signing_value_is_answered_with_a_quote(real_pipeline) -> None:
     assert any("3亿元" in c.quote for c in answer.citations)
     for c in answer.citations:
         assert real_pipeline.index.articles[c.article_id].text[c.start:c.end] == c.quote
+    # the confirm step asked the model, which does not doubt a sentence that states the figure asked for
+    assert answer.doubt is not None and answer.doubt <= real_pipeline.settings.confirm_threshold
 
 
 @pytest.mark.parametrize("item_id", ["q006", "q024", "q027", "q072"])
@@ -204,6 +206,7 @@ def test_model_server_answers_a_seed_question_with_a_checked_citation(real_pipel
                       OpenAICompatibleGenerator(url, "", key), index=real_pipeline.index)
     answer = remote.ask("对接会签约采购金额是多少？")
     assert not answer.refused and "3亿元" in answer.text and not answer.notice
+    assert answer.doubt is not None  # the server's log-probabilities reached the confirm step
     assert any("3亿元" in c.quote for c in answer.citations)
     for c in answer.citations:
         assert real_pipeline.index.articles[c.article_id].text[c.start:c.end] == c.quote
