@@ -52,8 +52,13 @@ class _Sentence:
     words: frozenset[str]  # the question's words it holds
 
 
-def header(p: Passage) -> str:
-    return f"[{p.rank}] 《{p.chunk.title}》" + (f"（{p.chunk.date}）" if p.chunk.date else "")
+def header(p: Passage, body: str = "") -> str:
+    """The passage's number, title and date. A title the shown `body` opens with is left out: an archive
+    record without a title of its own is titled by its first words (RGB's passages, many of CRUD-RAG's), and
+    repeating them cost some 25 tokens a passage for nothing the body does not say."""
+    title = p.chunk.title.strip()
+    shown = f" 《{title}》" if title and not (body and body.lstrip().startswith(title)) else ""
+    return f"[{p.rank}]{shown}" + (f"（{p.chunk.date}）" if p.chunk.date else "")
 
 
 def select(passages: list[Passage], weights: dict[str, float], budget: int,
@@ -133,7 +138,7 @@ def format_budgeted(passages: list[Passage], weights: dict[str, float], budget: 
             gap = j > 0 if n == 0 else j != picked[n - 1] + 1
             body += ("…" if gap else "") + text[spans[j][0]:spans[j][1]].strip()
         body += "…" if picked[-1] < len(spans) - 1 else ""
-        blocks.append(f"{header(p)}\n{body}")
+        blocks.append(f"{header(p, body)}\n{body}")
     return "\n\n".join(blocks)
 
 

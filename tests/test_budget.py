@@ -91,3 +91,17 @@ def test_a_pair_of_sentences_is_taken_when_the_second_adds_the_words_the_first_l
 def test_the_rest_of_the_budget_goes_to_the_passages_in_rank_order():
     shown = _shown("How large is the waiting hall?", [FERRY, MARKET], 30)  # no word in common
     assert shown.startswith("[1] 《报道1》\n渡口改造去年完工。") and "[2]" not in shown
+
+
+@pytest.mark.parametrize("text,title,shown", [
+    ("2021年全国粮食产量13657亿斤，比上年增加267亿斤。", "2021年全国粮食产量13657亿斤", False),  # titled by its first words
+    ("益阳已有18家企业与湘江新区企业建立供需关系。", "湘江新区与益阳产业协作", True),  # a title of its own
+    ("第二段的话。", "", False),
+])
+def test_a_title_the_passage_opens_with_is_not_repeated_in_its_header(text: str, title: str, shown: bool) -> None:
+    from rag.budget import format_budgeted, header
+
+    p = Passage(Chunk("c", "a", text, 0, len(text), title=title, date="2022-01-17"), 1, 1.0)
+    block = format_budgeted([p], {"粮食": 1.0, "企业": 1.0}, 300)
+    assert block.startswith("[1]") and (f"《{title}》" in block) is shown and "（2022-01-17）" in block
+    assert header(p) == f"[1] 《{title}》（2022-01-17）" if title else header(p) == "[1]（2022-01-17）"
