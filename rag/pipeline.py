@@ -44,6 +44,15 @@ class Event:
 
 
 @dataclass
+class _Said:
+    """What the generating steps of one answer said: the text, when its first piece came, and the answer
+    as checked for the confirm step (None: not asked)."""
+    raw: str = ""
+    first: float | None = None
+    checked: Answer | None = None
+
+
+@dataclass
 class Pipeline:
     settings: Settings
     embedder: Embedder
@@ -188,9 +197,7 @@ class Pipeline:
         if rw.changed:
             timings["rewrite_ms"] = (t1 - t0) * 1000
         yield Event("passages", text=query if rw.changed else "", passages=tuple(passages))
-        raw, notice = "", self.notice
-        first = None
-        checked = None  # the checked answer, when the confirm step asked the model about it
+        said = _Said()
         stopped = False
         if passages:
             key = key or uuid.uuid4().hex
@@ -203,59 +210,64 @@ class Pipeline:
                         yield Event("waiting", text=str(ahead))
                     held = self.line.holds(key)
                     stopped = not held
-                messages = None
                 if not stopped:
-                    if generator is not None:
-                        messages = self.prompts.first(query, passages)
-                    for piece in self._generate(generator, query, passages, max_tokens, messages):
-                        first = first or time.perf_counter()
-                        raw += piece
-                        yield Event("token", text=piece)
-                    if filled := (getattr(generator, "last_timings", None) or {}).get("prompt_n"):
-                        timings["prompt_filled"] = float(filled)  # beyond the cache: what the first token waited for
-                if generator is not None and not self._was_stopped(key) and self.checker.wants_second_look(query, raw):
-                    # A small model often gives up on a trimmed passage that does hold the answer, or on a
-                    # question asked colloquially: one more look at the best two passages in full, with no
-                    # refusal line to fall back on. What it says is checked like any answer.
-                    yield Event("retry")
-                    timings["retried"] = 1.0
-                    messages = self.prompts.second_look(query, passages)
-                    raw = ""
-                    for piece in self._generate(generator, query, passages[:2], max_tokens, messages):
-                        raw += piece
-                        yield Event("token", text=piece)
-                if generator is not None and messages is not None:
-                    for piece in self._follow_up(generator, query, passages, messages, raw, max_tokens, key):
-                        raw += piece
-                        yield Event("token", text=piece)
-                if not stopped and not self._was_stopped(key) and (
-                        quotes := self.checker.part_quotes(query, passages, raw)):
-                    raw += quotes
-                    yield Event("token", text=quotes)
-                if not stopped and generator is not None and "confirm" in self.steps and not self._was_stopped(key):
-                    checked = self.finish(query, raw, passages, timings, notice)
-                    t2 = time.perf_counter()
-                    if (doubted := doubt(generator, query, checked)) is not None:
-                        timings["confirm_ms"] = (time.perf_counter() - t2) * 1000
-                        checked = dataclasses.replace(checked, doubt=doubted)
+                    yield from self._answer_steps(generator, query, passages, max_tokens, key, timings, said)
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, EXTRACTIVE_NOTICE
-                notice = self.notice
-                raw = extractive_answer(query, passages)
-                checked = None
-                yield Event("token", text=raw)
-                first = first or time.perf_counter()
+                said.raw, said.checked = extractive_answer(query, passages), None
+                yield Event("token", text=said.raw)
+                said.first = said.first or time.perf_counter()
             finally:
                 self.line.leave(key, held)
         end = time.perf_counter()
-        timings["first_token_ms"] = ((first or end) - t0) * 1000
+        timings["first_token_ms"] = ((said.first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
-        answer = self.checker.confirmed(checked) if checked is not None else self.finish(query, raw, passages, timings,
-                                                                                         notice)
+        answer = self.checker.confirmed(said.checked) if said.checked is not None else \
+            self.finish(query, said.raw, passages, timings, self.notice)
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
+
+    def _answer_steps(self, generator: Generator | None, query: str, passages: list[Passage], max_tokens: int | None,
+                      key: str, timings: dict, said: _Said) -> Iterator[Event]:
+        """The generating steps, once the model is this question's: the first answer (or the extractive one),
+        the second look, the parts asked again, the clauses quoted and the confirm step's question, as
+        events; what was said, and the answer checked for the confirm step, go into `said`."""
+        messages = None
+        if generator is not None:
+            messages = self.prompts.first(query, passages)
+        for piece in self._generate(generator, query, passages, max_tokens, messages):
+            said.first = said.first or time.perf_counter()
+            said.raw += piece
+            yield Event("token", text=piece)
+        if filled := (getattr(generator, "last_timings", None) or {}).get("prompt_n"):
+            timings["prompt_filled"] = float(filled)  # beyond the cache: what the first token waited for
+        if generator is not None and not self._was_stopped(key) and self.checker.wants_second_look(query, said.raw):
+            # A small model often gives up on a trimmed passage that does hold the answer, or on a question
+            # asked colloquially: one more look at the best two passages in full, with no refusal line to fall
+            # back on. What it says is checked like any answer.
+            yield Event("retry")
+            timings["retried"] = 1.0
+            messages = self.prompts.second_look(query, passages)
+            said.raw = ""
+            for piece in self._generate(generator, query, passages[:2], max_tokens, messages):
+                said.raw += piece
+                yield Event("token", text=piece)
+        if generator is not None and messages is not None:
+            for piece in self._follow_up(generator, query, passages, messages, said.raw, max_tokens, key):
+                said.raw += piece
+                yield Event("token", text=piece)
+        if not self._was_stopped(key) and (quotes := self.checker.part_quotes(query, passages, said.raw)):
+            said.raw += quotes
+            yield Event("token", text=quotes)
+        if generator is not None and "confirm" in self.steps and not self._was_stopped(key):
+            checked = self.finish(query, said.raw, passages, timings, self.notice)
+            t = time.perf_counter()
+            if (doubted := doubt(generator, query, checked)) is not None:
+                timings["confirm_ms"] = (time.perf_counter() - t) * 1000
+                checked = dataclasses.replace(checked, doubt=doubted)
+            said.checked = checked
 
     def _article_text(self, passage: Passage) -> str:
         """The title, date and text of the passage's article (the passage alone when the index lacks it)."""
