@@ -182,7 +182,7 @@ class LlamaCppGenerator:
                                                 "cache_prompt": True})
         if not isinstance(reply, dict) or "error" in reply:
             raise ModelError(f"generation failed: {reply.get('error') if isinstance(reply, dict) else reply}")
-        self.last_timings = reply.get("timings") or {}
+        # last_timings stays the last answer's (its decode speed and prompt are what `rag bench` reports)
         try:
             tops = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
         except (KeyError, IndexError, TypeError):
