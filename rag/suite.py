@@ -154,19 +154,13 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
     switched the other way (off when the settings have it on, on when off), against all of them checked
     again as the settings are. One row a step: answers that change, right -> wrong, wrong -> right, and
     the sets whose figures move."""
-    from rag.factory import embedder_for
     from rag.steps import STEPS, steps_of
 
     unknown = [x for x in steps if x not in STEPS]
     if unknown:
         raise InputError(f"unknown answer step(s): {', '.join(unknown)}; known: {', '.join(STEPS)}")
     on = steps_of(settings.steps)
-    embedders: dict[str, object] = {}  # one of each for all the checks
-
-    def embedder(s):
-        if s.embedder not in embedders:
-            embedders[s.embedder] = (make_embedder or embedder_for)(s)
-        return embedders[s.embedder]
+    embedder = _embedders(make_embedder)
 
     def checked(step_set: frozenset[str]) -> tuple[dict, dict]:
         return _checked(folder, work, settings.replace(steps=",".join(sorted(step_set))), sets, label, embedder)
@@ -181,24 +175,31 @@ def confirm_curve(folder: Path, work: Path, settings, thresholds: Sequence[float
     """For each confirm threshold: what the saved answers of run `label` (with the confirm step's doubts
     saved) become when refused above it, against all of them with the step off. One row a threshold, as
     `ablate_suite`'s: the curve the default threshold is chosen from."""
-    from rag.factory import embedder_for
     from rag.steps import steps_of
 
     if any(not 0.0 <= t <= 1.0 for t in thresholds):
         raise InputError("confirm thresholds are between 0 and 1")
-    embedders: dict[str, object] = {}
-
-    def embedder(s):
-        if s.embedder not in embedders:
-            embedders[s.embedder] = (make_embedder or embedder_for)(s)
-        return embedders[s.embedder]
-
+    embedder = _embedders(make_embedder)
     on = steps_of(settings.steps) | {"confirm"}
     base = _checked(folder, work, settings.replace(steps=",".join(sorted(on - {"confirm"}))), sets, label, embedder)
     return [_ablation_row(f"confirm above {t:g}", False, base,
                           _checked(folder, work, settings.replace(steps=",".join(sorted(on)), confirm_threshold=t),
                                    sets, label, embedder))
             for t in thresholds]
+
+
+def _embedders(make_embedder=None):
+    """settings -> embedder, one of each embedder for all the checks of an ablation."""
+    from rag.factory import embedder_for
+
+    made: dict[str, object] = {}
+
+    def embedder(s):
+        if s.embedder not in made:
+            made[s.embedder] = (make_embedder or embedder_for)(s)
+        return made[s.embedder]
+
+    return embedder
 
 
 def _rescored(folder: Path, work: Path, qs: QuestionSet, label: str, settings=None, make_embedder=None) -> list[dict]:
