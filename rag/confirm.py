@@ -6,7 +6,8 @@ film's 5月6日 for ChatGPT's release). The model can, shown only the cited sent
 checked answer: its next-token probabilities of "是" and "否" (llama.cpp's top log-probabilities) give
 P(否), the model's doubt, and an answer it doubts more than `confirm_threshold` is a refusal. The threshold is
 the suite's choice (README, *Figures*): over its answered questions P(否) is rarely above 0.3 even for a wrong
-answer, and 0.15 is where wrong answers stop being refused faster than right ones.
+answer. Above 0.15 wrong answers were refused two and three times as often as right ones, but a right answer at
+0.14 crossed it under load (the arithmetic of llama.cpp's restored caches differs), so the default is 0.2.
 """
 from __future__ import annotations
 
