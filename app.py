@@ -116,6 +116,8 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             yield history, gr.skip(), question, turns, earlier
             return
         turn = len(earlier) + 1
+        # a line per question and per answer (lengths and times, never the text): a stalled question shows
+        log.info("question %s-%d: %d characters", _session(request)[:6], turn, len(question))
         history += [{"role": "user", "content": ui.as_text(question)},
                     {"role": "assistant", "content": "…"}]
         yield history, gr.skip(), "", turns, earlier
@@ -144,6 +146,10 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                     yield history, gr.skip(), "", turns, earlier
                 else:
                     answer = event.answer
+                    t = answer.timings
+                    log.info("answer %s-%d: %s, first word %.1f s, whole %.1f s", _session(request)[:6], turn,
+                             "refused" if answer.refused else f"{len(answer.citations)} citations",
+                             t.get("first_token_ms", 0) / 1000, t.get("total_ms", 0) / 1000)
                     measure_prefill()
                     prefiller.forget(_session(request) or "-")
                     history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer, lang, turn)}

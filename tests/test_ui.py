@@ -313,3 +313,18 @@ def test_a_continued_fragment_is_named_as_one(title: str, shown: str) -> None:
 
 def test_the_upload_label_lists_each_type_once() -> None:
     assert ui.file_types({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}) == "html、md、pdf、txt"
+
+
+def test_each_question_and_answer_leave_a_log_line_without_their_text(served_fake, caplog) -> None:
+    """A stalled question shows in the log as a question line with no answer line after it."""
+    import logging
+
+    _, client = served_fake("总签约采购金额约3亿元[1]。")
+    with caplog.at_level(logging.INFO, logger="rag.app"):
+        list(client.submit("对接会签约采购金额是多少？", [], api_name="/chat"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "rag.app"]
+    asked = [line for line in lines if line.startswith("question ")]
+    answered = [line for line in lines if line.startswith("answer ")]
+    assert asked and asked[0].endswith(": 13 characters")
+    assert answered and "1 citations" in answered[0] and "first word" in answered[0]
+    assert not any("签约" in line for line in lines)  # what was asked stays out of the log
