@@ -114,7 +114,6 @@ class OpenAICompatibleGenerator:
         finally:
             response.close()  # the server sees the connection close and stops generating
 
-
     def next_token_probs(self, messages: list[dict[str, str]], top: int = 10) -> dict[str, float]:
         """The `top` likeliest first tokens of the reply, with their probabilities (the server's logprobs;
         llama-server and vLLM give them)."""
