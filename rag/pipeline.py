@@ -23,7 +23,7 @@ from rag.prompt import Prompts, is_english
 from rag.retrieve import HybridRetriever, join_touching
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
-from rag.steps import Checker, steps_of
+from rag.steps import Checker, passage_text, steps_of
 from rag.types import Answer, Passage
 
 log = logging.getLogger("rag")
@@ -273,7 +273,7 @@ class Pipeline:
         """The title, date and text of the passage's article (the passage alone when the index lacks it)."""
         article = self.index.articles.get(passage.chunk.article_id) if self.index is not None else None
         if article is None:
-            return f"{passage.chunk.title}\n{passage.chunk.date}\n{passage.chunk.text}"
+            return passage_text(passage)
         return f"{article.title}\n{article.date}\n{article.text}"
 
     def _generate(self, generator: Generator | None, question: str, passages: list[Passage],

@@ -53,7 +53,8 @@ def claims_of(raw: str) -> list:
     return [c for c in split_claims(raw) if not is_refusal(c.text)]
 
 
-def _passage_text(passage: Passage) -> str:
+def passage_text(passage: Passage) -> str:
+    """The passage's title, date and text: what the scope check reads when the whole article is not at hand."""
     return f"{passage.chunk.title}\n{passage.chunk.date}\n{passage.chunk.text}"
 
 
@@ -63,7 +64,7 @@ class Checker:
     steps: frozenset[str]
     meaning: Similarity | None = None  # judges English claims by what they say (the `meaning` step)
     # a passage's whole article (title, date, text), for the scope check; the passage alone by default
-    article_text: Callable[[Passage], str] = _passage_text
+    article_text: Callable[[Passage], str] = passage_text
 
     def check(self, raw: str, passages: list[Passage], question: str):
         """`cite.check_answer` with the steps that are on."""
@@ -152,4 +153,4 @@ class Checker:
         return tuple(part for part in left if said_lacking or part in asks_kind)
 
 
-__all__ = ["STEPS", "Checker", "claims_of", "steps_of"]
+__all__ = ["STEPS", "Checker", "claims_of", "passage_text", "steps_of"]
