@@ -14,7 +14,7 @@ from collections.abc import Callable
 from rag.asked import in_scope, is_english, question_parts
 from rag.claims import CONTENT as _CONTENT
 from rag.claims import CLAUSE, split_claims
-from rag.english import Meaning, anchored, english_span
+from rag.english import Meaning, anchored, english_span, values
 from rag.guard import source_windows
 from rag.names import names
 from rag.types import Citation, Passage
@@ -32,12 +32,20 @@ SUPPORT_THRESHOLD = 0.5
 
 
 def _bigrams(text: str) -> set[str]:
+    """The text's character bigrams, less those that join a Chinese character to the digit or letter after it:
+    the word before a figure or code ("产量为3182万吨", "航班号是MU9191") is the sentence's own wording and
+    no part of the fact, which the figure's own bigrams, with its unit ("2万"), carry."""
     chars = [c.lower() for c in text if _CONTENT.match(c)]
     return {a + b for a, b in zip(chars, chars[1:])}
 
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?%?")  # "3,499": thousands, grouped by commas
+
+
 def _numbers(text: str) -> set[str]:
-    return {n.rstrip(".,") for n in _NUMBER.findall(text)}
+    """The figures written in `text`, a grouped one as its plain digits ("RMB 3,499" holds 3499)."""
+    return {n.replace(",", "") if _GROUPED.fullmatch(n) else n for n in (m.rstrip(".,") for m in _NUMBER.findall(text))}
 
 
 # A code of letters and digits ("MU5735", "C919", "B00001"): it stands in the source as written, or not at all.
@@ -69,6 +77,8 @@ def support(claim: str, span: str, question: str = "") -> float:
     in_span = {n.rstrip("%") for n in _numbers(span)}  # whole numbers: "100" does not stand in "1000亿元"
     if any(n.rstrip("%") not in in_span for n in _numbers(claim)):
         return 0.0
+    if not values(claim) - values(question) <= values(span):
+        return 0.0  # the same digits with another scale: "3182吨" is not "3182万吨"
     if not _numbers_paired(claim, span, question):
         return 0.0
     if any(not _named_in(name, claim, span) for name in names(claim) - names(question) if name not in question):

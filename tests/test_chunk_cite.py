@@ -87,6 +87,21 @@ def test_numbers_must_match_exactly() -> None:
     assert support("采购金额约30亿元", "采购金额约3亿元") == 0.0
 
 
+@pytest.mark.parametrize("claim,span,supported", [
+    # a figure grouped by commas is the same figure written plainly, on either side
+    ("新机型起售价为RMB 4,299。", "新机型起售价4299元。", True),
+    ("新机型起售价为4299元。", "新机型起售价4,299元。", True),
+    ("新机型起售价为4,298元。", "新机型起售价4299元。", False),
+    # the same digits with another scale are another figure
+    ("全年原油产量为2650万吨。", "全年原油产量达到2650万吨。", True),
+    ("全年原油产量为2650吨。", "全年原油产量达到2650万吨。", False),
+    ("全年原油产量为2650万吨。", "全年原油产量达到2650吨。", False),
+    ("景区营收1.2亿元。", "景区营收1.2万元。", False),
+])
+def test_figures_are_compared_by_value(claim: str, span: str, supported: bool) -> None:
+    assert (support(claim, span) >= 0.5) is supported
+
+
 def test_english_claim_is_checked_by_its_numbers() -> None:
     text, cits, _ = check_answer("The total signed value was about 3亿元 [1].", PASSAGES)
     assert cits and cits[0].n == 1
