@@ -36,8 +36,8 @@ def _answer(text: str, quotes: list[str], passage: str) -> Answer:
 def test_cited_sentences_are_the_quotes_or_come_with_the_sentences_before() -> None:
     passage = "博物馆收到了一批信件。这批资料将在隆平厅展出。门票免费。"
     answer = _answer("资料将在隆平厅展出[1]。", ["这批资料将在隆平厅展出。"], passage)
-    assert cited_texts(answer) == ["这批资料将在隆平厅展出。"]
-    assert cited_texts(answer, before=1) == ["博物馆收到了一批信件。这批资料将在隆平厅展出。"]
+    assert cited_texts(answer, before=0) == ["这批资料将在隆平厅展出。"]
+    assert cited_texts(answer) == ["博物馆收到了一批信件。这批资料将在隆平厅展出。"]
     first = _answer("x", ["博物馆收到了一批信件。"], passage)
     assert cited_texts(first, before=1) == ["博物馆收到了一批信件。"]  # nothing before it
 
@@ -46,14 +46,15 @@ def test_overlapping_spans_of_one_passage_are_one_text_and_a_lost_quote_is_kept(
     passage = "第一句。第二句。第三句。"
     texts = cited_texts(_answer("x", ["第二句。", "第三句。", "别处的句子。"], passage), before=1)
     assert texts == ["第一句。第二句。第三句。", "别处的句子。"]
-    assert cited_texts(_answer("x", ["第二句。第三句。", "第三句。"], passage)) == ["第二句。第三句。"]
+    assert cited_texts(_answer("x", ["第二句。第三句。", "第三句。"], passage), before=0) == ["第二句。第三句。"]
 
 
-def test_the_prompt_holds_the_question_the_answer_and_its_sources_in_the_questions_language() -> None:
-    answer = _answer("资料将在隆平厅展出[1]。", ["这批资料将在隆平厅展出。"], "博物馆收到了一批信件。这批资料将在隆平厅展出。")
+def test_the_prompt_holds_the_question_and_the_cited_sentences_not_the_answer() -> None:
+    answer = _answer("展览设在隆平厅[1]。", ["这批资料将在隆平厅展出。"], "博物馆收到了一批信件。这批资料将在隆平厅展出。")
     (zh,) = confirm_messages("信件在哪里展出？", answer)
-    assert "信件在哪里展出？" in zh["content"] and "资料将在隆平厅展出。" in zh["content"]
-    assert "[1]" not in zh["content"] and "只回答“是”或“否”" in zh["content"]
+    assert "信件在哪里展出？" in zh["content"] and "这批资料将在隆平厅展出。" in zh["content"]
+    assert "展览设在" not in zh["content"] and "只回答“是”或“否”" in zh["content"]
+    assert "博物馆收到了一批信件。这批资料" in zh["content"]  # with the sentence before it, which names its subject
     (en,) = confirm_messages("Where are the letters shown?", answer)
     assert 'Answer only "yes" or "no"' in en["content"]
 

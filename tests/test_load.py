@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # (question, text its answer must contain): distinct answers, so a mixed-up answer is caught.
 CASES = [
     ("对接会签约采购金额是多少？", "3亿元"),
-    ("湖南现在大概有多少家电机企业？电机产业总产值有多大？", "500家"),
+    # two parts, one answer (the confirm step doubts "全省拥有电机企业近500家" for "湖南有多少家电机企业", P(否)
+    # 0.45, so a question on it is no longer one whose answer every session can count on)
+    ("麓宇光电打算在益阳投资什么项目？总投资多少？", "6800万元"),
     ("目前益阳有多少家企业已经和湘江新区的企业形成稳定的产品供需关系？", "18家"),
     ("长沙号称工程机械之都，那边智能产线几分钟就能出一台挖机？", "6分钟"),
     ("省政协“建强用好科创平台”那场专题协商会是哪位省政协领导主持的？", "汪一光"),
@@ -53,7 +55,7 @@ def _serve(pipe: Pipeline):
 
 
 def _fake_pipe(seeds_copy: Path, tmp_path: Path, delay: float, **settings) -> Pipeline:
-    replies = {"签约采购金额": "总签约采购金额约3亿元[1]。", "电机企业": "全省拥有电机企业近500家[1]。"}
+    replies = {"签约采购金额": "总签约采购金额约3亿元[1]。", "麓宇光电": "该公司拟在益阳投资光电子集成产业化项目，总投资6800万元[1]。"}
     s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
                  data_dir=str(tmp_path / "data"), **settings)
     pipe = Pipeline(s, HashingEmbedder(), SlowScripted(replies, delay))
@@ -150,7 +152,7 @@ def test_waiting_questions_see_their_passages_and_place_and_stop_only_their_own(
 
     long = "总签约采购金额约3亿元，" * 60 + "[1]。"  # ~9 s of pieces: a is still being generated below
     s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"))
-    gen = Cancellable({"签约采购金额": long, "电机企业": "全省拥有电机企业近500家[1]。"}, delay=0.05)
+    gen = Cancellable({"签约采购金额": long, "麓宇光电": "该公司拟在益阳投资光电子集成产业化项目，总投资6800万元[1]。"}, delay=0.05)
     pipe = Pipeline(s, HashingEmbedder(), gen)
     pipe.ensure_index()
     events: dict[str, list] = {"a": [], "b": [], "c": []}
@@ -186,4 +188,4 @@ def test_waiting_questions_see_their_passages_and_place_and_stop_only_their_own(
     assert len("".join(e.text for e in events["a"] if e.kind == "token")) < len(long)
     assert events["b"][-1].answer.text.startswith("已停止") and pipe.waiting() == 0
     again = pipe.ask(CASES[1][0])  # the line is empty and the model free again
-    assert "500家" in again.text
+    assert "6800万元" in again.text
