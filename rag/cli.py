@@ -191,6 +191,10 @@ def _eval_suite(args: argparse.Namespace) -> int:
             raise InputError(f"--confirm-curve takes numbers between 0 and 1, comma-separated; got {args.confirm_curve!r}") from None
         print(suite.ablation_table(suite.confirm_curve(Path(args.suite), Path(args.work), _settings(args), thresholds,
                                                        sets, label=args.rescore)))
+        sep = suite.confirm_separation(Path(args.suite), Path(args.work), _settings(args), sets, label=args.rescore)
+        if sep["auc"] is not None:
+            print(f"\nthe saved doubts of {sep['answers']} answers ({sep['wrong']} wrong): AUC {sep['auc']:.2f} "
+                  "(the chance that a wrong answer is doubted more than a right one)")
         return 0
     if args.rescore:
         result = suite.rescore_suite(Path(args.suite), Path(args.work), sets, label=args.rescore,

@@ -92,6 +92,7 @@ def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = No
         "prompt_filled": answer.timings.get("prompt_filled"),
         "looked_again": bool(answer.timings.get("retried")),
         "confirm_ms": answer.timings.get("confirm_ms"),
+        "doubt": answer.doubt,
     }
 
 

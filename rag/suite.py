@@ -188,6 +188,23 @@ def confirm_curve(folder: Path, work: Path, settings, thresholds: Sequence[float
             for t in thresholds]
 
 
+def confirm_separation(folder: Path, work: Path, settings, sets: Sequence[QuestionSet] = SETS, label: str = "suite",
+                       make_embedder=None) -> dict:
+    """How well run `label`'s saved doubts tell its wrong answers from its right ones, over the answers the
+    checks let through (the confirm step off): the chance that a wrong answer was doubted more than a right
+    one (AUC; 0.5 is no better than chance), with how many answers and how many of them wrong."""
+    from rag.steps import steps_of
+
+    off = ",".join(sorted(steps_of(settings.steps) - {"confirm"}))
+    _, records = _checked(folder, work, settings.replace(steps=off), sets, label, _embedders(make_embedder))
+    doubted = [r for r in records.values() if not r["refused"] and r.get("doubt") is not None]
+    wrong = [r["doubt"] for r in doubted if not _right(r)]
+    right = [r["doubt"] for r in doubted if _right(r)]
+    pairs = len(wrong) * len(right)
+    auc = sum((w > r) + 0.5 * (w == r) for w in wrong for r in right) / pairs if pairs else None
+    return {"answers": len(doubted), "wrong": len(wrong), "auc": auc}
+
+
 def _embedders(make_embedder=None):
     """settings -> embedder, one of each embedder for all the checks of an ablation."""
     from rag.factory import embedder_for
