@@ -323,7 +323,7 @@ def _bench_budget(args: argparse.Namespace) -> int:
 
 
 def _bench_draft(args: argparse.Namespace) -> int:
-    from rag import bench
+    from rag import bench, bench_answer
     from rag.bench_draft import draft_bench, draft_table
     from rag.evaluate import load_items
     from rag.pipeline import pipeline_for
@@ -335,7 +335,7 @@ def _bench_draft(args: argparse.Namespace) -> int:
     questions = [it["question"] for it in items[:args.questions or len(items)]]
     drafts = [("off", 0, 0)] + [(kind, int(n), int(m)) for spec in args.drafts.split(",") if spec.strip()
                                 for kind, n, m in [spec.strip().split(":")]]
-    bandwidth = bench.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
+    bandwidth = bench_answer.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
     result = draft_bench(pipe, questions, drafts, bandwidth, _log)
     bench.save(result, Path(args.out))
     print(draft_table(result))
@@ -373,7 +373,7 @@ def _bench_answer(args: argparse.Namespace) -> int:
     import tempfile
     import time
 
-    from rag import bench
+    from rag import bench, bench_answer
     from rag.evaluate import load_items
     from rag.index import build_index
     from rag.pipeline import Pipeline
@@ -381,7 +381,7 @@ def _bench_answer(args: argparse.Namespace) -> int:
     settings = _settings(args)
     items = [it for it in load_items(Path(args.shared) / "eval" / "dev.jsonl") if it.get("answerable", True)]
     items = items[:args.questions] if args.questions else items
-    bandwidth = bench.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
+    bandwidth = bench_answer.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
     _log(f"memory read bandwidth: {bandwidth:.1f} GB/s")
     embedder = Pipeline.from_settings(settings.replace(backend="extractive")).embedder
     with tempfile.TemporaryDirectory() as tmp:
@@ -393,13 +393,13 @@ def _bench_answer(args: argparse.Namespace) -> int:
              "embed_dtype": getattr(embedder, "dtype", "")}
     _log(f"index build: {index}")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    startup = bench.startup_bench(settings, args.port, log=_log) if args.port else None
+    startup = bench_answer.startup_bench(settings, args.port, log=_log) if args.port else None
     result = {"bandwidth_gbs": round(bandwidth, 1), "index": index, "startup": startup, "settings": {
         "top_k": settings.top_k, "passage_chars": settings.passage_chars, "max_new_tokens": settings.max_new_tokens,
         "threads": settings.threads or os.cpu_count()},
-        "backends": bench.answer_bench(settings, items, backends, bandwidth, _log, embedder=embedder)}
+        "backends": bench_answer.answer_bench(settings, items, backends, bandwidth, _log, embedder=embedder)}
     bench.save(result, Path(args.out))
-    print(bench.answer_table(result))
+    print(bench_answer.answer_table(result))
     print(f"saved {args.out}")
     return 0
 

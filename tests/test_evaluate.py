@@ -65,7 +65,7 @@ def test_citation_precise(claim: str, quote: str, ok: bool) -> None:
 
 
 def test_bandwidth_and_answer_table() -> None:
-    from rag import bench
+    from rag import bench_answer as bench
 
     assert bench.memory_bandwidth(gib=0.05, threads=2, repeats=1) > 0.1
     row = {"load_first_s": 5.1, "load_again_s": 4.3, "prompt_tokens_p50": 492, "first_token_s_p50": 7.0,
@@ -74,6 +74,18 @@ def test_bandwidth_and_answer_table() -> None:
            "peak_rss_mb_so_far": 5990}
     text = bench.answer_table({"bandwidth_gbs": 29.3, "index": {"chunks": 85}, "backends": {"llamacpp": row}})
     assert "29.3 GB/s" in text and "llamacpp" in text and "0.61" in text
+
+
+def test_answer_figures_summarise_the_rows_against_the_ceiling() -> None:
+    from rag.bench_answer import _summary
+
+    rows = [{"retrieve_ms": 50.0, "prompt_tokens": 400, "prompt_tokens_filled": 300, "first_token_s": t,
+             "answer_s": t + 2, "decode": d} for t, d in [(2.0, 10.0), (3.0, None), (4.0, 12.0)]]
+    out = _summary(rows, weights=1_000_000_000, bandwidth_gbs=24.0)
+    assert out["questions"] == 3 and out["first_token_s_p50"] == 3.0 and out["answer_s_p50"] == 5.0
+    assert out["decode_tokens_per_s_p50"] == 11.0 and out["ceiling_tokens_per_s"] == 24.0
+    assert out["decode_share_of_ceiling"] == 0.46  # 11 of 24 tokens/s
+    assert _summary(rows, weights=0, bandwidth_gbs=24.0)["ceiling_tokens_per_s"] is None
 
 
 def test_recall_is_judged_only_where_the_item_says_where_its_answer_stands(fake_pipeline) -> None:
