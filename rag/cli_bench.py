@@ -1,0 +1,181 @@
+"""`rag bench`: the benchmarks that print figures (answer speed, retrieval, stores, the prompt budget, typing in
+the page, speculative decoding), each saved as JSON under bench/."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from rag.cli_common import _Bar, _log, _settings
+from rag.errors import RagError
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    args.out = args.out or f"bench/{args.what}.json"
+    if args.what == "answer":
+        return _bench_answer(args)
+    if args.what == "store":
+        return _bench_store(args)
+    if args.what == "budget":
+        return _bench_budget(args)
+    if args.what == "typing":
+        return _bench_typing(args)
+    if args.what == "draft":
+        return _bench_draft(args)
+    from rag import bench
+    from rag.pipeline import Pipeline
+
+    settings = _settings(args).replace(backend="extractive")
+    pipe = Pipeline.from_settings(settings, _Bar())
+    shared = Path(args.shared)
+    result = bench.retrieval_bench(
+        pipe.embedder, Path(settings.seeds_dir), shared / "eval" / "dev.jsonl",
+        shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl", Path(args.work),
+        synthetic=args.synthetic, log=_log,
+        parts=tuple(args.parts.split(",")), followups=Path(args.followups))
+    out = Path(args.out)
+    if out.is_file() and set(args.parts.split(",")) != {"seeds", "peer", "synthetic"}:
+        try:  # a partial run updates its parts in the saved figures and keeps the rest
+            result = {**json.loads(out.read_text(encoding="utf-8")), **result}
+        except ValueError:
+            pass
+    bench.save(result, out)
+    print(bench.table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_store(args: argparse.Namespace) -> int:
+    from rag import bench
+    from rag.bench_store import store_bench, store_table
+
+    shared = Path(args.shared)
+    result = store_bench(shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl",
+                         args.synthetic, tuple(args.stores.split(",")), args.milvus_uri, log=_log)
+    bench.save(result, Path(args.out))
+    print(store_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_budget(args: argparse.Namespace) -> int:
+    from rag import bench, suite
+    from rag.bench_budget import budget_bench, budget_table
+
+    budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    result = budget_bench(_settings(args), Path(args.shared) / "eval", Path(args.work) / "suite",
+                          budgets, suite.select(args.sets), args.sample, _log, _Bar())
+    bench.save(result, Path(args.out))
+    print(budget_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_draft(args: argparse.Namespace) -> int:
+    from rag import bench, bench_answer
+    from rag.bench_draft import draft_bench, draft_table
+    from rag.evaluate import load_items
+    from rag.pipeline import pipeline_for
+
+    pipe = pipeline_for(_settings(args).replace(backend="llamacpp"), _Bar())
+    if pipe.generator is None or not hasattr(pipe.generator, "path"):
+        raise RagError("rag bench draft needs the llama.cpp model")
+    items = load_items(Path(args.shared) / "eval" / "dev.jsonl")
+    questions = [it["question"] for it in items[:args.questions or len(items)]]
+    drafts = [("off", 0, 0)] + [(kind, int(n), int(m)) for spec in args.drafts.split(",") if spec.strip()
+                                for kind, n, m in [spec.strip().split(":")]]
+    bandwidth = bench_answer.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
+    result = draft_bench(pipe, questions, drafts, bandwidth, _log)
+    bench.save(result, Path(args.out))
+    print(draft_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_typing(args: argparse.Namespace) -> int:
+    from rag import bench, suite
+    from rag.bench_typing import Config, typing_bench, typing_table
+    from rag.evaluate import load_items
+
+    settings, folder, work = _settings(args), Path(args.shared) / "eval", Path(args.work) / "suite"
+    budget = str(settings.prompt_tokens)
+    now = f"prompt budget {budget}" if settings.prompt_tokens else "passages cut to passage_chars"
+    configs = [Config("before: passages cut to passage_chars, pasted", False, {"RAG_PROMPT_TOKENS": "0"})]
+    if settings.prompt_tokens:  # the pasted question of these settings, where it is not the before
+        configs.append(Config(f"{now}, pasted", False, {"RAG_PROMPT_TOKENS": budget}))
+    configs.append(Config(f"{now}, typed", True, {"RAG_PROMPT_TOKENS": budget}))
+    result = {}
+    for qs in suite.select(args.sets):
+        s = suite.set_settings(settings, qs, folder, work)
+        env = {"RAG_EMBEDDER": s.embedder, "RAG_SEEDS_DIR": str(Path(s.seeds_dir).resolve()),
+               "RAG_INDEX_DIR": str(Path(s.index_dir).resolve())}
+        questions = [item["question"] for item in suite.sample(load_items(folder / qs.questions), args.sample)]
+        result[qs.name] = typing_bench(questions, configs, env, _log)
+    bench.save(result, Path(args.out))
+    for name, rows in result.items():
+        print(f"\n{name}\n{typing_table(rows)}")
+    print(f"saved {args.out}")
+    return 0
+
+
+def _bench_answer(args: argparse.Namespace) -> int:
+    import tempfile
+    import time
+
+    from rag import bench, bench_answer
+    from rag.evaluate import load_items
+    from rag.index import build_index
+    from rag.pipeline import Pipeline
+
+    settings = _settings(args)
+    items = [it for it in load_items(Path(args.shared) / "eval" / "dev.jsonl") if it.get("answerable", True)]
+    items = items[:args.questions] if args.questions else items
+    bandwidth = bench_answer.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
+    _log(f"memory read bandwidth: {bandwidth:.1f} GB/s")
+    embedder = Pipeline.from_settings(settings.replace(backend="extractive")).embedder
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        report = build_index(settings.seeds_dir, Path(tmp) / "index", embedder, settings.chunk_chars,
+                             settings.chunk_overlap_sentences)
+        seconds = time.perf_counter() - t
+    index = {"chunks": report.chunks, "seconds": round(seconds, 1), "chunks_per_s": round(report.chunks / seconds, 2),
+             "embed_dtype": getattr(embedder, "dtype", "")}
+    _log(f"index build: {index}")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    startup = bench_answer.startup_bench(settings, args.port, log=_log) if args.port else None
+    result = {"bandwidth_gbs": round(bandwidth, 1), "index": index, "startup": startup, "settings": {
+        "top_k": settings.top_k, "passage_chars": settings.passage_chars, "max_new_tokens": settings.max_new_tokens,
+        "threads": settings.threads or os.cpu_count()},
+        "backends": bench_answer.answer_bench(settings, items, backends, bandwidth, _log, embedder=embedder)}
+    bench.save(result, Path(args.out))
+    print(bench_answer.answer_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
+def add_bench_parser(sub) -> None:
+    """The `rag bench` subcommand and its options."""
+    p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
+    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft"])
+    p.add_argument("--drafts", default="ngram_simple:4:8,ngram_simple:3:4,ngram_map_k:4:8",
+                   help="draft: speculative configurations KIND:MATCH:MAX to compare with plain decoding")
+    p.add_argument("--budgets", default="0,80,120,160,240", help="budget: prompt token budgets to compare "
+                   "(0: the earlier per-passage cut, the before)")
+    p.add_argument("--sample", type=int, default=10, help="budget, typing: questions per suite set (0: all)")
+    p.add_argument("--sets", default="all", help="budget, typing: suite sets (dev, dev_en, crud, rgb)")
+    p.add_argument("--backends", default="llamacpp", help="answer: comma-separated, e.g. llamacpp,transformers")
+    p.add_argument("--questions", type=int, default=0, help="answer, draft: first N (answerable) dev questions (0: all)")
+    p.add_argument("--shared", default="../shared", help="folder with eval/dev.jsonl and peer/ (default ../shared)")
+    p.add_argument("--synthetic", type=int, default=100_000, help="chunks in the synthetic latency corpus (0: skip)")
+    p.add_argument("--work", default="bench/.work", help="keeps the archive index between runs")
+    p.add_argument("--out", help="default bench/answer.json or bench/retrieval.json")
+    p.add_argument("--parts", default="seeds,peer,synthetic", help="comma-separated: seeds, peer, synthetic")
+    p.add_argument("--port", type=int, default=7869, help="answer: port for timing `rag serve` start-up (0: skip)")
+    p.add_argument("--followups", default="bench/followups.jsonl", help="follow-up questions for the seeds part")
+    p.add_argument("--stores", default="local,milvus", help="store: comma-separated backends to measure")
+    p.add_argument("--milvus-uri", default="", help="store: a Milvus server to measure (default: Milvus Lite in a temp folder)")
+    p.set_defaults(func=cmd_bench)
+
+
+__all__ = ["add_bench_parser", "cmd_bench"]
