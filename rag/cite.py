@@ -32,14 +32,10 @@ SUPPORT_THRESHOLD = 0.5
 
 
 def _bigrams(text: str) -> set[str]:
-    """The text's character bigrams, less those that join a Chinese character to the digit or letter after it:
-    the word before a figure or code ("产量为3182万吨", "航班号是MU9191") is the sentence's own wording and
-    no part of the fact, which the figure's own bigrams, with its unit ("2万"), carry."""
     chars = [c.lower() for c in text if _CONTENT.match(c)]
     return {a + b for a, b in zip(chars, chars[1:])}
 
 
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?%?")  # "3,499": thousands, grouped by commas
 
 
