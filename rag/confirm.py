@@ -90,18 +90,30 @@ def doubt_of(probabilities: dict[str, float]) -> float | None:
     return no / (yes + no) if yes + no > 0 else None
 
 
+def asked_questions(question: str, answer: Answer) -> list[str]:
+    """What the confirm step asks about: what the answer answers of `question` (`answered_question`) and, when
+    that is several parts, each part alone. The parts found are still answered: an answer stands when its
+    cited sentences answer one part, though the model doubts the question as a whole (of the suite's 23
+    answered questions of several parts, it changed two at 0.2, wrong answers both, and refused none)."""
+    asked = answered_question(question, answer)
+    parts = [p.text for p in analyse(asked).parts]
+    return [asked] + parts if len(parts) > 1 else [asked]
+
+
 def doubt(generator, question: str, answer: Answer) -> float | None:
-    """How much the model doubts that the answer's cited sentences state what `question` asks (0-1); None
-    for a refusal, a backend that gives no token probabilities, or a model that fails (the answer then
-    stands as checked)."""
+    """How much the model doubts that the answer's cited sentences answer `question` (0-1): the least of its
+    doubts over `asked_questions`. None for a refusal, a backend that gives no token probabilities, or a model
+    that fails (the answer then stands as checked)."""
     probabilities = getattr(generator, "next_token_probs", None)
     if answer.refused or not answer.citations or probabilities is None:
         return None
     try:
-        return doubt_of(probabilities(confirm_messages(question, answer)))
+        doubts = [doubt_of(probabilities(confirm_messages(q, answer))) for q in asked_questions(question, answer)]
     except ModelError as exc:
         log.warning("the confirm step was skipped: %s", exc)
         return None
+    doubts = [d for d in doubts if d is not None]
+    return min(doubts) if doubts else None
 
 
-__all__ = ["NO", "PROMPTS", "YES", "answered_question", "cited_texts", "confirm_messages", "doubt", "doubt_of"]
+__all__ = ["NO", "PROMPTS", "YES", "answered_question", "asked_questions", "cited_texts", "confirm_messages", "doubt", "doubt_of"]

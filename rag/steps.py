@@ -34,8 +34,9 @@ STEPS = {
     "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
     "meaning": "an English claim must hold the meaning of its Chinese source (by the embedder), not only its "
                "numbers and names",
-    "confirm": "the model, shown the question and the sentences the answer cites (each with the one before it), is "
-               "asked whether they answer it; an answer it doubts (P(no) above confirm_threshold) is a refusal",
+    "confirm": "the model, shown the question (and each of its parts) and the sentences the answer cites (each with "
+               "the one before it), is asked whether they answer it; an answer it doubts (P(no) above "
+               "confirm_threshold) for the question and every part is a refusal",
 }
 
 

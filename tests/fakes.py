@@ -62,18 +62,21 @@ class DoubtingGenerator(ScriptedGenerator):
     """A ScriptedGenerator that also gives the confirm step its yes/no probabilities: P(no) = `no` (a
     ModelError when `no` is None), recording each confirming prompt."""
 
-    def __init__(self, reply: str | list[str], no: float | None = 0.05) -> None:
+    def __init__(self, reply: str | list[str], no: float | None = 0.05, by_question: dict[str, float] | None = None) -> None:
         super().__init__(reply)
         self.no = no
+        self.by_question = by_question or {}  # the question a prompt asks about (its 问题： line) -> P(no)
         self.confirms: list[list[dict[str, str]]] = []
 
     def next_token_probs(self, messages: list[dict[str, str]], top: int = 10) -> dict[str, float]:
         from rag.errors import ModelError
 
         self.confirms.append(messages)
-        if self.no is None:
+        asked = messages[-1]["content"].split("问题：", 1)[-1].split("\n", 1)[0]
+        no = self.by_question.get(asked, self.no)
+        if no is None:
             raise ModelError("no token probabilities")
-        return {"是": 1.0 - self.no, "否": self.no, "。": 0.0}
+        return {"是": 1.0 - no, "否": no, "。": 0.0}
 
 
 class BrokenGenerator:

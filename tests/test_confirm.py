@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 from fakes import DoubtingGenerator
 
-from rag.confirm import answered_question, cited_texts, confirm_messages, doubt_of
+from rag.confirm import answered_question, asked_questions, cited_texts, confirm_messages, doubt, doubt_of
 from rag.errors import ConfigError
 from rag.prompt import REFUSAL_ZH
 from rag.settings import Settings, load_settings
@@ -128,3 +128,26 @@ def test_a_saved_doubt_is_applied_again_when_rechecked(fake_pipeline) -> None:
 def test_a_threshold_outside_zero_to_one_is_refused(raw: str) -> None:
     with pytest.raises(ConfigError, match="confirm_threshold"):
         load_settings(env={"RAG_CONFIRM_THRESHOLD": raw})
+
+
+TWO_PARTS = "雾凇是哪天出现的？那组照片是谁拍的？"
+
+
+def test_a_question_of_several_parts_is_asked_whole_and_part_by_part() -> None:
+    answer = _answer("x", ["第一句。"], "第一句。")
+    assert asked_questions(TWO_PARTS, answer) == [TWO_PARTS, "雾凇是哪天出现的", "那组照片是谁拍的"]
+    assert asked_questions("对接会签约采购金额是多少？", answer) == ["对接会签约采购金额是多少？"]
+    missing = dataclasses.replace(answer, missing=("那组照片是谁拍的",))
+    assert asked_questions(TWO_PARTS, missing) == ["雾凇是哪天出现的？"]  # one part left: asked once
+
+
+@pytest.mark.parametrize("by_question,expected", [
+    ({TWO_PARTS: 0.5, "雾凇是哪天出现的": 0.05, "那组照片是谁拍的": 0.6}, 0.05),  # one part is answered
+    ({TWO_PARTS: 0.5, "雾凇是哪天出现的": 0.4, "那组照片是谁拍的": 0.6}, 0.4),  # none is
+    ({TWO_PARTS: 0.1}, 0.1),
+])
+def test_the_doubt_is_the_least_over_the_question_and_its_parts(by_question: dict, expected: float) -> None:
+    generator = DoubtingGenerator("x", 0.9, by_question)
+    answer = _answer("12月13日出现[1]。", ["12月13日，南岳衡山迎来雪后雾凇奇观。"], "12月13日，南岳衡山迎来雪后雾凇奇观。")
+    assert doubt(generator, TWO_PARTS, answer) == pytest.approx(expected)
+    assert len(generator.confirms) == 3
