@@ -137,9 +137,9 @@ def _eval_suite(args: argparse.Namespace) -> int:
             thresholds = [float(x) for x in args.confirm_curve.split(",") if x.strip()]
         except ValueError:
             raise InputError(f"--confirm-curve takes numbers between 0 and 1, comma-separated; got {args.confirm_curve!r}") from None
-        print(suite.ablation_table(suite.confirm_curve(Path(args.suite), Path(args.work), _settings(args), thresholds,
-                                                       sets, label=args.rescore)))
-        sep = suite.confirm_separation(Path(args.suite), Path(args.work), _settings(args), sets, label=args.rescore)
+        rows, sep = suite.confirm_report(Path(args.suite), Path(args.work), _settings(args), thresholds, sets,
+                                         label=args.rescore)
+        print(suite.ablation_table(rows))
         if sep["auc"] is not None:
             print(f"\nthe saved doubts of {sep['answers']} answers ({sep['wrong']} wrong): AUC {sep['auc']:.2f} "
                   "(the chance that a wrong answer is doubted more than a right one)")

@@ -75,10 +75,10 @@ def answered_question(question: str, answer: Answer) -> str:
     return ("? " if english else "？").join(kept) + ("?" if english else "？") if kept else question
 
 
-def confirm_messages(question: str, answer: Answer, before: int = 1) -> list[dict[str, str]]:
-    """The confirming prompt for a checked answer: its cited sentences (see `cited_texts`) and what it answers
-    of the question (`answered_question`)."""
-    quotes = "\n".join(cited_texts(answer, before))
+def confirm_messages(question: str, answer: Answer, before: int = 1, quotes: str | None = None) -> list[dict[str, str]]:
+    """The confirming prompt for a checked answer: its cited sentences (see `cited_texts`; `quotes`, when the
+    caller has them already) and what it answers of the question (`answered_question`)."""
+    quotes = "\n".join(cited_texts(answer, before)) if quotes is None else quotes
     prompt = PROMPTS["en" if is_english(question) else "zh"]
     return [{"role": "user", "content": prompt.format(quotes=quotes, question=answered_question(question, answer))}]
 
@@ -108,7 +108,9 @@ def doubt(generator, question: str, answer: Answer) -> float | None:
     if answer.refused or not answer.citations or probabilities is None:
         return None
     try:
-        doubts = [doubt_of(probabilities(confirm_messages(q, answer))) for q in asked_questions(question, answer)]
+        quotes = "\n".join(cited_texts(answer))  # the same sentences for the question and each part
+        doubts = [doubt_of(probabilities(confirm_messages(q, answer, quotes=quotes)))
+                  for q in asked_questions(question, answer)]
     except ModelError as exc:
         log.warning("the confirm step was skipped: %s", exc)
         return None

@@ -175,17 +175,7 @@ def confirm_curve(folder: Path, work: Path, settings, thresholds: Sequence[float
     """For each confirm threshold: what the saved answers of run `label` (with the confirm step's doubts
     saved) become when refused above it, against all of them with the step off. One row a threshold, as
     `ablate_suite`'s: the curve the default threshold is chosen from."""
-    from rag.steps import steps_of
-
-    if any(not 0.0 <= t <= 1.0 for t in thresholds):
-        raise InputError("confirm thresholds are between 0 and 1")
-    embedder = _embedders(make_embedder)
-    on = steps_of(settings.steps) | {"confirm"}
-    base = _checked(folder, work, settings.replace(steps=",".join(sorted(on - {"confirm"}))), sets, label, embedder)
-    return [_ablation_row(f"confirm above {t:g}", False, base,
-                          _checked(folder, work, settings.replace(steps=",".join(sorted(on)), confirm_threshold=t),
-                                   sets, label, embedder))
-            for t in thresholds]
+    return confirm_report(folder, work, settings, thresholds, sets, label, make_embedder)[0]
 
 
 def confirm_separation(folder: Path, work: Path, settings, sets: Sequence[QuestionSet] = SETS, label: str = "suite",
@@ -193,10 +183,29 @@ def confirm_separation(folder: Path, work: Path, settings, sets: Sequence[Questi
     """How well run `label`'s saved doubts tell its wrong answers from its right ones, over the answers the
     checks let through (the confirm step off): the chance that a wrong answer was doubted more than a right
     one (AUC; 0.5 is no better than chance), with how many answers and how many of them wrong."""
+    return confirm_report(folder, work, settings, (), sets, label, make_embedder)[1]
+
+
+def confirm_report(folder: Path, work: Path, settings, thresholds: Sequence[float], sets: Sequence[QuestionSet] = SETS,
+                   label: str = "suite", make_embedder=None) -> tuple[list[dict], dict]:
+    """`confirm_curve`'s rows and `confirm_separation`'s figures, from one check of the saved answers with the
+    step off."""
     from rag.steps import steps_of
 
-    off = ",".join(sorted(steps_of(settings.steps) - {"confirm"}))
-    _, records = _checked(folder, work, settings.replace(steps=off), sets, label, _embedders(make_embedder))
+    if any(not 0.0 <= t <= 1.0 for t in thresholds):
+        raise InputError("confirm thresholds are between 0 and 1")
+    embedder = _embedders(make_embedder)
+    on = steps_of(settings.steps) | {"confirm"}
+    base = _checked(folder, work, settings.replace(steps=",".join(sorted(on - {"confirm"}))), sets, label, embedder)
+    rows = [_ablation_row(f"confirm above {t:g}", False, base,
+                          _checked(folder, work, settings.replace(steps=",".join(sorted(on)), confirm_threshold=t),
+                                   sets, label, embedder))
+            for t in thresholds]
+    return rows, _separation(base[1])
+
+
+def _separation(records: dict) -> dict:
+    """The AUC of the doubts of the answered records: wrong answers doubted more than right ones."""
     doubted = [r for r in records.values() if not r["refused"] and r.get("doubt") is not None]
     wrong = [r["doubt"] for r in doubted if not _right(r)]
     right = [r["doubt"] for r in doubted if _right(r)]
