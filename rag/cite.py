@@ -57,6 +57,12 @@ def is_latin(claim: str) -> bool:
     return len(re.findall(r"[\u4e00-\u9fff]", claim)) < 0.3 * len(_CONTENT.findall(claim))
 
 
+# Full-width digits, letters and ％ ("６.５％", "ＣＰＩ") as the model writes them; full-width punctuation stays,
+# for a comma between figures ("12，15") does not make one figure.
+_HALF_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in [0xFF05, *range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                                                *range(0xFF41, 0xFF5B)]})
+
+
 def support(claim: str, span: str, question: str = "") -> float:
     """Share of the claim's character bigrams found in `span`, 0 when a number of the claim is missing.
 
@@ -64,6 +70,7 @@ def support(claim: str, span: str, question: str = "") -> float:
     "X的总部设在长沙" is judged by "长沙", not by the restated "X的总部设在" (bigrams across the seam
     are left out too). When three or fewer bigrams are left to judge by, all of them must be there.
     """
+    claim, span, question = (t.translate(_HALF_WIDTH) for t in (claim, span, question))
     if not _identifiers(claim) - _identifiers(question) <= _identifiers(span):
         return 0.0  # an identifier the source does not hold is made up
     if is_latin(claim):
@@ -239,37 +246,74 @@ def check_answer(answer: str, passages: list[Passage], question: str = "", meani
     kept, citations, dropped = [], [], []
     seen: set[str] = set()
     for claim in split_claims(answer):
-        if claim.text in seen:  # a small model caught in a loop says the same sentence again: once is enough
+        # a small model caught in a loop says the same sentence again: once is enough
+        if (said := claim.text.rstrip("。！？!?；;.")) in seen:
             continue
         if is_refusal(claim.text):  # "资料中没有找到……" for one part of a question states no fact
             continue
-        seen.add(claim.text)
-        scored = []
-        latin = is_latin(claim.text)
-        if latin:
-            # a claim of figures alone ("132人") is found by its values; meaning is for words
-            words = meaning if re.search(r"[A-Za-z]{2}", claim.text) else None
-            if found := english_span(claim.text, about, question, words):
-                score, rank, start, end = found
-                scored.append((True, 1 if rank in claim.cited else 0, score, rank, start, end))
-        for p in [] if latin else about:
-            score, start, end = best_span(claim.text, p, question)
-            preference = 1 if p.rank in claim.cited else 0  # the model's own choice wins a tie
-            scored.append((score >= SUPPORT_THRESHOLD, preference, score, p.rank, start, end))
-        scored.sort(key=lambda t: (t[0], t[1], t[2]), reverse=True)
-        ok, _, score, rank, start, end = scored[0] if scored else (False, 0, 0.0, 0, 0, 0)
-        if not ok:
-            dropped.append(claim.text)
-            continue
-        p = by_rank[rank]
-        article_text_start = p.chunk.start
-        quote = p.chunk.text[start - article_text_start:end - article_text_start]
-        citations.append(Citation(n=rank, article_id=p.chunk.article_id, title=p.chunk.title, source=p.chunk.source,
-                                  start=start, end=end, quote=quote, claim=claim.text, supported=True))
-        body = claim.text
-        tail = re.search(r"[。！？!?；;.]$", body)
-        kept.append(f"{body[:-1]}[{rank}]{body[-1]}" if tail else f"{body}[{rank}]")
+        seen.add(said)
+        if found := _supporting(claim.text, claim.cited, about, question, meaning):
+            pieces = [(claim.text, found)]
+        else:
+            # A claim that joins facts from two passages ("美国CPI上涨6.5%，中国CPI上涨1.8%"), or a true
+            # clause to a made-up one, stands in no one passage: each clause that adds a fact and stands in
+            # a passage of its own is kept with its own citation; the others are dropped.
+            clauses = [c for c in _fact_clauses(claim.text, question) if c not in seen]
+            seen.update(clauses)
+            pieces = [(c, f) for c in clauses if (f := _supporting(c, claim.cited, about, question, meaning))]
+            dropped += [c for c in clauses if c not in dict(pieces)] if pieces else [claim.text]
+        for text, (rank, start, end) in pieces:
+            p = by_rank[rank]
+            quote = p.chunk.text[start - p.chunk.start:end - p.chunk.start]
+            citations.append(Citation(n=rank, article_id=p.chunk.article_id, title=p.chunk.title, source=p.chunk.source,
+                                      start=start, end=end, quote=quote, claim=text, supported=True))
+        if pieces:
+            kept.append(_marked(claim.text, pieces))
     return "".join(_join(kept)), citations, dropped
+
+
+def _supporting(text: str, cited: tuple[int, ...], about: list[Passage], question: str,
+                meaning: Meaning | None) -> tuple[int, int, int] | None:
+    """(rank, start, end) of the span that best supports `text` among the passages `about`, the ones the
+    model cited winning a tie; None when none does."""
+    scored = []
+    if is_latin(text):
+        # a claim of figures alone ("132人") is found by its values; meaning is for words
+        words = meaning if re.search(r"[A-Za-z]{2}", text) else None
+        if found := english_span(text, about, question, words):
+            score, rank, start, end = found
+            scored.append((True, 1 if rank in cited else 0, score, rank, start, end))
+    else:
+        for p in about:
+            score, start, end = best_span(text, p, question)
+            scored.append((score >= SUPPORT_THRESHOLD, 1 if p.rank in cited else 0, score, p.rank, start, end))
+    if not scored:
+        return None
+    ok, _, _, rank, start, end = max(scored, key=lambda t: (t[0], t[1], t[2]))
+    return (rank, start, end) if ok else None
+
+
+# A clause of a claim: it ends at a comma or semicolon, but not at the comma that groups a figure ("3,499").
+_CLAIM_CLAUSE = re.compile(r"(?<!\d)[,，]|[,，](?!\d)|[；;]")
+
+
+def _fact_clauses(claim: str, question: str) -> list[str]:
+    """The clauses of a claim of several that each add a fact to the question: a figure, a code or a name it
+    does not hold. "具体如下" or a restated "四川" is no answer on its own."""
+    clauses = [c.strip(" 。.") for c in _CLAIM_CLAUSE.split(claim)]
+    if len(clauses) < 2:
+        return []
+    return [c for c in clauses if len(_CONTENT.findall(c)) >= 2 and (
+        _numbers(c) - _numbers(question) or _identifiers(c) - _identifiers(question) or names(c) - names(question))]
+
+
+def _marked(claim: str, pieces: list[tuple[str, tuple[int, int, int]]]) -> str:
+    """What is shown of `claim`: the claim, or its supported clauses, each with its citation marker, ending as
+    the claim ends."""
+    end = claim[-1] if re.search(r"[。！？!?；;.]$", claim) else ""
+    english = bool(re.search(r"[A-Za-z]", claim)) and is_latin(claim)
+    marked = [f"{text.rstrip('。！？!?；;.')}[{rank}]" for text, (rank, _, _) in pieces]
+    return (", " if english else "，").join(marked) + end
 
 
 def _join(sentences: list[str]) -> list[str]:

@@ -102,6 +102,42 @@ def test_figures_are_compared_by_value(claim: str, span: str, supported: bool) -
     assert (support(claim, span) >= 0.5) is supported
 
 
+@pytest.mark.parametrize("claim,span,supported", [
+    # full-width digits, letters and ％ are the same as half-width ones
+    ("全市物价同比上涨２.４%。", "全市物价同比上涨2.4％。", True),
+    ("ＧＤＰ同比增长3.1%。", "GDP同比增长3.1％。", True),
+    ("全市物价同比上涨2.5%。", "全市物价同比上涨2.4％。", False),
+])
+def test_full_width_figures_are_their_half_width_selves(claim: str, span: str, supported: bool) -> None:
+    assert (support(claim, span) >= 0.5) is supported
+
+
+TWO_CITIES = [passage(1, "今年一季度，甲市地区生产总值同比增长6.2%，增速居全省第一。"),
+              passage(2, "乙市统计局发布数据，一季度乙市地区生产总值同比增长4.9%。")]
+QUESTION_TWO_CITIES = "甲市和乙市一季度经济增长了多少？"
+
+
+@pytest.mark.parametrize("answer,text,dropped", [
+    # one sentence joining the facts of two passages: each clause cites its own
+    ("甲市同比增长6.2%，乙市同比增长4.9%[1]。", "甲市同比增长6.2%[1]，乙市同比增长4.9%[2]。", []),
+    # a true clause joined to a made-up one: the true one stands, the other is dropped
+    ("甲市同比增长6.2%，乙市同比增长5.3%。", "甲市同比增长6.2%[1]。", ["乙市同比增长5.3%"]),
+    # a clause that adds no fact to the question is no answer on its own
+    ("甲市和乙市，增速分别为7%和8%。", "", ["甲市和乙市，增速分别为7%和8%。"]),
+    # a figure grouped by a comma is one clause
+    ("甲市规上企业达到1,204家，乙市同比增长4.9%。", "乙市同比增长4.9%[2]。", ["甲市规上企业达到1,204家"]),
+])
+def test_each_clause_of_a_claim_no_one_passage_supports_is_checked(answer: str, text: str, dropped: list[str]) -> None:
+    got, cits, left = check_answer(answer, TWO_CITIES, QUESTION_TWO_CITIES)
+    assert (got, left) == (text, dropped)
+    assert all(c.quote in p.chunk.text for c in cits for p in TWO_CITIES if p.rank == c.n)
+
+
+def test_a_clause_said_again_is_shown_once() -> None:
+    got, _, _ = check_answer("甲市同比增长6.2%[1]。甲市同比增长6.2%，乙市增长很快。", TWO_CITIES, QUESTION_TWO_CITIES)
+    assert got == "甲市同比增长6.2%[1]。"
+
+
 def test_english_claim_is_checked_by_its_numbers() -> None:
     text, cits, _ = check_answer("The total signed value was about 3亿元 [1].", PASSAGES)
     assert cits and cits[0].n == 1
