@@ -3,24 +3,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rag.asked import analyse, question_parts
+from rag.asked import analyse
 from rag.confirm import doubt
 from rag.embed import Embedder
 from rag.english import Similarity
-from rag.errors import IndexMismatchError, InputError, ModelError, RagError
+from rag.errors import InputError, ModelError, RagError
 from rag.extract import extractive_answer
 from rag.factory import embedder_for, generator_for
 from rag.generate import Generator
-from rag.index import Index, Progress, build_index, index_is_stale, load_index
+from rag.index import Index, Progress
 from rag.line import Line
+from rag.live_index import RETRIEVAL_MODES, LiveIndex
 from rag.prompt import Prompts, is_english
-from rag.retrieve import HybridRetriever, join_touching
+from rag.retrieve import HybridRetriever
 from rag.rewrite import Turn, rewrite
 from rag.settings import Settings
 from rag.steps import Checker, passage_text, steps_of
@@ -28,7 +28,6 @@ from rag.types import Answer, Passage
 
 log = logging.getLogger("rag")
 MAX_QUESTION_CHARS = 1000
-RETRIEVAL_MODES = ("hybrid", "dense", "lexical")
 EXTRACTIVE_NOTICE = "语言模型不可用，已改用摘录模式（直接引用原文句子）。(The language model is unavailable: quoting sources.)"
 
 
@@ -57,14 +56,13 @@ class Pipeline:
     settings: Settings
     embedder: Embedder
     generator: Generator | None  # None: extractive answers only
-    index: Index | None = None
     notice: str = ""
-    _retrievers: dict[str, HybridRetriever] = field(default_factory=dict, repr=False)
-    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     line: Line = field(default_factory=Line, repr=False)  # questions waiting for the model
 
     def __post_init__(self) -> None:
         self.steps = steps_of(self.settings.steps)
+        # the index answered from: built, loaded, swapped and searched (rag/live_index.py)
+        self.live = LiveIndex(self.settings, self.embedder, "part_passages" in self.steps)
         self.prompts = Prompts.of(self.settings)  # the prompts an answer sends, from the settings that shape them
         # the answer policy: what the model said, checked into an Answer (rag/steps.py)
         self.checker = Checker(self.settings, self.steps, Similarity(self.embedder) if "meaning" in self.steps else None,
@@ -92,38 +90,18 @@ class Pipeline:
                 notice = EXTRACTIVE_NOTICE
         return cls(settings, embedder_for(settings, progress), generator, notice=notice)
 
-    # -- index ---------------------------------------------------------------------------------
-    def ensure_index(self, rebuild: bool = False, progress: Progress | None = None, lang: str = "en") -> str:
-        """Build the index if it is missing, stale or forced, then load it. Returns a summary line (in `lang`)."""
-        s = self.settings
-        summary = ""
-        if rebuild or index_is_stale(s.seeds_dir, s.index_dir):
-            summary = self._build(rebuild, progress, lang)
-        try:
-            self.load_index()
-        except IndexMismatchError as exc:
-            # Damaged, or built with another embedding model or format: the sources are all in seeds/,
-            # so a full rebuild gives a good index; until it is swapped in nothing else is touched.
-            log.warning("rebuilding the index: %s", exc)
-            summary = f"index rebuilt ({exc})\n" + self._build(True, progress, lang)
-            self.load_index()
-        return summary
+    # -- index (rag/live_index.py) --------------------------------------------------------------
+    @property
+    def index(self) -> Index | None:
+        return self.live.index
 
-    def _build(self, rebuild: bool, progress: Progress | None, lang: str = "en") -> str:
-        s = self.settings
-        return build_index(s.seeds_dir, s.index_dir, self.embedder, s.chunk_chars, s.chunk_overlap_sentences,
-                           rebuild=rebuild, progress=progress, ann_threshold=s.ann_threshold, store=s.store,
-                           store_token=s.milvus_token).summary(lang)
+    def ensure_index(self, rebuild: bool = False, progress: Progress | None = None, lang: str = "en") -> str:
+        """Build the index if it is missing, stale or forced, then load it (`LiveIndex.ensure`)."""
+        return self.live.ensure(rebuild, progress, lang)
 
     def reindex(self, progress: Progress | None = None, lang: str = "en") -> str:
-        """Bring the index up to date with the seeds folder while questions go on being answered from the
-        live one; it is swapped in when the build is done. One build at a time."""
-        if not self._build_lock.acquire(blocking=False):
-            raise InputError("正在更新索引，请等这一次完成。(An index build is already running.)")
-        try:
-            return self.ensure_index(progress=progress, lang=lang)
-        finally:
-            self._build_lock.release()
+        """Bring the index up to date while questions go on being answered (`LiveIndex.reindex`)."""
+        return self.live.reindex(progress, lang)
 
     def cancel(self, key: str = "") -> None:
         """Stop session `key`'s answer (any answer being generated when `key` is empty): the model stops at its
@@ -139,39 +117,20 @@ class Pipeline:
         return self.line.stopped(key)
 
     def load_index(self) -> Index:
-        s = self.settings
-        index = load_index(s.index_dir, self.embedder.name, store=s.store, store_token=s.milvus_token)
-        self.index, self._retrievers = index, {}  # retrievers are made again for the new index on first use
-        return index
+        return self.live.load()
 
     @property
     def retriever(self) -> HybridRetriever:
-        return self.retriever_for("hybrid")
+        return self.live.retriever_for("hybrid")
 
     def retriever_for(self, mode: str) -> HybridRetriever:
         """The retriever over the live index for `mode`: hybrid, dense or lexical."""
-        if mode not in RETRIEVAL_MODES:
-            raise InputError(f"未知的检索方式 {mode!r}（可选：{', '.join(RETRIEVAL_MODES)}）")
-        index = self.index if self.index is not None else self.load_index()
-        retrievers = self._retrievers
-        if mode not in retrievers or retrievers[mode].index is not index:
-            s = self.settings
-            retrievers[mode] = HybridRetriever(index, self.embedder, s.candidates, s.dense_weight,
-                                               s.lexical_weight, s.rrf_k, mode=mode, rerank=s.rerank,
-                                               rerank_weight=s.rerank_weight)
-        return retrievers[mode]
+        return self.live.retriever_for(mode)
 
     # -- answering -----------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
-        """The k best passages, neighbours in one article joined into one (see `join_touching`); the places
-        joining frees go to the next `extra_passages` passages."""
-        k = k or self.settings.top_k
-        retriever = self.retriever_for(mode)
-        found = retriever.search(question, k + self.settings.extra_passages)
-        parts = question_parts(question) if "part_passages" in self.steps else []
-        if len(parts) > 1:
-            found = with_part_passages(found, [retriever.search(part, 1) for part in parts], k)
-        return join_touching(found, k)
+        """The k best passages (`LiveIndex.retrieve`)."""
+        return self.live.retrieve(question, k, mode)
 
     def stream(self, question: str, top_k: int | None = None, max_tokens: int | None = None,
                history: Sequence[Turn] = (), mode: str = "hybrid", extractive: bool = False,
@@ -319,25 +278,6 @@ class Pipeline:
         if answer is None:  # stream() always ends with an answer event
             raise RagError("no answer was produced")
         return answer
-
-
-def with_part_passages(found: list[Passage], per_part: list[list[Passage]], k: int) -> list[Passage]:
-    """`found` with the best passage for each part of the question among its first `k`: a part's passage
-    takes the place of the last one that is no part's best. The parts of "澳大利亚和新西兰运动员数量" are often
-    answered by two articles, and the whole question's ranking may hold only one of them."""
-    best = list(dict.fromkeys(hits[0].chunk.id for hits in per_part if hits))
-    by_id = {p.chunk.id: p for hits in per_part for p in hits} | {p.chunk.id: p for p in found}
-    top = [p.chunk.id for p in found[:k]]
-    for cid in best:
-        if cid in top:
-            continue
-        spare = [i for i, t in enumerate(top) if t not in best]
-        if len(top) < k:
-            top.append(cid)
-        elif spare:
-            top[spare[-1]] = cid
-    rest = [p for p in found if p.chunk.id not in top]
-    return [by_id[c] for c in top] + rest
 
 
 def stopped_text(question: str) -> str:

@@ -111,7 +111,7 @@ def test_anchors_in_mixed_claims(claim: str, span: str, result: bool | None) -> 
 
 
 def test_each_part_brings_its_best_passage() -> None:
-    from rag.pipeline import with_part_passages
+    from rag.live_index import with_part_passages
 
     a, b, c, d, e = (_passage(i, f"段落{i}", f"art{i}") for i in range(1, 6))
     # the whole question found a, b, c (k=3); the parts' best are a and e: e takes c's place
