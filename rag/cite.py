@@ -232,11 +232,13 @@ def is_refusal(text: str) -> bool:
 
 
 def check_answer(answer: str, passages: list[Passage], question: str = "", meaning: Meaning | None = None,
-                 topic: bool = True, source: Callable[[Passage], str] | None = None) -> tuple[str, list[Citation], list[str]]:
+                 topic: bool = True, source: Callable[[Passage], str] | None = None,
+                 clauses: bool = True) -> tuple[str, list[Citation], list[str]]:
     """Check every claim of `answer` against the passages; `meaning` (see `english.Similarity`) judges English
     claims by what they say as well as by their numbers and names; with `topic`, only passages about what
     the question asks (`is_about`) support a claim; with `source` (a passage's whole article), only passages
-    whose article names the year, edition or holiday the question is scoped to (`asked.in_scope`).
+    whose article names the year, edition or holiday the question is scoped to (`asked.in_scope`); with
+    `clauses`, a claim no one passage supports is checked clause by clause (`_fact_clauses`).
 
     Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
     """
@@ -258,10 +260,10 @@ def check_answer(answer: str, passages: list[Passage], question: str = "", meani
             # A claim that joins facts from two passages ("美国CPI上涨6.5%，中国CPI上涨1.8%"), or a true
             # clause to a made-up one, stands in no one passage: each clause that adds a fact and stands in
             # a passage of its own is kept with its own citation; the others are dropped.
-            clauses = [c for c in _fact_clauses(claim.text, question) if c not in seen]
-            seen.update(clauses)
-            pieces = [(c, f) for c in clauses if (f := _supporting(c, claim.cited, about, question, meaning))]
-            dropped += [c for c in clauses if c not in dict(pieces)] if pieces else [claim.text]
+            parts = [c for c in _fact_clauses(claim.text, question) if c not in seen] if clauses else []
+            seen.update(parts)
+            pieces = [(c, f) for c in parts if (f := _supporting(c, claim.cited, about, question, meaning, claim.text))]
+            dropped += [c for c in parts if c not in dict(pieces)] if pieces else [claim.text]
         for text, (rank, start, end) in pieces:
             p = by_rank[rank]
             quote = p.chunk.text[start - p.chunk.start:end - p.chunk.start]
@@ -273,14 +275,15 @@ def check_answer(answer: str, passages: list[Passage], question: str = "", meani
 
 
 def _supporting(text: str, cited: tuple[int, ...], about: list[Passage], question: str,
-                meaning: Meaning | None) -> tuple[int, int, int] | None:
-    """(rank, start, end) of the span that best supports `text` among the passages `about`, the ones the
-    model cited winning a tie; None when none does."""
+                meaning: Meaning | None, claim: str = "") -> tuple[int, int, int] | None:
+    """(rank, start, end) of the span that best supports `text` (a claim, or a clause of `claim`) among the
+    passages `about`, the ones the model cited winning a tie; None when none does."""
     scored = []
     if is_latin(text):
-        # a claim of figures alone ("132人") is found by its values; meaning is for words
-        words = meaning if re.search(r"[A-Za-z]{2}", text) else None
-        if found := english_span(text, about, question, words):
+        # a claim of figures alone ("132人") is found by its values; meaning is for words, and a clause's
+        # meaning is its sentence's
+        words = meaning if re.search(r"[A-Za-z]{2}", claim or text) else None
+        if found := english_span(text, about, question, words, meant=claim):
             score, rank, start, end = found
             scored.append((True, 1 if rank in cited else 0, score, rank, start, end))
     else:

@@ -129,15 +129,18 @@ def anchored(claim: str, span: str, question: str = "") -> bool | None:
 _MEANING_WINDOWS = 6  # spans compared by meaning, shortest first: each costs one embedding the first time
 
 
-def english_span(claim: str, passages: list[Passage], question: str = "",
-                 meaning: Meaning | None = None) -> tuple[float, int, int, int] | None:
+def english_span(claim: str, passages: list[Passage], question: str = "", meaning: Meaning | None = None,
+                 meant: str = "") -> tuple[float, int, int, int] | None:
     """(score, passage rank, start, end) of the span that supports an English claim, offsets in the article,
     or None. With `meaning`, only passages that hold the claim's meaning count, a claim with no number or
     name to find its span by is supported by the sentence that means most what it says, and among several
     spans holding its numbers and names the one nearest in meaning is cited. Without it, only a claim with
-    numbers or names can be supported, by the shortest span that holds them."""
+    numbers or names can be supported, by the shortest span that holds them. `meant`, when given, is what is
+    judged by meaning instead of the claim: the whole sentence a clause was cut from ("On December 13" means
+    little alone; its figures are still the clause's own)."""
+    meant = meant or claim
     if meaning is not None:  # a short claim ("It is free.") means little alone: the passage is judged with the question
-        sims = meaning(f"{question} {claim}".strip(), [p.chunk.text for p in passages])
+        sims = meaning(f"{question} {meant}".strip(), [p.chunk.text for p in passages])
         bar = max(PASSAGE_FLOOR, max(sims, default=0.0) - PASSAGE_MARGIN)
         passages = [p for p, sim in sorted(zip(passages, sims), key=lambda t: -t[1]) if sim >= bar]
     windows = [(p, s, e) for p in passages for s, e in source_windows(p.chunk.text)]
@@ -153,7 +156,7 @@ def english_span(claim: str, passages: list[Passage], question: str = "",
     found = sorted(found, key=lambda w: w[2] - w[1])[:_MEANING_WINDOWS]
     if not found:
         return None
-    scores = meaning(claim, [p.chunk.text[s:e] for p, s, e in found]) if meaning is not None else [1.0] * len(found)
+    scores = meaning(meant, [p.chunk.text[s:e] for p, s, e in found]) if meaning is not None else [1.0] * len(found)
     score, (p, s, e) = max(zip(scores, found), key=lambda t: t[0])
     if score < threshold:
         return None

@@ -32,6 +32,8 @@ STEPS = {
     "part_passages": "each part of a question of several brings its own best passage into the prompt",
     "topic_check": "a claim is supported only by a passage about what the question asks",
     "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
+    "clauses": "a claim that no one passage supports is checked clause by clause: each clause that adds a fact "
+               "and stands in a passage is kept with its own citation (\"美国CPI上涨6.5%，中国CPI上涨1.8%\")",
     "meaning": "an English claim must hold the meaning of its Chinese source (by the embedder), not only its "
                "numbers and names",
     "confirm": "the model, shown the question (and each of its parts) and the sentences the answer cites (each with "
@@ -70,7 +72,8 @@ class Checker:
     def check(self, raw: str, passages: list[Passage], question: str):
         """`cite.check_answer` with the steps that are on."""
         return check_answer(raw, passages, question, meaning=self.meaning, topic="topic_check" in self.steps,
-                            source=self.article_text if "scope_check" in self.steps else None)
+                            source=self.article_text if "scope_check" in self.steps else None,
+                            clauses="clauses" in self.steps)
 
     def supported(self, raw: str, passages: list[Passage], question: str) -> list[str]:
         """The claims of `raw` that the passages support (empty when it only refused)."""

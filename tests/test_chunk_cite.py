@@ -133,6 +133,11 @@ def test_each_clause_of_a_claim_no_one_passage_supports_is_checked(answer: str, 
     assert all(c.quote in p.chunk.text for c in cits for p in TWO_CITIES if p.rank == c.n)
 
 
+def test_without_the_clauses_step_a_claim_stands_or_falls_whole() -> None:
+    got, _, left = check_answer("甲市同比增长6.2%，乙市同比增长4.9%。", TWO_CITIES, QUESTION_TWO_CITIES, clauses=False)
+    assert (got, left) == ("", ["甲市同比增长6.2%，乙市同比增长4.9%。"])
+
+
 def test_a_clause_said_again_is_shown_once() -> None:
     got, _, _ = check_answer("甲市同比增长6.2%[1]。甲市同比增长6.2%，乙市增长很快。", TWO_CITIES, QUESTION_TWO_CITIES)
     assert got == "甲市同比增长6.2%[1]。"

@@ -78,6 +78,17 @@ def test_a_shared_figure_on_another_matter_is_not_support() -> None:
     assert not citations and dropped == ["The museum received 300 million yuan."]
 
 
+def test_an_english_clause_is_judged_by_the_meaning_of_its_sentence() -> None:
+    # the year is made up, so the sentence stands nowhere; its clause "On March 3" holds the date, and what
+    # it means is what the whole sentence says ("On March 3" alone means nothing of the museum)
+    letters = _passage(1, "3月3日，隆平水稻博物馆获赠一批书信。", "museum")
+    def meaning(claim, texts):
+        return [0.6 if "museum" in claim and "博物馆" in t else 0.1 for t in texts]
+    text, citations, dropped = check_answer("On March 3, 2019, the museum received the letters.", [letters],
+                                            "When did the museum receive the letters?", meaning)
+    assert text == "On March 3[1]." and [c.claim for c in citations] == ["On March 3"] and dropped == ["2019"]
+
+
 def test_without_meaning_a_claim_with_nothing_to_match_is_dropped() -> None:
     _, citations, dropped = check_answer("They will be shown free of charge[1].", [MUSEUM], "Where?")
     assert not citations and dropped
