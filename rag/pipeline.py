@@ -57,12 +57,15 @@ class Pipeline:
     embedder: Embedder
     generator: Generator | None  # None: extractive answers only
     notice: str = ""
+    # the index answered from (rag/live_index.py): made from the settings unless given, as to a second pipeline
+    # that answers from the same index with another model
+    live: LiveIndex | None = field(default=None, repr=False)
     line: Line = field(default_factory=Line, repr=False)  # questions waiting for the model
 
     def __post_init__(self) -> None:
         self.steps = steps_of(self.settings.steps)
-        # the index answered from: built, loaded, swapped and searched (rag/live_index.py)
-        self.live = LiveIndex(self.settings, self.embedder, "part_passages" in self.steps)
+        if self.live is None:
+            self.live = LiveIndex(self.settings, self.embedder, "part_passages" in self.steps)
         self.prompts = Prompts.of(self.settings)  # the prompts an answer sends, from the settings that shape them
         # the answer policy: what the model said, checked into an Answer (rag/steps.py)
         self.checker = Checker(self.settings, self.steps, Similarity(self.embedder) if "meaning" in self.steps else None,

@@ -205,7 +205,7 @@ def test_model_server_answers_a_seed_question_with_a_checked_citation(real_pipel
     with pytest.raises(ModelError, match="API key"):
         list(OpenAICompatibleGenerator(url, "", "wrong-key").stream([{"role": "user", "content": "好"}], 2))
     remote = Pipeline(real_pipeline.settings.replace(llm_url=url, llm_api_key=key), real_pipeline.embedder,
-                      OpenAICompatibleGenerator(url, "", key), index=real_pipeline.index)
+                      OpenAICompatibleGenerator(url, "", key), live=real_pipeline.live)
     answer = remote.ask("对接会签约采购金额是多少？")
     assert not answer.refused and "3亿元" in answer.text and not answer.notice
     assert answer.doubt is not None  # the server's log-probabilities reached the confirm step
