@@ -497,3 +497,13 @@ def test_a_part_the_pages_do_not_hold_is_said_to_be_missing(fake_pipeline) -> No
     # a question whose parts are all answered has none missing
     both = fake_pipeline(reply="总签约采购金额约3亿元[1]。").ask("对接会签约采购金额是多少？")
     assert both.missing == ()
+
+
+def test_a_second_pipeline_answers_from_the_first_ones_live_index(fake_pipeline) -> None:
+    first = fake_pipeline("签约采购金额约3亿元[1]。")
+    second = Pipeline(first.settings, first.embedder, ScriptedGenerator("签约采购金额约3亿元[1]。"), live=first.live)
+    assert second.index is first.index  # shared, not loaded again
+    answer = second.ask("对接会签约采购金额是多少？")
+    assert not answer.refused and "3亿元" in answer.text
+    first.reindex()  # a rebuild swapped in by one is the other's too
+    assert second.index is first.index
