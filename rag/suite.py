@@ -170,26 +170,14 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
             for step in steps]
 
 
-def confirm_curve(folder: Path, work: Path, settings, thresholds: Sequence[float], sets: Sequence[QuestionSet] = SETS,
-                  label: str = "suite", make_embedder=None) -> list[dict]:
-    """For each confirm threshold: what the saved answers of run `label` (with the confirm step's doubts
-    saved) become when refused above it, against all of them with the step off. One row a threshold, as
-    `ablate_suite`'s: the curve the default threshold is chosen from."""
-    return confirm_report(folder, work, settings, thresholds, sets, label, make_embedder)[0]
-
-
-def confirm_separation(folder: Path, work: Path, settings, sets: Sequence[QuestionSet] = SETS, label: str = "suite",
-                       make_embedder=None) -> dict:
-    """How well run `label`'s saved doubts tell its wrong answers from its right ones, over the answers the
-    checks let through (the confirm step off): the chance that a wrong answer was doubted more than a right
-    one (AUC; 0.5 is no better than chance), with how many answers and how many of them wrong."""
-    return confirm_report(folder, work, settings, (), sets, label, make_embedder)[1]
-
-
 def confirm_report(folder: Path, work: Path, settings, thresholds: Sequence[float], sets: Sequence[QuestionSet] = SETS,
                    label: str = "suite", make_embedder=None) -> tuple[list[dict], dict]:
-    """`confirm_curve`'s rows and `confirm_separation`'s figures, from one check of the saved answers with the
-    step off."""
+    """What the confirm step does to run `label`'s saved answers (with the step's doubts saved), from one check
+    of them with the step off: for each threshold, a row as `ablate_suite`'s for the answers refused above
+    it against none refused (the curve the default threshold is chosen from); and how well the saved doubts
+    tell the wrong answers the checks let through from the right ones: the chance that a wrong answer was
+    doubted more than a right one (AUC; 0.5 is no better than chance), with how many answers and how many of
+    them wrong."""
     from rag.steps import steps_of
 
     if any(not 0.0 <= t <= 1.0 for t in thresholds):
@@ -323,5 +311,5 @@ def save(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["SETS", "QuestionSet", "ablate_suite", "ablation_table", "corpus_folder", "rescore_suite", "run_suite",
+__all__ = ["SETS", "QuestionSet", "ablate_suite", "ablation_table", "confirm_report", "corpus_folder", "rescore_suite", "run_suite",
            "sample", "save", "select", "table"]

@@ -185,19 +185,19 @@ def test_the_confirm_curve_refuses_the_saved_answers_doubted_above_each_threshol
                     log=lambda line: None, label="r", base=base)
     saved = [json.loads(line) for line in (tmp_path / "work" / "answers-r" / "pages.jsonl").read_text().splitlines()]
     assert [row["doubt"] for row in saved] == [0.3, 0.3]
-    low, high = suite.confirm_curve(folder, tmp_path / "work", base.settings, [0.2, 0.5], sets, label="r",
-                                    make_embedder=lambda s: HashingEmbedder())
+    (low, high), _ = suite.confirm_report(folder, tmp_path / "work", base.settings, [0.2, 0.5], sets, label="r",
+                                          make_embedder=lambda s: HashingEmbedder())
     assert (low["changed"], low["right_to_wrong"], low["wrong_to_right"]) == (2, 1, 1)
     assert (high["changed"], high["right_to_wrong"], high["wrong_to_right"]) == (0, 0, 0)
     assert "| `confirm above 0.2` | on | 2 | 1 | 1 |" in suite.ablation_table([low, high])
     with pytest.raises(InputError, match="between 0 and 1"):
-        suite.confirm_curve(folder, tmp_path / "work", base.settings, [1.5], sets, label="r")
+        suite.confirm_report(folder, tmp_path / "work", base.settings, [1.5], sets, label="r")
     # the same doubt for the right answer and the wrong one: no better than chance
-    assert suite.confirm_separation(folder, tmp_path / "work", base.settings, sets, label="r",
-                                    make_embedder=lambda s: HashingEmbedder()) == {"answers": 2, "wrong": 1, "auc": 0.5}
+    assert suite.confirm_report(folder, tmp_path / "work", base.settings, (), sets, label="r",
+                                make_embedder=lambda s: HashingEmbedder())[1] == {"answers": 2, "wrong": 1, "auc": 0.5}
     # the wrong answer (to the question the pages do not answer) doubted more: they are told apart
     path = tmp_path / "work" / "answers-r" / "pages.jsonl"
     path.write_text("\n".join(json.dumps({**row, "doubt": 0.6 if row["id"] == "b" else 0.1}, ensure_ascii=False)
                               for row in saved) + "\n", encoding="utf-8")
-    assert suite.confirm_separation(folder, tmp_path / "work", base.settings, sets, label="r",
-                                    make_embedder=lambda s: HashingEmbedder())["auc"] == 1.0
+    assert suite.confirm_report(folder, tmp_path / "work", base.settings, (), sets, label="r",
+                                make_embedder=lambda s: HashingEmbedder())[1]["auc"] == 1.0
