@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from rag.asked import in_scope, is_english, question_parts
 from rag.claims import CONTENT as _CONTENT
-from rag.claims import CLAUSE, split_claims
+from rag.claims import CLAUSE, claim_clauses, split_claims
 from rag.english import Meaning, anchored, english_span, values
 from rag.guard import source_windows
 from rag.names import names
@@ -263,7 +263,8 @@ def check_answer(answer: str, passages: list[Passage], question: str = "", meani
             parts = [c for c in _fact_clauses(claim.text, question) if c not in seen] if clauses else []
             seen.update(parts)
             pieces = [(c, f) for c in parts if (f := _supporting(c, claim.cited, about, question, meaning, claim.text))]
-            dropped += [c for c in parts if c not in dict(pieces)] if pieces else [claim.text]
+            shown = {c for c, _ in pieces}
+            dropped += [c for c in parts if c not in shown] if pieces else [claim.text]
         for text, (rank, start, end) in pieces:
             p = by_rank[rank]
             quote = p.chunk.text[start - p.chunk.start:end - p.chunk.start]
@@ -296,14 +297,10 @@ def _supporting(text: str, cited: tuple[int, ...], about: list[Passage], questio
     return (rank, start, end) if ok else None
 
 
-# A clause of a claim: it ends at a comma or semicolon, but not at the comma that groups a figure ("3,499").
-_CLAIM_CLAUSE = re.compile(r"(?<!\d)[,，]|[,，](?!\d)|[；;]")
-
-
 def _fact_clauses(claim: str, question: str) -> list[str]:
     """The clauses of a claim of several that each add a fact to the question: a figure, a code or a name it
     does not hold. "具体如下" or a restated "四川" is no answer on its own."""
-    clauses = [c.strip(" 。.") for c in _CLAIM_CLAUSE.split(claim)]
+    clauses = claim_clauses(claim)
     if len(clauses) < 2:
         return []
     return [c for c in clauses if len(_CONTENT.findall(c)) >= 2 and (

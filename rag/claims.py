@@ -50,5 +50,16 @@ def split_clauses(text: str) -> list[str]:
     return [c.strip() for c in CLAUSE.split(text) if c.strip()]
 
 
+# Where a claim's clauses part when each is checked on its own: at a comma or semicolon, not at the comma that
+# groups a figure ("3,499"), and not at a colon ("重庆：2.6%" is one clause).
+_CLAIM_CLAUSE = re.compile(r"(?<!\d)[,，]|[,，](?!\d)|[；;]")
 
-__all__ = ["CLAUSE", "CONTENT", "MARKER", "SOURCE_TALK", "Claim", "split_claims", "split_clauses"]
+
+def claim_clauses(claim: str) -> list[str]:
+    """The clauses of one claim, trimmed of spaces and its end mark: "甲市增长6.2%，乙市增长4.9%。" ->
+    ["甲市增长6.2%", "乙市增长4.9%"]; "起售价为RMB 3,499。" is one."""
+    return [c.strip(" 。.") for c in _CLAIM_CLAUSE.split(claim)]
+
+
+
+__all__ = ["CLAUSE", "CONTENT", "MARKER", "SOURCE_TALK", "Claim", "claim_clauses", "split_claims", "split_clauses"]

@@ -138,6 +138,17 @@ def test_without_the_clauses_step_a_claim_stands_or_falls_whole() -> None:
     assert (got, left) == ("", ["甲市同比增长6.2%，乙市同比增长4.9%。"])
 
 
+@pytest.mark.parametrize("claim,clauses", [
+    ("甲市增长6.2%，乙市增长4.9%。", ["甲市增长6.2%", "乙市增长4.9%"]),
+    ("起售价为RMB 3,499。", ["起售价为RMB 3,499"]),
+    ("重庆：2.6%；四川：2.9%", ["重庆：2.6%", "四川：2.9%"]),
+])
+def test_claim_clauses(claim: str, clauses: list[str]) -> None:
+    from rag.claims import claim_clauses
+
+    assert claim_clauses(claim) == clauses
+
+
 def test_a_clause_said_again_is_shown_once() -> None:
     got, _, _ = check_answer("甲市同比增长6.2%[1]。甲市同比增长6.2%，乙市增长很快。", TWO_CITIES, QUESTION_TWO_CITIES)
     assert got == "甲市同比增长6.2%[1]。"
