@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.claims import MARKER, split_clauses
+from rag.claims import MARKER, claim_clauses
 from rag.names import organisations, places
 
 _CN_DIGITS = "一二两三四五六七八九十百千万亿半几"
@@ -178,33 +178,87 @@ def question_parts(question: str) -> list[str]:
 
 
 _COORDINATORS = {"和", "及", "以及"}  # not 与: it joins the words of many names ("速度与激情")
-_NOMINAL = {"n", "vn", "an", "ns", "nr", "nt", "nz", "j", "eng", "nrt", "nrfg", "t"}  # things that can be asked of
+_NOMINAL = {"n", "vn", "an", "ns", "nr", "nt", "nz", "j", "eng", "nrt", "nrfg", "t", "mq"}  # things that can be asked of
+# What may follow the second of two things joined, so that they are the whole of what is asked of: a 的, the
+# question's predicate ("是谁", "分别是多少", "有哪些"), a verb ("上映日期"), punctuation or the end.
+_AFTER_THING = {"的", "分别", "是", "有", "为", "在"}
+_AFTER_TAGS = {"v", "r", "x", "uj", "d", "p", "m"}
+_ASKING = {"哪些", "什么", "哪"}
+_PREDICATE = {"是", "分别", "有", "为", "多少", "什么", "谁", "哪些", "几"}
 
 
 def coordinated(part: str) -> list[str]:
     """`part` as one question per thing it joins: "2022年和2023年的票房冠军" -> "2022年的票房冠军",
-    "2023年的票房冠军". Only two words of a kind are split (two names or nouns, or two dates), so that "已经和
-    湘江新区的企业形成…" (和 after an adverb), "签约和采购" (two verbs) and "市长和高雄市市长" (a noun and a
-    place) stay whole."""
+    "2023年的票房冠军". The two things are the words on either side of 和/及 that are alike: one to three words
+    with the same tags ("台北市市长和高雄市市长", "最佳影片奖和最佳导演奖"; where a sentence joins several pairs, the
+    longest: "多少个国家和地区参加了A运动会和B运动会" asks of the two games); the head noun of "某某的X和Y…是什么"
+    with all that follows up to the predicate ("发售日期和标准版价格"); or, failing those, a noun and the word
+    after 和 when that word ends what is asked of ("主演和导演是谁", jieba tagging 导演 a verb). "已经和湘江新区的企业
+    形成…" (和 after an adverb) and "签约和采购" (two verbs) stay whole."""
     from rag.names import tagged
 
     words = _dates_joined(list(tagged(part)))
+    best: tuple[float, int, int, int, int] | None = None  # (rank, start of X, 和, end of Y, start of the tail)
     for i in range(1, len(words) - 1):
-        (x, xt), (c, _), (y, yt) = words[i - 1], words[i], words[i + 1]
-        inside_title = "".join(w for w, _ in words[:i]).count("《") > "".join(w for w, _ in words[:i]).count("》")
-        if c in _COORDINATORS and xt == yt and (xt in _NOMINAL or xt == "date") and not inside_title:
-            head = "".join(w for w, _ in words[:i - 1])
-            tail = "".join(w for w, _ in words[i + 2:] if w != "分别")  # "分别" spoke of the two together
-            return [head + x + tail, head + y + tail]
-    return [part]
+        before = "".join(w for w, _ in words[:i])
+        if words[i][0] not in _COORDINATORS or before.count("《") > before.count("》"):
+            continue
+        found = _conjuncts(words, i)
+        if found and (best is None or found[0] > best[0]):
+            best = found
+    if best is None:
+        return [part]
+    _, a, i, b, t = best
+    head = "".join(w for w, _ in words[:a])
+    tail = "".join(w for w, _ in words[t:] if w != "分别")  # "分别" spoke of the two together
+    return [head + "".join(w for w, _ in words[a:i]) + tail, head + "".join(w for w, _ in words[i + 1:b]) + tail]
+
+
+def _conjuncts(words: list[tuple[str, str]], i: int) -> tuple[float, int, int, int, int] | None:
+    """The two things joined by the 和 at `i`, with how sure the match is (see `coordinated`), or None."""
+    def thing(tag: str) -> bool:
+        return tag in _NOMINAL or tag == "date"
+
+    def ends(j: int, strict: bool = False) -> bool:
+        return j >= len(words) or words[j][0] in _AFTER_THING or words[j][1] in ({"x"} if strict else _AFTER_TAGS)
+
+    if words[i - 1 - 1][0] in _ASKING if i >= 2 else False:  # "哪些行动和举措": one list of both is asked for
+        return None
+    for k in (3, 2, 1):
+        x, y = words[i - k:i], words[i + 1:i + 1 + k]
+        tags = [t for _, t in x]
+        # several words of one tag ("决赛/男单") say nothing of where a thing begins: two of them are one word each
+        if len(x) == k == len(y) and tags == [t for _, t in y] and thing(tags[-1]) and (k == 1 or len(set(tags)) > 1) \
+                and all(w not in _COORDINATORS for w, _ in x + y):
+            end = i + 1 + k
+            if k == 1 and i >= 2 and words[i - 2][0] == "的":  # "A的X和Y…是什么": Y runs to the predicate
+                run = end
+                while run < len(words) and words[run][0] not in _PREDICATE and thing(words[run][1]):
+                    run += 1
+                if run > end and ends(run):
+                    end = run
+            return float(k), i - k, i, end, end
+    (_, xt), (_, yt) = words[i - 1], words[i + 1]
+    # a verb after 和 ends what is asked of only at the predicate ("人次和收入是多少", not "人次和旅游收入")
+    if (thing(xt) or thing(yt)) and {xt, yt} <= _NOMINAL | {"date", "v"} and ends(i + 2, strict=yt in ("v", "vn")):
+        return 0.5, i - 1, i, i + 2, i + 2
+    return None
+
+
+_LATIN_YEAR = re.compile(r"([A-Za-z]+)((?:19|20)\d\d)")
 
 
 def _dates_joined(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """jieba's "2022", "年" as one word "2022年" tagged "date"."""
+    """jieba's "2022", "年" as one word "2022年" tagged "date", and a bare year too ("EMNLP2022和2023的…": jieba's
+    "EMNLP2022" as "EMNLP" and the year)."""
     out: list[tuple[str, str]] = []
     for w, tag in words:
         if w in ("年", "月", "日", "号") and out and re.fullmatch(r"\d{1,4}|[一二三四五六七八九十〇零]+", out[-1][0]):
             out[-1] = (out[-1][0] + w, "date")
+        elif m := _LATIN_YEAR.fullmatch(w):
+            out += [(m.group(1), tag), (m.group(2), "date")]
+        elif re.fullmatch(r"(?:19|20)\d\d", w):
+            out.append((w, "date"))
         else:
             out.append((w, tag))
     return out
@@ -233,7 +287,8 @@ def unanswered_parts(question: str, claims: list[str]) -> list[str]:
     if len(parts) < 2:
         return []
     # one sentence may answer two parts ("有电机企业近500家，总产值达1000亿元"): judged clause by clause
-    claims = [c for claim in claims for c in split_clauses(MARKER.sub("", claim).lower())]
+    # ("2023年五一旅游人次：2.74亿人次" is one: the colon joins a label to its value)
+    claims = [c for claim in claims for c in claim_clauses(MARKER.sub("", claim).lower()) if c]
     words_of = [content_words(part) for part in parts]
     # share[i][j]: how much of part j's wording claim i holds. A claim speaks to the part it holds most of:
     # "其中境外待备案的有7家" shares words with "在审及境外上市待备案的企业有多少家" but answers "其中境外待备案的有几家".

@@ -256,6 +256,7 @@ def check_answer(answer: str, passages: list[Passage], question: str = "", meani
         seen.add(said)
         if found := _supporting(claim.text, claim.cited, about, question, meaning):
             pieces = [(claim.text, found)]
+            seen.update(claim_clauses(claim.text))  # a later claim's clause that says one of them again is not shown
         else:
             # A claim that joins facts from two passages ("美国CPI上涨6.5%，中国CPI上涨1.8%"), or a true
             # clause to a made-up one, stands in no one passage: each clause that adds a fact and stands in

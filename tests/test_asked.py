@@ -77,6 +77,11 @@ def test_answers_asked(question: str, answer: str, ok: bool) -> None:
      ["整个上市后备梯队一共19家[1]。", "其中境外待备案的有7家[1]。"], ["湖南在审及境外上市待备案的企业有多少家"]),
     # one sentence answering both parts, a clause each
     ("湖南现在大概有多少家电机企业？电机产业总产值有多大？", ["湖南电机企业大约有500家，电机产业总产值达1000亿元[1]。"], []),
+
+    # a label and its value joined by a colon are one clause: the label's words and the figure go together
+    ("去年全市游客人次和收入是多少？", ["去年全市游客人次：3200万人次，同比增长8%[1]。", "去年全市游客收入：260亿元[2]。"], []),
+    ("去年全市游客人次和收入是多少？", ["去年全市游客人次：同比增长较快[1]。", "去年全市游客收入：260亿元[2]。"],
+     ["去年全市游客人次是多少"]),
 ])
 def test_unanswered_parts(question: str, claims: list[str], left: list[str]) -> None:
     from rag.asked import unanswered_parts

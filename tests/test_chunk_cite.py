@@ -154,6 +154,14 @@ def test_a_clause_said_again_is_shown_once() -> None:
     assert got == "甲市同比增长6.2%[1]。"
 
 
+def test_a_clause_of_a_shown_claim_said_again_is_not_shown_alone() -> None:
+    # the second claim's subject is made up; its clause with the first claim's dates is no answer about it
+    fair = [passage(1, "甲博览会在长沙举办，时间：5月6日至5月8日，展馆面积5万平方米。")]
+    got, _, _ = check_answer("甲博览会在长沙举办，时间：5月6日至5月8日。乙博览会在株洲举办，时间：5月6日至5月8日。", fair,
+                             "甲博览会和乙博览会在哪里举办？")
+    assert got == "甲博览会在长沙举办，时间：5月6日至5月8日[1]。"
+
+
 def test_english_claim_is_checked_by_its_numbers() -> None:
     text, cits, _ = check_answer("The total signed value was about 3亿元 [1].", PASSAGES)
     assert cits and cits[0].n == 1

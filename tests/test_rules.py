@@ -204,6 +204,19 @@ def test_the_library_has_no_import_cycles() -> None:
     # 和 after an adverb, or between two verbs, joins no two things asked of
     ("目前有多少家企业已经和湘江新区的企业形成供需关系？", ["目前有多少家企业已经和湘江新区的企业形成供需关系"]),
     ("签约和采购金额是多少？", ["签约和采购金额是多少"]),
+    # two things of two words each, alike in their tags
+    ("长沙市市长和株洲市市长分别是谁？", ["长沙市市长是谁", "株洲市市长是谁"]),
+    # two nouns after a run of nouns of one tag: the run says nothing of where a thing begins
+    ("省运会决赛男单和女单冠军分别是谁？", ["省运会决赛男单冠军是谁", "省运会决赛女单冠军是谁"]),
+    # the head noun of "A的X和Y…是什么": Y runs to the predicate
+    ("该公司的注册资本和法定代表人是什么？", ["该公司的注册资本是什么", "该公司的法定代表人是什么"]),
+    # jieba tags 导演 a verb: a noun joined to it, with the predicate after it, is still two things
+    ("这部剧的主演和导演是谁？", ["这部剧的主演是谁", "这部剧的导演是谁"]),
+    ("这部电影内地和香港的上映时间？", ["这部电影内地的上映时间", "这部电影香港的上映时间"]),
+    # a year written onto a Latin name, and the bare year joined to it
+    ("WMT2021和2022的举办地？", ["WMT2021的举办地", "WMT2022的举办地"]),
+    # "哪些A和B": one list of both is asked for
+    ("报告提出了哪些行动和举措？", ["报告提出了哪些行动和举措"]),
 ])
 def test_question_parts_split_two_things_asked_of(question: str, parts: list[str]) -> None:
     from rag.asked import question_parts
