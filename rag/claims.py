@@ -33,13 +33,26 @@ def split_claims(answer: str) -> list[Claim]:
             continue
         cited = tuple(int(n) for m in MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
                       if n.strip() and not n.strip().startswith("-"))
-        text = SOURCE_TALK.sub("", MARKER.sub("", raw).strip()).strip()
+        text = unlooped(SOURCE_TALK.sub("", MARKER.sub("", raw).strip()).strip())
         if len(CONTENT.findall(text)) >= 2:
             claims.append(Claim(text, tuple(dict.fromkeys(cited))))
         elif claims and cited:  # a marker left alone after the sentence end belongs to the sentence before
             prev = claims[-1]
             claims[-1] = Claim(prev.text, tuple(dict.fromkeys(prev.cited + cited)))
     return claims
+
+
+def unlooped(text: str) -> str:
+    """A list a small model caught in a loop goes on repeating ("甲、乙、丙、甲、乙、丙、甲、乙"), with each item
+    once and the cut-off rest dropped: "甲、乙、丙". The first item may carry the words that lead into the list
+    ("有三家：甲"). A list that names no two items again in a row is as it was."""
+    items = text.split("、")
+    for n in range(1, len(items) - 1):
+        before = items[:n]
+        if any(b.endswith(items[n]) for b in before) and items[n + 1] in before[1:]:
+            cut = len("、".join(before))
+            return text[:cut] + ("。" if re.search(r"[\u4e00-\u9fff]$", text[:cut]) else ".")
+    return text
 
 
 CLAUSE = re.compile(r"[，,；;。！？!?：:\n]+")

@@ -63,6 +63,21 @@ def test_split_claims(answer: str, cited: list[tuple[int, ...]]) -> None:
     assert [c.cited for c in split_claims(answer)] == cited
 
 
+@pytest.mark.parametrize("text,kept", [
+    # a list the model goes on repeating: each item once, the cut-off rest dropped
+    ("参展的有甲公司、乙公司、丙公司、甲公司、乙公司、丙", "参展的有甲公司、乙公司、丙公司。"),
+    ("They are甲公司、乙公司、甲公司、乙公司、甲", "They are甲公司、乙公司。"),
+    # no two items said again in a row: a list as it was
+    ("途经北京、上海、北京", "途经北京、上海、北京"),
+    ("甲、乙、丙。", "甲、乙、丙。"),
+])
+def test_a_looping_list_is_said_once(text: str, kept: str) -> None:
+    from rag.claims import unlooped
+
+    assert unlooped(text) == kept
+    assert split_claims(text + "[1]")[0].text == kept
+
+
 def test_supported_claim_gets_exact_span() -> None:
     text, cits, dropped = check_answer("总签约采购金额约3亿元[1]。", PASSAGES)
     assert text == "总签约采购金额约3亿元[1]。" and not dropped
