@@ -118,6 +118,16 @@ def test_figures_are_compared_by_value(claim: str, span: str, supported: bool) -
 
 
 @pytest.mark.parametrize("claim,span,supported", [
+    # the digits of the question's year do not hide the claim's figure, which share them ("2021", "3182")
+    ("甲矿2021年的铁矿产量为3182万吨标准矿。", "2021年，该矿铁矿产量达到3182万吨标准矿。", True),
+    ("甲矿2021年的铁矿产量为3182万吨标准矿。", "2021年，该矿铁矿产量达到3128万吨标准矿。", False),
+    ("甲矿2021年的铁矿产量为3182万吨标准矿。", "2021年，该矿铁矿产量达到3182吨。", False),
+])
+def test_a_claim_is_judged_by_what_it_adds_to_the_question(claim: str, span: str, supported: bool) -> None:
+    assert (support(claim, span, "甲矿2021年和2022年的铁矿产量分别是多少？") >= 0.5) is supported
+
+
+@pytest.mark.parametrize("claim,span,supported", [
     # full-width digits, letters and ％ are the same as half-width ones
     ("全市物价同比上涨２.４%。", "全市物价同比上涨2.4％。", True),
     ("ＧＤＰ同比增长3.1%。", "GDP同比增长3.1％。", True),
