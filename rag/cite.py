@@ -88,7 +88,7 @@ def support(claim: str, span: str, question: str = "") -> float:
         return 0.0  # a place, person or organisation the claim brings in must be named by its source
     grams = _bigrams(claim)
     asked = grams & _bigrams(question)
-    novel = _novel(claim, asked)
+    novel = _novel(claim, asked, question)
     if len(novel) >= 2:
         grams = novel
     elif novel and all(any(ch.isdigit() for ch in g) for g in novel):
@@ -103,14 +103,22 @@ def support(claim: str, span: str, question: str = "") -> float:
     return share if share == 1.0 or len(grams) > 3 else share / 2
 
 
-def _novel(claim: str, asked: set[str]) -> set[str]:
+_ALNUM = re.compile(r"[a-z0-9]+")
+
+
+def _novel(claim: str, asked: set[str], question: str) -> set[str]:
     """The claim's bigrams that say something new: not restated from the question (`asked`), and not a seam,
     a bigram with a character of a restated stretch at that place in the claim. Judged by place, so that the
-    question's "2021年" makes a seam of "年的", not of the "31" and "18" of the claim's "3182万吨"."""
+    question's "2021年" makes a seam of "年的", not of the "31" and "18" of the claim's "3182万吨"; and a figure or
+    code is restated only when the question holds it whole: the "91" of "MU9191" is not the "91" of "C919"."""
     chars = [c.lower() for c in claim if _CONTENT.match(c)]
+    held = _ALNUM.findall("".join(c.lower() for c in question if _CONTENT.match(c)))
+    whole = [True] * len(chars)  # for a character of a run of letters and digits: whether the question holds the run
+    for m in _ALNUM.finditer("".join(chars)):
+        whole[m.start():m.end()] = [any(m.group(0) in h for h in held)] * (m.end() - m.start())
     restated = [False] * len(chars)
     for i in range(len(chars) - 1):
-        if chars[i] + chars[i + 1] in asked:
+        if chars[i] + chars[i + 1] in asked and whole[i] and whole[i + 1]:
             restated[i] = restated[i + 1] = True
     return {chars[i] + chars[i + 1] for i in range(len(chars) - 1) if not restated[i] and not restated[i + 1]}
 

@@ -128,6 +128,15 @@ def test_a_claim_is_judged_by_what_it_adds_to_the_question(claim: str, span: str
 
 
 @pytest.mark.parametrize("claim,span,supported", [
+    # a code is restated only when the question holds it whole: the "91" of HU9191 is not the "91" of K919
+    ("首飞航班号为HU9191。", "此次首飞由海航执飞，航班号HU9191，从海口飞往三亚。", True),
+    ("首飞航班号为HU9192。", "此次首飞由海航执飞，航班号HU9191，从海口飞往三亚。", False),
+])
+def test_a_code_sharing_digits_with_the_question_is_judged_whole(claim: str, span: str, supported: bool) -> None:
+    assert (support(claim, span, "K919型客机的首飞航班号？") >= 0.5) is supported
+
+
+@pytest.mark.parametrize("claim,span,supported", [
     # full-width digits, letters and ％ are the same as half-width ones
     ("全市物价同比上涨２.４%。", "全市物价同比上涨2.4％。", True),
     ("ＧＤＰ同比增长3.1%。", "GDP同比增长3.1％。", True),
