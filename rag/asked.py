@@ -222,7 +222,7 @@ def _conjuncts(words: list[tuple[str, str]], i: int) -> tuple[float, int, int, i
     def ends(j: int, strict: bool = False) -> bool:
         return j >= len(words) or words[j][0] in _AFTER_THING or words[j][1] in ({"x"} if strict else _AFTER_TAGS)
 
-    if words[i - 1 - 1][0] in _ASKING if i >= 2 else False:  # "哪些行动和举措": one list of both is asked for
+    if i >= 2 and words[i - 2][0] in _ASKING:  # "哪些行动和举措": one list of both is asked for
         return None
     for k in (3, 2, 1):
         x, y = words[i - k:i], words[i + 1:i + 1 + k]

@@ -49,7 +49,7 @@ def unlooped(text: str) -> str:
     items = text.split("、")
     for n in range(1, len(items) - 1):
         before = items[:n]
-        if any(b.endswith(items[n]) for b in before) and items[n + 1] in before[1:]:
+        if items[n] and any(b.endswith(items[n]) for b in before) and items[n + 1] in before[1:]:
             cut = len("、".join(before))
             return text[:cut] + ("。" if re.search(r"[\u4e00-\u9fff]$", text[:cut]) else ".")
     return text
