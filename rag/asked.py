@@ -198,24 +198,25 @@ def coordinated(part: str) -> list[str]:
     from rag.names import tagged
 
     words = _dates_joined(list(tagged(part)))
-    best: tuple[float, int, int, int, int] | None = None  # (rank, start of X, 和, end of Y, start of the tail)
+    best: tuple[float, int, int, int] | None = None  # (rank, start of X, 和, end of Y: where the tail starts)
     for i in range(1, len(words) - 1):
         before = "".join(w for w, _ in words[:i])
         if words[i][0] not in _COORDINATORS or before.count("《") > before.count("》"):
             continue
         found = _conjuncts(words, i)
         if found and (best is None or found[0] > best[0]):
-            best = found
+            best = (found[0], found[1], i, found[2])
     if best is None:
         return [part]
-    _, a, i, b, t = best
+    _, a, i, b = best
     head = "".join(w for w, _ in words[:a])
-    tail = "".join(w for w, _ in words[t:] if w != "分别")  # "分别" spoke of the two together
+    tail = "".join(w for w, _ in words[b:] if w != "分别")  # "分别" spoke of the two together
     return [head + "".join(w for w, _ in words[a:i]) + tail, head + "".join(w for w, _ in words[i + 1:b]) + tail]
 
 
-def _conjuncts(words: list[tuple[str, str]], i: int) -> tuple[float, int, int, int, int] | None:
-    """The two things joined by the 和 at `i`, with how sure the match is (see `coordinated`), or None."""
+def _conjuncts(words: list[tuple[str, str]], i: int) -> tuple[float, int, int] | None:
+    """(how sure the match is, where the first thing starts, where the second ends) for the two things joined
+    by the 和 at `i` (see `coordinated`), or None."""
     def thing(tag: str) -> bool:
         return tag in _NOMINAL or tag == "date"
 
@@ -237,15 +238,16 @@ def _conjuncts(words: list[tuple[str, str]], i: int) -> tuple[float, int, int, i
                     run += 1
                 if run > end and ends(run):
                     end = run
-            return float(k), i - k, i, end, end
+            return float(k), i - k, end
     (_, xt), (_, yt) = words[i - 1], words[i + 1]
     # a verb after 和 ends what is asked of only at the predicate ("人次和收入是多少", not "人次和旅游收入")
     if (thing(xt) or thing(yt)) and {xt, yt} <= _NOMINAL | {"date", "v"} and ends(i + 2, strict=yt in ("v", "vn")):
-        return 0.5, i - 1, i, i + 2, i + 2
+        return 0.5, i - 1, i + 2
     return None
 
 
-_LATIN_YEAR = re.compile(r"([A-Za-z]+)((?:19|20)\d\d)")
+_YEAR = r"(?:19|20)\d\d"
+_LATIN_YEAR = re.compile(rf"([A-Za-z]+)({_YEAR})")
 
 
 def _dates_joined(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -257,7 +259,7 @@ def _dates_joined(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
             out[-1] = (out[-1][0] + w, "date")
         elif m := _LATIN_YEAR.fullmatch(w):
             out += [(m.group(1), tag), (m.group(2), "date")]
-        elif re.fullmatch(r"(?:19|20)\d\d", w):
+        elif re.fullmatch(_YEAR, w):
             out.append((w, "date"))
         else:
             out.append((w, tag))

@@ -31,8 +31,13 @@ _REFUSAL = re.compile(
 SUPPORT_THRESHOLD = 0.5
 
 
+def _chars(text: str) -> list[str]:
+    """The characters of `text` that carry content, lower-cased: what bigrams are made of."""
+    return [c.lower() for c in text if _CONTENT.match(c)]
+
+
 def _bigrams(text: str) -> set[str]:
-    chars = [c.lower() for c in text if _CONTENT.match(c)]
+    chars = _chars(text)
     return {a + b for a, b in zip(chars, chars[1:])}
 
 
@@ -111,8 +116,8 @@ def _novel(claim: str, asked: set[str], question: str) -> set[str]:
     a bigram with a character of a restated stretch at that place in the claim. Judged by place, so that the
     question's "2021年" makes a seam of "年的", not of the "31" and "18" of the claim's "3182万吨"; and a figure or
     code is restated only when the question holds it whole: the "91" of "MU9191" is not the "91" of "C919"."""
-    chars = [c.lower() for c in claim if _CONTENT.match(c)]
-    held = _ALNUM.findall("".join(c.lower() for c in question if _CONTENT.match(c)))
+    chars = _chars(claim)
+    held = _ALNUM.findall("".join(_chars(question)))
     whole = [True] * len(chars)  # for a character of a run of letters and digits: whether the question holds the run
     for m in _ALNUM.finditer("".join(chars)):
         whole[m.start():m.end()] = [any(m.group(0) in h for h in held)] * (m.end() - m.start())
