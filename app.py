@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag import auth, library, ui
+from rag import auth, library, stall, ui
 from rag.errors import InputError, RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
@@ -122,6 +122,9 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                     {"role": "assistant", "content": "…"}]
         yield history, gr.skip(), "", turns, earlier
         articles = pipe.index.articles if pipe.index is not None else {}
+        # A question still going after minutes is a hang somewhere: the log then says where every thread is.
+        watch = stall.Watch(f"question {_session(request)[:6]}-{turn}",
+                            state=lambda: f"{pipe.line.describe()}; {prefiller.describe()}").start()
         try:
             streamed = ""
             for event in pipe.stream(question, top_k=int(top_k) or None, max_tokens=ui.LENGTHS.get(length),
@@ -163,11 +166,14 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             log.exception("answering %r failed", question[:200])
             history[-1] = {"role": "assistant", "content": "⚠️ " + INTERNAL_ERROR}
             yield history, ui.panel("", earlier, lang), "", turns, earlier
+        finally:
+            watch.stop()
 
     def answer_api(question: str) -> dict:
         """One question in, the `rag ask --json` object out (for gradio_client)."""
         try:
-            return answer_to_json(pipe.ask(question))
+            with stall.Watch("api question", state=pipe.line.describe):
+                return answer_to_json(pipe.ask(question))
         except RagError as exc:
             return {"question": question, "error": str(exc)}
         except Exception:

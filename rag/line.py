@@ -82,5 +82,11 @@ class Line:
         with self._lock:
             return len(self._waiting)
 
+    def describe(self) -> str:
+        """Who holds the model and who waits, for a stalled question's log line (`rag/stall.py`)."""
+        with self._lock:
+            return (f"model held by {self._holder or 'nobody'}{' (steps aside)' if self._yields else ''}, "
+                    f"waiting: {', '.join(self._waiting) or 'nobody'}, stopped: {', '.join(sorted(self._stopped)) or 'none'}")
+
 
 __all__ = ["Line"]

@@ -88,6 +88,12 @@ class Prefiller:
             self._cond.notify_all()
         return "posted"
 
+    def describe(self) -> str:
+        """What the worker is doing, for a stalled question's log line (`rag/stall.py`)."""
+        with self._cond:
+            wanted = f"{len(self._wanted.text)} characters of {self._wanted.key}" if self._wanted else "nothing"
+            return f"prefill {'busy' if self._busy else 'idle'}, wanted: {wanted}"
+
     def settle(self, timeout: float = 30.0) -> bool:
         """Wait until the worker has nothing left to fill (for tests and benches); whether it got there."""
         end = time.monotonic() + timeout

@@ -1,0 +1,54 @@
+"""A question that takes far longer than any answer should: the log gets every thread's stack, once, with
+the model's line as it stands, so that a hang is found where it happened (the model, a lock, the line)
+instead of being guessed at afterwards."""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+
+log = logging.getLogger("rag")
+STALL_S = 120.0  # an answer's p95 is about 20 s on two cores, with a second look and parts asked again
+
+
+def stacks() -> str:
+    """Where every thread of the process is now, named as `threading` names them."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(f"thread {names.get(ident, ident)}:\n" + "".join(traceback.format_stack(frame)).rstrip()
+                     for ident, frame in sys._current_frames().items())
+
+
+class Watch:
+    """Logs a warning with `state()` and every thread's stack if it is still running `seconds` after `start()`;
+    `stop()` sooner, and nothing is logged. `with Watch(…):` watches a block."""
+
+    def __init__(self, what: str, seconds: float = STALL_S, state: Callable[[], str] = lambda: "") -> None:
+        self.what, self.seconds, self.state = what, seconds, state
+        self._timer = threading.Timer(seconds, self._report)
+        self._timer.daemon = True
+
+    def start(self) -> Watch:
+        self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+    def __enter__(self) -> Watch:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _report(self) -> None:
+        try:
+            state = self.state()
+        except Exception as exc:  # a report that cannot read the state still gives the stacks
+            state = f"state unreadable: {exc}"
+        log.warning("%s: still running after %.0f s (%s); where every thread is:\n%s", self.what, self.seconds,
+                    state, stacks())
+
+
+__all__ = ["STALL_S", "Watch", "stacks"]

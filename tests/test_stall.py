@@ -1,0 +1,67 @@
+"""A stalled question logs where every thread is; one that ends in time logs nothing."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from rag import stall
+from rag.line import Line
+from rag.prefill import Prefiller
+
+
+def _stuck_in_a_lock(lock: threading.Lock, done: threading.Event) -> None:
+    with lock:  # waits here until the test lets go
+        done.set()
+
+
+def test_a_question_still_running_logs_every_threads_stack_and_the_line(caplog) -> None:
+    lock, done = threading.Lock(), threading.Event()
+    lock.acquire()
+    worker = threading.Thread(target=_stuck_in_a_lock, args=(lock, done), name="answering", daemon=True)
+    worker.start()
+    line = Line()
+    line.join("abc")
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        with stall.Watch("question abc-1", seconds=0.05, state=line.describe):
+            deadline = time.monotonic() + 5
+            while not caplog.records and time.monotonic() < deadline:
+                time.sleep(0.01)
+    lock.release()
+    done.wait(5)
+    [record] = caplog.records
+    text = record.getMessage()
+    assert "question abc-1: still running after 0 s" in text
+    assert "waiting: abc" in text and "model held by nobody" in text
+    assert "thread answering:" in text and "_stuck_in_a_lock" in text  # the hung thread, where it hangs
+
+
+def test_a_question_answered_in_time_logs_nothing(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        watch = stall.Watch("question abc-2", seconds=0.2).start()
+        watch.stop()
+        time.sleep(0.3)
+    assert not caplog.records
+
+
+def test_a_state_that_cannot_be_read_still_gives_the_stacks(caplog) -> None:
+    def broken() -> str:
+        raise RuntimeError("gone")
+
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        stall.Watch("question abc-3", seconds=0.0, state=broken)._report()
+    assert "state unreadable: gone" in caplog.text and "thread MainThread:" in caplog.text
+
+
+def test_the_line_and_the_prefill_worker_say_what_they_hold() -> None:
+    line = Line()
+    assert line.describe() == "model held by nobody, waiting: nobody, stopped: none"
+    assert line.try_hold("prefill:s1")
+    line.join("s2")
+    line.stop("s2")
+    assert line.describe() == "model held by prefill:s1 (steps aside), waiting: s2, stopped: s2"
+
+    class Pipe:
+        generator = None
+
+    assert Prefiller(Pipe()).describe() == "prefill idle, wanted: nothing"
