@@ -256,19 +256,17 @@ def is_refusal(text: str) -> bool:
 
 
 def check_answer(answer: str, passages: list[Passage], question: str = "", meaning: Meaning | None = None,
-                 topic: bool = True, source: Callable[[Passage], str] | None = None,
+                 source: Callable[[Passage], str] | None = None,
                  clauses: bool = True) -> tuple[str, list[Citation], list[str]]:
     """Check every claim of `answer` against the passages; `meaning` (see `english.Similarity`) judges English
-    claims by what they say as well as by their numbers and names; with `topic`, only passages about what
-    the question asks (`is_about`) support a claim; with `source` (a passage's whole article), only passages
-    whose article names the year, edition or holiday the question is scoped to (`asked.in_scope`); with
+    claims by what they say as well as by their numbers and names; with `source` (a passage's whole
+    article), only passages whose article names the year, edition or holiday the question is scoped to (`asked.in_scope`); with
     `clauses`, a claim no one passage supports is checked clause by clause (`_fact_clauses`).
 
     Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
     """
     by_rank = {p.rank: p for p in passages}
-    about = [p for p in passages if (not topic or is_about(question, p))
-             and (source is None or in_scope(question, source(p)))]
+    about = [p for p in passages if source is None or in_scope(question, source(p))]
     kept, citations, dropped = [], [], []
     seen: set[str] = set()
     for claim in split_claims(answer):

@@ -30,7 +30,6 @@ STEPS = {
     "part_quotes": "a part still left out gets the one passage clause that plainly states it, quoted",
     "kind_check": "an answer that gives none of the kinds of fact asked for (number, date, place …) is a refusal",
     "part_passages": "each part of a question of several brings its own best passage into the prompt",
-    "topic_check": "a claim is supported only by a passage about what the question asks",
     "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
     "clauses": "a claim that no one passage supports is checked clause by clause: each clause that adds a fact "
                "and stands in a passage is kept with its own citation (\"美国CPI上涨6.5%，中国CPI上涨1.8%\")",
@@ -71,7 +70,7 @@ class Checker:
 
     def check(self, raw: str, passages: list[Passage], question: str):
         """`cite.check_answer` with the steps that are on."""
-        return check_answer(raw, passages, question, meaning=self.meaning, topic="topic_check" in self.steps,
+        return check_answer(raw, passages, question, meaning=self.meaning,
                             source=self.article_text if "scope_check" in self.steps else None,
                             clauses="clauses" in self.steps)
 
