@@ -428,6 +428,22 @@ def test_generation_streams_and_closing_stops_it() -> None:
     assert gen._server.generated < 100
 
 
+class _ListingServer:
+    """A server core that hands some steps as a list of chunks, as xllamacpp's newer cores do."""
+
+    def handle_chat_completions(self, request: dict, callback) -> None:
+        callback([{"choices": [{"delta": {"role": "assistant"}}]}, {"choices": [{"delta": {"content": "约3亿"}}]}])
+        callback({"choices": [{"delta": {"content": "元"}}]})
+        callback([{"choices": [{"delta": {}}], "timings": {"prompt_n": 7}}])
+
+
+def test_chunks_handed_as_a_list_all_reach_the_answer() -> None:
+    gen = _fake_llama()
+    gen._server = _ListingServer()
+    assert "".join(gen.stream([], 5)) == "约3亿元"
+    assert gen.last_timings == {"prompt_n": 7}
+
+
 def test_an_abandoned_stream_does_not_block_the_next_question() -> None:
     gen = _fake_llama()
     abandoned = gen.stream([], 50)  # read once, never closed: a browser tab that went away

@@ -209,14 +209,19 @@ class LlamaCppGenerator:
 
         self.last_timings = {}
         for item in self._turns.run(generate):
-            if isinstance(item, dict) and "error" in item:
-                raise ModelError(f"generation failed: {item['error']}")
-            if isinstance(item, dict) and isinstance(item.get("timings"), dict):
-                self.last_timings = item["timings"]  # prompt_n, cache_n, predicted_per_second, … (for rag bench)
-            for choice in item.get("choices", []) if isinstance(item, dict) else []:
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    yield text
+            # The core hands one chunk, or several as a list (the server's stream of one step: a role delta and
+            # the first content delta, say); every chunk's text is the answer's.
+            for chunk in item if isinstance(item, list) else [item]:
+                if not isinstance(chunk, dict):
+                    continue
+                if "error" in chunk:
+                    raise ModelError(f"generation failed: {chunk['error']}")
+                if isinstance(chunk.get("timings"), dict):
+                    self.last_timings = chunk["timings"]  # prompt_n, cache_n, predicted_per_second, … (for rag bench)
+                for choice in chunk.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield text
 
 
 class _UnixConnection(http.client.HTTPConnection):
