@@ -86,7 +86,8 @@ class Line:
         """Who holds the model and who waits, for a stalled question's log line (`rag/stall.py`)."""
         with self._lock:
             return (f"model held by {self._holder or 'nobody'}{' (steps aside)' if self._yields else ''}, "
-                    f"waiting: {', '.join(self._waiting) or 'nobody'}, stopped: {', '.join(sorted(self._stopped)) or 'none'}")
+                    f"waiting: {', '.join(self._waiting) or 'nobody'}, "
+                    f"stopped: {', '.join(sorted(self._stopped)) or 'none'}")
 
 
 __all__ = ["Line"]
