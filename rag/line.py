@@ -82,12 +82,17 @@ class Line:
         with self._lock:
             return len(self._waiting)
 
-    def describe(self) -> str:
-        """Who holds the model and who waits, for a stalled question's log line (`rag/stall.py`)."""
-        with self._lock:
+    def describe(self, wait: float = 1.0) -> str:
+        """Who holds the model and who waits, for a stalled question's log line (`rag/stall.py`). A report on a
+        hang must not hang itself: a lock held longer than `wait` is said so."""
+        if not self._lock.acquire(timeout=wait):
+            return f"the line's lock held for over {wait:g} s"
+        try:
             return (f"model held by {self._holder or 'nobody'}{' (steps aside)' if self._yields else ''}, "
                     f"waiting: {', '.join(self._waiting) or 'nobody'}, "
                     f"stopped: {', '.join(sorted(self._stopped)) or 'none'}")
+        finally:
+            self._lock.release()
 
 
 __all__ = ["Line"]

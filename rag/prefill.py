@@ -88,11 +88,16 @@ class Prefiller:
             self._cond.notify_all()
         return "posted"
 
-    def describe(self) -> str:
-        """What the worker is doing, for a stalled question's log line (`rag/stall.py`)."""
-        with self._cond:
+    def describe(self, wait: float = 1.0) -> str:
+        """What the worker is doing, for a stalled question's log line (`rag/stall.py`); its lock held longer
+        than `wait` is said so, as `Line.describe` does."""
+        if not self._cond.acquire(timeout=wait):
+            return f"the prefill worker's lock held for over {wait:g} s"
+        try:
             wanted = f"{len(self._wanted.text)} characters of {self._wanted.key}" if self._wanted else "nothing"
             return f"prefill {'busy' if self._busy else 'idle'}, wanted: {wanted}"
+        finally:
+            self._cond.release()
 
     def settle(self, timeout: float = 30.0) -> bool:
         """Wait until the worker has nothing left to fill (for tests and benches); whether it got there."""

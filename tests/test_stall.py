@@ -65,3 +65,28 @@ def test_the_line_and_the_prefill_worker_say_what_they_hold() -> None:
         generator = None
 
     assert Prefiller(Pipe()).describe() == "prefill idle, wanted: nothing"
+
+
+def test_a_report_on_a_hang_does_not_wait_on_a_lock_held_by_it() -> None:
+    line = Line()
+
+    class Pipe:
+        generator = None
+
+    prefiller = Prefiller(Pipe())
+    held, release = threading.Event(), threading.Event()
+
+    def stuck() -> None:  # a thread stuck while holding both
+        with line._lock, prefiller._cond:
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=stuck, daemon=True)
+    thread.start()
+    held.wait(5)
+    assert line.describe(wait=0.01) == "the line's lock held for over 0.01 s"
+    assert prefiller.describe(wait=0.01) == "the prefill worker's lock held for over 0.01 s"
+    release.set()
+    thread.join(5)
+    assert line.describe(wait=0.01).startswith("model held by nobody")
+    assert prefiller.describe(wait=0.01) == "prefill idle, wanted: nothing"
