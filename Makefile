@@ -4,15 +4,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install models index run test test-fast bench clean
+.PHONY: install models index run test test-fast bench lock clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every package, transitive ones included, comes from requirements.lock at the version and hash that were
+# tested (torch is the CPU wheel on this machine's disk); the project itself is installed on top, without
+# dependencies, so nothing resolves anew on a fresh machine.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
-	$(PIP) install torch==2.13.0   # the CPU wheel first, so nothing pulls a CUDA build
-	$(PIP) install -e ".[test]"
+	$(PIP) install --require-hashes --no-deps -r requirements.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
+
+# Refresh requirements.lock on purpose, after changing a pin in pyproject.toml (pip-tools, in its own venv).
+lock:
+	python3 -m venv .venv-lock
+	.venv-lock/bin/pip --disable-pip-version-check -q install pip==26.3 pip-tools==7.7.0
+	.venv-lock/bin/python tools/lock.py
 
 models: install
 	$(VENV)/bin/rag models
@@ -30,4 +39,4 @@ test-fast: install
 	$(PY) -m pytest -q -m "not models"
 
 clean:
-	rm -rf $(VENV) embeddings/v-* embeddings/CURRENT
+	rm -rf $(VENV) .venv-lock embeddings/v-* embeddings/CURRENT

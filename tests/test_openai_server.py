@@ -112,6 +112,21 @@ def stub():
     server.server_close()
 
 
+@pytest.mark.parametrize("timeout, connect", [(120.0, 5.0), (2.0, 2.0), (0.3, 0.3)])
+def test_the_real_client_takes_its_timeout_and_fails_fast_on_connect(timeout: float, connect: float) -> None:
+    """The installed openai client is built as the product builds it (no stub of it): a timeout of the
+    wrong transport's class (httpx's for an httpx2 client) broke every request and the client's own cleanup."""
+    from rag.generate.openai import openai_client
+
+    client = openai_client(f"http://127.0.0.1:{free_port()}/v1", "", timeout)
+    assert client.timeout.read == timeout and client.timeout.connect == connect
+    assert client.max_retries == 0
+    with pytest.raises(Exception) as raised:  # nothing listens there: the client's own connection error
+        client.models.list()
+    assert type(raised.value).__name__ == "APIConnectionError"
+    client.close()
+
+
 def test_streams_at_temperature_zero_with_the_key(stub: str) -> None:
     gen = OpenAICompatibleGenerator(stub, "stub-model", KEY)
     pieces = list(gen.stream([{"role": "user", "content": "金额？"}], 50))

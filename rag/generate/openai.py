@@ -8,15 +8,18 @@ from rag.errors import MissingPackageError, ModelError
 
 
 def openai_client(base_url: str, api_key: str, timeout: float):
-    """An `openai.OpenAI` client for `base_url` that fails fast: no retries, a 5 s connect limit."""
+    """An `openai.OpenAI` client for `base_url` that fails fast: no retries, a 5 s connect limit.
+
+    The timeout is built with `openai.Timeout`, the class of whichever HTTP transport the installed client
+    uses (httpx once, httpx2 since openai 3.5x): a `httpx.Timeout` handed to an httpx2 client breaks it.
+    """
     try:
-        import httpx
         import openai
     except ImportError:
         raise MissingPackageError("openai", "a model server (llm_url / embed_url)") from None
     # Local servers often take no key, but the client insists on one: any placeholder will do there.
     return openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", max_retries=0,
-                         timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
+                         timeout=openai.Timeout(timeout, connect=min(5.0, timeout)))
 
 
 def server_error(exc: Exception, url: str, what: str, model: str, served: list[str] | None = None) -> ModelError:
