@@ -12,7 +12,7 @@ from rag.asked import analyse
 from rag.confirm import doubt
 from rag.embed import Embedder
 from rag.english import Similarity
-from rag.errors import InputError, ModelError, RagError
+from rag.errors import InputError, ModelBusyError, ModelError, RagError
 from rag.extract import extractive_answer
 from rag.factory import embedder_for, generator_for
 from rag.generate import Generator
@@ -21,7 +21,7 @@ from rag.line import Line
 from rag.live_index import RETRIEVAL_MODES, LiveIndex
 from rag.prompt import Prompts, is_english
 from rag.retrieve import HybridRetriever
-from rag.rewrite import Turn, rewrite
+from rag.rewrite import Rewrite, Turn, rewrite
 from rag.settings import Settings
 from rag.steps import Checker, passage_text, steps_of
 from rag.types import Answer, Passage
@@ -116,8 +116,8 @@ class Pipeline:
         """Questions waiting for the model now."""
         return self.line.waiting()
 
-    def _was_stopped(self, key: str) -> bool:
-        return self.line.stopped(key)
+    def _was_stopped(self, ticket: str) -> bool:
+        return self.line.stopped(ticket)
 
     def load_index(self) -> Index:
         return self.live.load()
@@ -149,7 +149,8 @@ class Pipeline:
         question = validate_question(question)
         t0 = time.perf_counter()
         generator = None if extractive else self.generator
-        rw = rewrite(question, history, generator, self.settings.rewrite)
+        key = key or uuid.uuid4().hex
+        rw = self._rewrite(question, history, generator, key)
         query = rw.question
         analysed = analyse(query)  # read by every later step (asked.analyse keeps it)
         log.debug("question: %s", analysed)
@@ -162,18 +163,18 @@ class Pipeline:
         said = _Said()
         stopped = False
         if passages:
-            key = key or uuid.uuid4().hex
-            held = False
-            if generator is not None:
-                self.line.join(key)
+            # a ticket of its own: a second question of the same session is a second place in line
+            ticket, held = (self.line.join(key) if generator is not None else ""), False
             try:
                 if generator is not None:
-                    for ahead in self.line.wait_turn(key):
+                    for ahead in self.line.wait_turn(ticket):
                         yield Event("waiting", text=str(ahead))
-                    held = self.line.holds(key)
+                    held = self.line.holds(ticket)
                     stopped = not held
                 if not stopped:
-                    yield from self._answer_steps(generator, query, passages, max_tokens, key, timings, said)
+                    yield from self._answer_steps(generator, query, passages, max_tokens, ticket, timings, said)
+            except ModelBusyError:
+                raise  # the model stays on: this question ends with the message, the next may find it free
             except ModelError as exc:
                 log.warning("LLM failed, falling back to extractive answers: %s", exc)
                 self.generator, self.notice = None, EXTRACTIVE_NOTICE
@@ -181,7 +182,8 @@ class Pipeline:
                 yield Event("token", text=said.raw)
                 said.first = said.first or time.perf_counter()
             finally:
-                self.line.leave(key, held)
+                if ticket:
+                    self.line.leave(ticket, held)
         end = time.perf_counter()
         timings["first_token_ms"] = ((said.first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
@@ -190,6 +192,16 @@ class Pipeline:
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
+
+    def _rewrite(self, question: str, history: Sequence[Turn], generator: Generator | None, key: str) -> Rewrite:
+        """The follow-up made standalone. A rewrite by the model takes its turn in the line like any other use
+        of it (no place shown: it is short); the rules need no turn."""
+        if generator is None or self.settings.rewrite != "llm" or not history:
+            return rewrite(question, history, None, "rules" if self.settings.rewrite == "llm" else self.settings.rewrite)
+        with self.line.turn(key) as ticket:
+            if self.line.stopped(ticket) or not self.line.holds(ticket):
+                return rewrite(question, history, None, "rules")
+            return rewrite(question, history, generator, "llm")
 
     def _answer_steps(self, generator: Generator | None, query: str, passages: list[Passage], max_tokens: int | None,
                       key: str, timings: dict, said: _Said) -> Iterator[Event]:

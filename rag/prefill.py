@@ -136,8 +136,9 @@ class Prefiller:
         """Fill the cache for `typed` now, in this thread. Returns what came of it: "filled", "stale" (newer text
         was posted), "busy" (the model is answering or a question waits), "stopped" (a question came while
         filling) or "skipped" (nothing to fill)."""
-        pipe, line, hold = self.pipe, self.pipe.line, f"prefill:{typed.key}"
-        if not line.try_hold(hold):  # taken first: no retrieval competes for the CPU with an answer
+        pipe, line = self.pipe, self.pipe.line
+        hold = line.try_hold(f"prefill:{typed.key}")  # taken first: no retrieval competes for the CPU with an answer
+        if hold is None:
             return "busy"
         with self._cond:  # the slot is about to hold another prompt
             self._filled = None

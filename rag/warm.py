@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from rag.errors import RagError
+from rag.errors import ModelBusyError, RagError
 from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.prompt import build_messages
 
@@ -36,18 +36,24 @@ def warm_up(pipe, step: Callable[[str, str], None] = lambda name, state: None) -
         return out
     step("llm", "loading")
     try:
-        t = time.perf_counter()
-        if hasattr(generator, "warm_up"):
-            generator.warm_up()
-        out["llm_load_s"] = round(time.perf_counter() - t, 2)
-        t = time.perf_counter()
-        if hasattr(generator, "prime"):
-            out["prefix"] = generator.prime(primer())
-        else:  # one token over the prefix: a backend with a prompt cache keeps it for the first question
-            for _ in generator.stream(primer(), 1):
-                pass
-            out["prefix"] = "filled"
-        out["prefix_s"] = round(time.perf_counter() - t, 2)
+        # the model's one door: the page may already be answering, and its questions wait behind this
+        with pipe.line.turn("warm-up"):
+            t = time.perf_counter()
+            if hasattr(generator, "warm_up"):
+                generator.warm_up()
+            out["llm_load_s"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            if hasattr(generator, "prime"):
+                out["prefix"] = generator.prime(primer())
+            else:  # one token over the prefix: a backend with a prompt cache keeps it for the first question
+                for _ in generator.stream(primer(), 1):
+                    pass
+                out["prefix"] = "filled"
+            out["prefix_s"] = round(time.perf_counter() - t, 2)
+    except ModelBusyError as exc:  # the model is there, only busy: the first question fills the prefix
+        log.warning("the prompt prefix was not put in the cache: %s", exc)
+        step("llm", "ready")
+        return out
     except RagError as exc:  # answers still work, extractively, and say so
         log.warning("LLM unavailable, answering extractively: %s", exc)
         pipe.generator, pipe.notice = None, EXTRACTIVE_NOTICE

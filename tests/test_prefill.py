@@ -69,12 +69,12 @@ def test_another_sessions_answer_leaves_the_text_being_typed_to_be_filled(fake_p
     gen = PrefillingGenerator()
     pipe = _pipe(fake_pipeline, gen)
     prefiller = Prefiller(pipe)
-    pipe.line.join("b")
-    list(pipe.line.wait_turn("b"))  # session b's answer holds the model while a types
+    b = pipe.line.join("b")
+    list(pipe.line.wait_turn(b))  # session b's answer holds the model while a types
     prefiller.post("对接会签约采购金额", "a")
     assert not prefiller.settle(0.5)
     prefiller.forget("b")
-    pipe.line.leave("b", True)
+    pipe.line.leave(b, True)
     assert prefiller.settle(5) and prefiller.filled("a", "对接会签约采购金额")
     prefiller.forget("a")  # a's own question went through: the cache holds its answer's prompt now
     assert not prefiller.filled("a", "对接会签约采购金额") and prefiller.settle(1)
@@ -107,14 +107,14 @@ def test_newer_text_takes_over_at_the_next_piece_and_its_round_fills_it(fake_pip
 def test_prefilling_never_starts_while_an_answer_is_generated_or_waiting(fake_pipeline):
     gen = PrefillingGenerator()
     pipe = _pipe(fake_pipeline, gen)
-    pipe.line.join("answering")
-    list(pipe.line.wait_turn("answering"))
+    answering = pipe.line.join("answering")
+    list(pipe.line.wait_turn(answering))
     prefiller = Prefiller(pipe)
     assert prefiller.fill(Typed("s2", "对接会签约采购金额")) == "busy"
     prefiller.post("对接会签约采购金额", "s2")
     assert not prefiller.settle(0.6)  # the worker keeps looking, and leaves the model alone
     assert gen.filled == []
-    pipe.line.leave("answering", True)
+    pipe.line.leave(answering, True)
     assert prefiller.settle(5) and prefiller.filled("s2", "对接会签约采购金额")
 
 
@@ -126,9 +126,9 @@ def test_a_question_arriving_stops_the_prefill_at_the_next_piece_and_is_not_coun
     worker = threading.Thread(target=lambda: results.setdefault("r", Prefiller(pipe).fill(Typed("s", "对接会签约采购金额"))))
     worker.start()
     assert gen.started.wait(5)
-    pipe.line.join("asker")
+    ticket = pipe.line.join("asker")
     waits = []
-    asker = threading.Thread(target=lambda: waits.extend(pipe.line.wait_turn("asker")))
+    asker = threading.Thread(target=lambda: waits.extend(pipe.line.wait_turn(ticket)))
     asker.start()
     time.sleep(0.3)
     gen.hold.set()  # the piece being filled ends
@@ -136,8 +136,8 @@ def test_a_question_arriving_stops_the_prefill_at_the_next_piece_and_is_not_coun
     asker.join(5)
     assert results["r"] == "stopped" and len(gen.filled) == 1
     assert waits == []  # no "1 answer ahead of you" for a prefill that steps aside
-    assert pipe.line.holds("asker")
-    pipe.line.leave("asker", True)
+    assert pipe.line.holds(ticket)
+    pipe.line.leave(ticket, True)
 
 
 @pytest.mark.parametrize("text, extractive", [("对接", False), ("对接会签约采购金额" * 200, False),
@@ -157,11 +157,12 @@ def test_a_model_that_cannot_prefill_gets_nothing_posted(fake_pipeline):
 
 def test_try_hold_takes_a_free_model_only():
     line = Line()
-    assert line.try_hold("a")
-    assert not line.try_hold("b")
-    line.leave("a", True)
+    a = line.try_hold("a")
+    assert a and line.holds(a)
+    assert line.try_hold("b") is None
+    line.leave(a, True)
     line.join("c")
-    assert not line.try_hold("b")  # somebody waits: they go first
+    assert line.try_hold("b") is None  # somebody waits: they go first
 
 
 def test_warm_up_loads_both_models_and_puts_the_fixed_prefix_in_the_cache(fake_pipeline):

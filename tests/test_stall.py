@@ -32,7 +32,7 @@ def test_a_question_still_running_logs_every_threads_stack_and_the_line(caplog) 
     [record] = caplog.records
     text = record.getMessage()
     assert "question abc-1: still running after 0 s" in text
-    assert "waiting: abc" in text and "model held by nobody" in text
+    assert "waiting: abc#1" in text and "model held by nobody" in text
     assert "thread answering:" in text and "_stuck_in_a_lock" in text  # the hung thread, where it hangs
 
 
@@ -56,10 +56,10 @@ def test_a_state_that_cannot_be_read_still_gives_the_stacks(caplog) -> None:
 def test_the_line_and_the_prefill_worker_say_what_they_hold() -> None:
     line = Line()
     assert line.describe() == "model held by nobody, waiting: nobody, stopped: none"
-    assert line.try_hold("prefill:s1")
+    assert line.try_hold("prefill:s1") == "prefill:s1#1"
     line.join("s2")
     line.stop("s2")
-    assert line.describe() == "model held by prefill:s1 (steps aside), waiting: s2, stopped: s2"
+    assert line.describe() == "model held by prefill:s1#1 (steps aside), waiting: s2#2, stopped: s2#2"
 
     class Pipe:
         generator = None

@@ -177,9 +177,11 @@ class LlamaCppGenerator:
         import math
 
         server = self._load()
-        reply = server.handle_chat_completions({"messages": messages, "max_tokens": 1, "temperature": 0.0,
-                                                "logprobs": True, "top_logprobs": top, "stream": False,
-                                                "cache_prompt": True})
+        request = {"messages": messages, "max_tokens": 1, "temperature": 0.0, "logprobs": True,
+                   "top_logprobs": top, "stream": False, "cache_prompt": True}
+        # through the same turns as every generation: one call in the model at a time, each wait bounded
+        replies = list(self._turns.run(lambda emit, stop: emit(server.handle_chat_completions(request))))
+        reply = replies[0] if replies else None
         if not isinstance(reply, dict) or "error" in reply:
             raise ModelError(f"generation failed: {reply.get('error') if isinstance(reply, dict) else reply}")
         # last_timings stays the last answer's (its decode speed and prompt are what `rag bench` reports)

@@ -100,8 +100,11 @@ class TransformersGenerator:
             model, tok = self._load()
         inputs = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                          return_dict=True)
-        with torch.no_grad():
-            logits = model(**inputs).logits[0, -1].float()
-        probs = torch.softmax(logits, dim=-1)
+
+        def generate(emit, stop) -> None:  # the model's turns: one call in it at a time, each wait bounded
+            with torch.no_grad():
+                emit(model(**inputs).logits[0, -1].float())
+
+        probs = torch.softmax(list(self._turns.run(generate))[0], dim=-1)
         values, ids = probs.topk(top)
         return {tok.decode([int(i)]): float(v) for v, i in zip(values, ids)}
