@@ -12,12 +12,13 @@ from pathlib import Path
 import gradio as gr
 
 from rag import auth, library, stall, ui
-from rag.errors import InputError, RagError
+from rag.errors import InputError, ModelBusyError, RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
 from rag.pipeline import RETRIEVAL_MODES, Pipeline, pipeline_for, validate_question
 from rag.prefill import Prefiller
 from rag.rewrite import Turn
+from rag.sessions import Conversation, Conversations
 from rag.settings import load_settings
 from rag.warm import warm_up
 
@@ -101,73 +102,127 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         if timings.get("prompt_per_second"):
             prefill["per_second"] = float(timings["prompt_per_second"])
 
+    # The conversations of sessions with a question being handled: two questions of one page that overlap
+    # share one, so neither overwrites the other's bubble (rag/sessions.py).
+    conversations = Conversations()
+
     def respond(question: str, history: list[dict], turns: list[Turn], top_k: int = 0, length: str = "normal",
                 backend: str = "llm", mode: str = "hybrid", lang: str = "zh", earlier: list | None = None,
                 request: gr.Request = None):
-        history, turns, earlier = list(history or []), list(turns or []), list(earlier or [])
+        session = _session(request)
+        ask = {"top_k": int(top_k or 0) or None, "max_tokens": ui.LENGTHS.get(length), "mode": mode or "hybrid",
+               "extractive": backend == "extractive"}
+        # A question still going after minutes is a hang somewhere: the log then says where every thread is.
+        watch = stall.Watch(f"question {session[:6]}",
+                            state=lambda: f"{pipe.line.describe()}; {prefiller.describe()}").start()
+        try:
+            yield from take(question, list(history or []), list(turns or []), list(earlier or []), ask, lang,
+                            session)
+        finally:
+            watch.stop()
+
+    def shown(conv: Conversation, panel=None, box=None) -> tuple:
+        """The page's chat outputs from the conversation; nothing once the user has left it."""
+        if conv.dropped:
+            return (gr.skip(),) * 5
+        history, turns, earlier = conv.snapshot()
+        return history, gr.skip() if panel is None else panel, gr.skip() if box is None else box, turns, earlier
+
+    def take(question: str, history: list[dict], turns: list, earlier: list, ask: dict, lang: str, session: str):
+        """One question sent: refused with a message, or put in the conversation and answered in its turn."""
         try:
             question = validate_question(question)
         except InputError as exc:
             if not (question or "").strip():  # an empty send changes nothing on the page
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                log.info("question %s: empty box sent, nothing to answer", session[:6])
+                yield (gr.skip(),) * 5
                 return
-            # The question stays in the box to be shortened; no bubble holds a page of pasted text.
-            history.append({"role": "assistant", "content": ui.t(lang, "too_long", message=html.escape(str(exc)))})
-            yield history, gr.skip(), question, turns, earlier
+            conv = conversations.enter(session, history, turns, earlier)
+            try:  # the question stays in the box to be shortened; no bubble holds a page of pasted text
+                conv.history.append({"role": "assistant",
+                                     "content": ui.t(lang, "too_long", message=html.escape(str(exc)))})
+                yield shown(conv, box=question)
+            finally:
+                conversations.leave(session, conv)
             return
-        turn = len(earlier) + 1
-        # a line per question and per answer (lengths and times, never the text): a stalled question shows
-        log.info("question %s-%d: %d characters", _session(request)[:6], turn, len(question))
-        history += [{"role": "user", "content": ui.as_text(question)},
-                    {"role": "assistant", "content": "…"}]
-        yield history, gr.skip(), "", turns, earlier
+        conv = conversations.enter(session, history, turns, earlier)
+        number, stops = conv.ticket(), conv.stops
+        try:
+            log.info("question %s: %d characters, %d before it in the session", session[:6], len(question),
+                     conv.ahead(number))
+            place = conv.add({"role": "user", "content": ui.as_text(question)}, {"role": "assistant", "content": "…"})
+            yield shown(conv, box="")  # the box is emptied once, as it is sent: what is typed next stays
+            if conv.ahead(number):
+                conv.history[place] = {"role": "assistant", "content": ui.t(lang, "after_previous")}
+                yield shown(conv)
+            if not conv.wait_turn(number, pipe.line.wait_s):
+                conv.history[place] = {"role": "assistant", "content": ui.t(lang, "busy")}
+                yield shown(conv)
+            elif conv.stops != stops:  # stopped while the session's previous question was answered
+                conv.history[place] = {"role": "assistant", "content": ui.t(lang, "stopped_waiting")}
+                yield shown(conv)
+            else:
+                yield from answer(conv, place, question, ask, lang, session)
+        finally:
+            conv.done(number)
+            conversations.leave(session, conv)
+
+    def answer(conv: Conversation, place: int, question: str, ask: dict, lang: str, session: str):
+        """The question's turn: its passages, its place in the model's line, the draft, the checked answer."""
+        turn = len(conv.earlier) + 1
         articles = pipe.index.articles if pipe.index is not None else {}
-        # A question still going after minutes is a hang somewhere: the log then says where every thread is.
-        watch = stall.Watch(f"question {_session(request)[:6]}-{turn}",
-                            state=lambda: f"{pipe.line.describe()}; {prefiller.describe()}").start()
+        events = pipe.stream(question, history=conv.turns[-MAX_TURNS:], key=session, **ask)
         try:
             streamed = ""
-            for event in pipe.stream(question, top_k=int(top_k) or None, max_tokens=ui.LENGTHS.get(length),
-                                     history=turns[-MAX_TURNS:], mode=mode or "hybrid",
-                                     extractive=backend == "extractive", key=_session(request)):
+            for event in events:
+                if conv.dropped:  # a new conversation: this one's answer is of no more use
+                    return
                 if event.kind == "passages":
                     found = ui.sources_html(None, list(event.passages), event.text, articles, lang, turn)
-                    history[-1] = {"role": "assistant",
-                                   "content": ui.stage_message(list(event.passages), lang,
-                                                                 reading_seconds(backend, question, _session(request)))}
-                    yield history, ui.panel(found, earlier, lang), "", turns, earlier
-                elif event.kind == "retry":
-                    streamed = ""
-                    history[-1] = {"role": "assistant", "content": ui.t(lang, "retry")}
-                    yield history, gr.skip(), "", turns, earlier
+                    seconds = reading_seconds("extractive" if ask["extractive"] else "llm", question, session)
+                    conv.history[place] = {"role": "assistant",
+                                           "content": ui.stage_message(list(event.passages), lang, seconds)}
+                    yield shown(conv, ui.panel(found, conv.earlier, lang))
+                    continue
+                if event.kind == "retry":
+                    streamed, text = "", ui.t(lang, "retry")
                 elif event.kind == "waiting":
-                    history[-1] = {"role": "assistant", "content": ui.t(lang, "waiting", ahead=event.text)}
-                    yield history, gr.skip(), "", turns, earlier
+                    text = ui.t(lang, "waiting", ahead=event.text)
                 elif event.kind == "token":
                     streamed += event.text
-                    history[-1] = {"role": "assistant", "content": ui.provisional(streamed, lang)}
-                    yield history, gr.skip(), "", turns, earlier
+                    text = ui.provisional(streamed, lang)
                 else:
-                    answer = event.answer
-                    t = answer.timings
-                    log.info("answer %s-%d: %s, first word %.1f s, whole %.1f s", _session(request)[:6], turn,
-                             "refused" if answer.refused else f"{len(answer.citations)} citations",
-                             t.get("first_token_ms", 0) / 1000, t.get("total_ms", 0) / 1000)
-                    measure_prefill()
-                    prefiller.forget(_session(request) or "-")
-                    history[-1] = {"role": "assistant", "content": ui.answer_markdown(answer, lang, turn)}
-                    turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
-                    mine = ui.sources_html(answer, articles=articles, lang=lang, turn=turn)
-                    yield history, ui.panel(mine, earlier, lang), "", turns, earlier + [(turn, question, mine)]
+                    yield finished(conv, place, question, event.answer, lang, session, turn)
+                    return
+                conv.history[place] = {"role": "assistant", "content": text}
+                yield shown(conv)
+        except ModelBusyError:
+            conv.history[place] = {"role": "assistant", "content": ui.t(lang, "busy")}
+            yield shown(conv, ui.panel("", conv.earlier, lang))
         except RagError as exc:
-            history[-1] = {"role": "assistant", "content": f"⚠️ {html.escape(str(exc))}"}
-            yield history, ui.panel("", earlier, lang), "", turns, earlier
+            conv.history[place] = {"role": "assistant", "content": f"⚠️ {html.escape(str(exc))}"}
+            yield shown(conv, ui.panel("", conv.earlier, lang))
         except Exception:  # never a traceback on the page: the details go to the log file
             log.exception("answering %r failed", question[:200])
-            history[-1] = {"role": "assistant", "content": "⚠️ " + INTERNAL_ERROR}
-            yield history, ui.panel("", earlier, lang), "", turns, earlier
+            conv.history[place] = {"role": "assistant", "content": "⚠️ " + INTERNAL_ERROR}
+            yield shown(conv, ui.panel("", conv.earlier, lang))
         finally:
-            watch.stop()
+            events.close()  # out of the model's line at once, whichever way this ended
+
+    def finished(conv: Conversation, place: int, question: str, answer, lang: str, session: str, turn: int) -> tuple:
+        t = answer.timings
+        log.info("answer %s-%d: %s, first word %.1f s, whole %.1f s", session[:6], turn,
+                 "refused" if answer.refused else f"{len(answer.citations)} citations",
+                 t.get("first_token_ms", 0) / 1000, t.get("total_ms", 0) / 1000)
+        measure_prefill()
+        prefiller.forget(session or "-")
+        articles = pipe.index.articles if pipe.index is not None else {}
+        conv.history[place] = {"role": "assistant", "content": ui.answer_markdown(answer, lang, turn)}
+        conv.turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
+        mine = ui.sources_html(answer, articles=articles, lang=lang, turn=turn)
+        panel = ui.panel(mine, conv.earlier, lang)
+        conv.earlier.append((turn, question, mine))
+        return shown(conv, panel)
 
     def answer_api(question: str) -> dict:
         """One question in, the `rag ask --json` object out (for gradio_client)."""
@@ -332,15 +387,36 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         # in line shown in the answer bubble); beyond that Gradio's queue holds them, its position shown.
         chat_events = {"concurrency_id": "chat", "concurrency_limit": ANSWERING}
         chat_outputs = [chat, sources, box, turns, earlier]
-        send.click(respond, chat_inputs, chat_outputs, api_name="chat", **chat_events)
-        box.submit(respond, chat_inputs, chat_outputs, api_name=False, **chat_events)
+        # Every press is taken ("multiple"), also while an answer streams: the session's questions share one
+        # conversation and are answered in the order sent (the default, "once", dropped the second press).
+        send.click(respond, chat_inputs, chat_outputs, api_name="chat", trigger_mode="multiple", **chat_events)
+        box.submit(respond, chat_inputs, chat_outputs, api_name=False, trigger_mode="multiple", **chat_events)
         # Stop tells the model to stop this session's answer at its next token (or never to start it, if it
-        # is still waiting); the answer so far is then checked and shown as usual. (Gradio's own event
-        # cancelling left the next question unanswered.)
+        # is still waiting, in the model's line or behind the session's previous question); the answer so far
+        # is then checked and shown as usual. (Gradio's own event cancelling left the next question unanswered.)
         def on_stop(request: gr.Request) -> None:
-            pipe.cancel(_session(request) or "-")  # no session, nothing to stop
+            session = _session(request) or "-"  # no session, nothing to stop
+            conversations.stop(session)
+            pipe.cancel(session)
 
-        stop.click(on_stop, None, None, api_name=False, concurrency_limit=None)
+        stop.click(on_stop, None, None, api_name="stop", concurrency_limit=None)
+
+        def on_new(lg: str, request: gr.Request) -> tuple:
+            """A new conversation: what the session still has running stops, and stops updating the chat."""
+            session = _session(request) or "-"
+            conversations.drop(session)
+            pipe.cancel(session)
+            return [], ui.sources_html(None, lang=lg), "", [], []
+
+        clear.click(on_new, lang, chat_outputs, api_name="new_conversation", concurrency_limit=None)
+
+        def on_leave(request: gr.Request) -> None:  # the tab closed or reloaded: its questions are of no more use
+            session = _session(request)
+            if session:
+                conversations.drop(session)
+                pipe.cancel(session)
+
+        demo.unload(on_leave)
 
         def on_typed(text: str, turns: list[Turn], top_k: int = 0, backend: str = "llm", mode: str = "hybrid",
                      request: gr.Request = None) -> None:
@@ -352,7 +428,6 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
 
         box.change(on_typed, [box, turns, top_k, backend, mode], None, api_name=False, show_progress="hidden",
                   trigger_mode="multiple", concurrency_id="prefill", concurrency_limit=ANSWERING)
-        clear.click(lambda lg: ([], ui.sources_html(None, lang=lg), "", [], []), lang, chat_outputs, api_name=False)
         hidden_q.submit(answer_api, hidden_q, hidden_out, api_name="ask", **chat_events)
     return demo
 

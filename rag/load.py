@@ -12,6 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from rag.sessions import bubble_text as _text
+
 
 @dataclass
 class SessionResult:
@@ -24,16 +26,6 @@ class SessionResult:
     answer: str = ""
     error: str = ""
     problems: list[str] = field(default_factory=list)
-
-
-def _text(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or content.get("value") or "")
-    if isinstance(content, list):
-        return "".join(_text(c) for c in content)
-    return str(content or "")
 
 
 def _one(url: str, n: int, question: str, expect: str, auth: tuple[str, str] | None, start: threading.Barrier,

@@ -325,6 +325,71 @@ def test_each_question_and_answer_leave_a_log_line_without_their_text(served_fak
     lines = [r.getMessage() for r in caplog.records if r.name == "rag.app"]
     asked = [line for line in lines if line.startswith("question ")]
     answered = [line for line in lines if line.startswith("answer ")]
-    assert asked and asked[0].endswith(": 13 characters")
+    assert asked and ": 13 characters, 0 before it in the session" in asked[0]
     assert answered and "1 citations" in answered[0] and "first word" in answered[0]
     assert not any("签约" in line for line in lines)  # what was asked stays out of the log
+
+
+def test_what_is_typed_while_an_answer_streams_stays_in_the_box(served_fake) -> None:
+    """The box is emptied once, as the question is sent; the updates that stream the answer leave it alone
+    (each used to empty it, so "雾凇是哪天出现的？" typed meanwhile was sent as its last few characters)."""
+    _, client = served_fake("总签约采购金额约3亿元[1]。")
+    job = client.submit("对接会签约采购金额是多少？", [], api_name="/chat")
+    job.result()
+    boxes = [out[2] for out in job.outputs()]
+    assert boxes[0] == "" and len(boxes) > 2
+    assert all(isinstance(b, dict) and "value" not in b for b in boxes[1:]), boxes
+
+
+def _slow_down(pipe, seconds: float) -> None:
+    """The scripted model gives each piece `seconds` apart, so an answer is still streaming when the next
+    thing happens."""
+    import time
+
+    fast = pipe.generator.stream
+
+    def slowly(messages, max_tokens=160):
+        for piece in fast(messages, max_tokens):
+            time.sleep(seconds)
+            yield piece
+
+    pipe.generator.stream = slowly
+
+
+def test_a_second_question_sent_while_the_first_streams_is_answered_after_it(served_fake) -> None:
+    import time
+
+    pipe, client = served_fake("总签约采购金额约3亿元[1]。")
+    _slow_down(pipe, 0.2)
+    first = client.submit("对接会签约采购金额是多少？", [], api_name="/chat")
+    time.sleep(0.5)
+    second = client.submit("签约的单位有多少家？", [], api_name="/chat")
+    first.result(timeout=60)
+    history = second.result(timeout=60)[0]
+    texts = [(m["role"], _text(m)) for m in history]
+    assert [r for r, _ in texts] == ["user", "assistant", "user", "assistant"]
+    assert texts[0][1] == "对接会签约采购金额是多少？" and texts[2][1] == "签约的单位有多少家？"
+    assert all("#src-" in t for r, t in texts if r == "assistant"), texts  # both answered, neither a draft
+    waiting = [_text(out[0][3]) for out in second.outputs() if out[0] and len(out[0]) == 4]
+    assert any("等上一个问题回答完" in w for w in waiting)  # its place was shown while it waited
+
+
+def test_a_new_conversation_stops_the_old_ones_answer_from_coming_back(served_fake) -> None:
+    import time
+
+    pipe, client = served_fake("总签约采购金额约3亿元[1]。" * 20)
+    _slow_down(pipe, 0.1)
+    job = client.submit("对接会签约采购金额是多少？", [], api_name="/chat")
+    while not any(out and out[0] and "draft" in _text(out[0][-1]) for out in job.outputs()):
+        time.sleep(0.05)
+    history = client.predict("zh", api_name="/new_conversation")[0]
+    assert history == []
+    seen = len(job.outputs())
+    job.result(timeout=30)
+    after = [out[0] for out in job.outputs()[seen + 1:]]  # one update may have been on its way
+    assert not any(isinstance(o, list) and o for o in after), after  # nothing of the old chat comes back
+    ticket = pipe.line.try_hold("free")  # its answer was stopped and the model freed
+    assert ticket and pipe.line.waiting() == 0
+    pipe.line.leave(ticket, True)
+    again = client.predict("对接会签约采购金额是多少？", [], api_name="/chat")[0]
+    assert len(again) == 2 and "#src-" in _text(again[1])  # the next question starts a fresh conversation
