@@ -53,12 +53,14 @@ def _server(env: dict, port: int, data: str, log: Log, timeout: float = 300.0) -
 
 def _ask(page, question: str, typed: bool) -> tuple[float, float]:
     """Seconds from Enter to the draft's first word and to the checked answer."""
+    box = page.locator("#question textarea")
+    # A question put in the box before the new conversation has landed is emptied by it, and Enter then sends
+    # nothing. On a fresh page the panel and the box look emptied already, so a mark is put in the box first:
+    # its going proves the reply came.
+    box.fill("·")
     page.locator("#new-chat").click()
-    # the emptied sources panel says the new conversation has landed: a question put in the box before that
-    # was emptied by it, and Enter then sent nothing (a question that never got its first word)
     page.wait_for_function("() => document.querySelector('#sources').innerText.includes('提问后')"
                            " && document.querySelector('#question textarea').value === ''", timeout=30_000)
-    box = page.locator("#question textarea")
     if typed:
         lang = "en" if question.isascii() else "zh"
         box.press_sequentially(question, delay=CHAR_DELAY_MS[lang])

@@ -1,5 +1,5 @@
 """`rag bench`: the benchmarks that print figures (answer speed, retrieval, stores, the prompt budget, typing in
-the page, speculative decoding), each saved as JSON under bench/."""
+the page, speculative decoding, the soak of the page), each saved as JSON under bench/."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +23,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _bench_typing(args)
     if args.what == "draft":
         return _bench_draft(args)
+    if args.what == "soak":
+        return _bench_soak(args)
     from rag import bench
     from rag.pipeline import Pipeline
 
@@ -119,6 +121,57 @@ def _bench_typing(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_soak(args: argparse.Namespace) -> int:
+    """The soak run of tests/test_soak.py against the real models: the page served in this process over a
+    copy of the seed pages, `--sessions` sessions for `--seconds`, documents uploaded meanwhile."""
+    import runpy
+    import shutil
+    import socket
+    import tempfile
+
+    from rag import bench
+    from rag.evaluate import load_items
+    from rag.pipeline import pipeline_for
+    from rag.soak import run_soak
+    from rag.warm import warm_up
+
+    app_file = Path(__file__).resolve().parent.parent / "app.py"
+    if not app_file.is_file():
+        raise RagError("app.py not found next to the rag package; run `rag bench soak` from the project folder")
+    serve = runpy.run_path(str(app_file))["serve"]
+
+    settings = _settings(args)
+    items = load_items(Path(args.shared) / "eval" / "dev.jsonl")
+    questions = [it["question"] for it in items[:args.questions or 20]]
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = Path(tmp) / "seeds"
+        shutil.copytree(settings.seeds_dir, seeds)
+        pipe = pipeline_for(settings.replace(seeds_dir=str(seeds), index_dir=str(Path(tmp) / "index"),
+                                             data_dir=str(Path(tmp) / "data")), _Bar())
+        _log(f"models warm: {warm_up(pipe)}")
+
+        def upload(i: int) -> None:
+            (seeds / f"soak-{i}.md").write_text(f"# 测试稿件{i}\n\n第{i}篇测试稿件说，测试会议在长沙召开。\n",
+                                                encoding="utf-8")
+            pipe.reindex()
+
+        with socket.socket() as probe:  # a port nothing listens on now
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        demo = serve(pipe, port, "127.0.0.1", users={}, block=False)
+        try:
+            result = run_soak(f"http://127.0.0.1:{port}/", questions, args.sessions, args.seconds,
+                              hang_s=args.hang, upload=upload, upload_every=max(30.0, args.seconds / 4), log=_log)
+        finally:
+            demo.close()
+    result["generator"] = pipe.generator.name if pipe.generator is not None else "extractive"
+    bench.save(result, Path(args.out))
+    print("  ".join(f"{k} {result[k]}" for k in ("sent", "answered", "refused", "abandoned", "hung", "lost",
+                                                "uploads", "wall_s")))
+    print(f"saved {args.out}")
+    return 0 if result["hung"] == 0 and result["lost"] == 0 else 1
+
+
 def _bench_answer(args: argparse.Namespace) -> int:
     import tempfile
     import time
@@ -157,7 +210,7 @@ def _bench_answer(args: argparse.Namespace) -> int:
 def add_bench_parser(sub) -> None:
     """The `rag bench` subcommand and its options."""
     p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
-    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft"])
+    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft", "soak"])
     p.add_argument("--drafts", default="ngram_simple:4:8,ngram_simple:3:4,ngram_map_k:4:8",
                    help="draft: speculative configurations KIND:MATCH:MAX to compare with plain decoding")
     p.add_argument("--budgets", default="0,80,120,160,240", help="budget: prompt token budgets to compare "
@@ -173,6 +226,9 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--parts", default="seeds,peer,synthetic", help="comma-separated: seeds, peer, synthetic")
     p.add_argument("--port", type=int, default=7869, help="answer: port for timing `rag serve` start-up (0: skip)")
     p.add_argument("--followups", default="bench/followups.jsonl", help="follow-up questions for the seeds part")
+    p.add_argument("--sessions", type=int, default=4, help="soak: sessions using the page at once")
+    p.add_argument("--seconds", type=float, default=300.0, help="soak: how long they keep starting questions")
+    p.add_argument("--hang", type=float, default=600.0, help="soak: seconds after which a question counts as hung")
     p.add_argument("--stores", default="local,milvus", help="store: comma-separated backends to measure")
     p.add_argument("--milvus-uri", default="", help="store: a Milvus server to measure (default: Milvus Lite in a temp folder)")
     p.set_defaults(func=cmd_bench)

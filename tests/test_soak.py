@@ -1,0 +1,60 @@
+"""The soak run in CI: the served app over a scripted model, several sessions using it as people do at once
+(two questions at a time, stop, new conversation, reload) while documents are uploaded. Bounded: about
+40 s, and it stops by itself. No question may hang or be lost."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_load import SlowScripted
+
+from fakes import HashingEmbedder, free_port
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.soak import judge, outcome, run_soak
+
+QUESTIONS = ["对接会签约采购金额是多少？", "麓宇光电打算在益阳投资什么项目？", "今天天气怎么样？"]
+REPLIES = {"签约采购金额": "总签约采购金额约3亿元[1]。", "麓宇光电": "该公司拟在益阳投资光电子集成产业化项目[1]。"}
+
+
+def test_sessions_using_the_page_at_once_leave_no_question_hung_or_lost(seeds_copy: Path, tmp_path: Path) -> None:
+    import app as app_module
+
+    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
+                 data_dir=str(tmp_path / "data"))
+    pipe = Pipeline(s, HashingEmbedder(), SlowScripted(REPLIES, delay=0.04))
+    pipe.ensure_index()
+
+    def upload(i: int) -> None:  # what the library tab's upload does: the file into seeds/, then the index
+        (seeds_copy / f"soak-{i}.md").write_text(f"# 测试稿件{i}\n\n第{i}篇稿件说，测试会议在长沙召开。\n",
+                                                   encoding="utf-8")
+        pipe.reindex()
+
+    port = free_port()
+    demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
+    try:
+        result = run_soak(f"http://127.0.0.1:{port}/", QUESTIONS, sessions=4, seconds=25, hang_s=40,
+                          upload=upload, upload_every=6)
+    finally:
+        demo.close()
+    print("soak:", result)
+    assert result["hung"] == 0 and result["lost"] == 0, result
+    assert result["sent"] == result["answered"] + result["refused"] + result["abandoned"], result
+    assert result["sent"] >= 20 and result["answered"] >= 5 and result["uploads"] >= 2, result
+    assert set(result["actions"]) == {"one", "two", "stop", "new", "reload"}, result
+    assert pipe.generator.most == 1  # one use of the model at a time throughout
+    assert pipe.line.waiting() == 0 and pipe.line.try_hold("after")  # nothing left holding the model
+
+
+def _chat(*pairs: tuple[str, str]) -> list[dict]:
+    return [m for q, a in pairs for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})]
+
+
+def test_the_judge_finds_each_question_and_the_end_of_its_answer() -> None:
+    cited = "约3亿元[[1]](#src-1-1)。"
+    draft = '<div class="draft-note">⏳</div><div class="draft">约3亿元</div>'
+    assert judge(_chat(("甲？", cited), ("乙？", "已停止：回答还没开始生成。")), ["甲？", "乙？"]) == ["answered", "refused"]
+    assert judge(_chat(("甲？", draft), ("乙？", cited)), ["甲？", "乙？"]) == ["lost", "answered"]  # a draft for good
+    assert judge(_chat(("乙？", cited)), ["甲？", "乙？"]) == ["lost", "answered"]  # overwritten by the second
+    assert judge([{"role": "user", "content": [{"type": "text", "text": "甲？"}]},
+                  {"role": "assistant", "content": "…"}], ["甲？"]) == ["lost"]
+    assert outcome("⚠️ 语言模型忙") == "refused" and outcome("⏳ 排队等待语言模型") == "lost"
