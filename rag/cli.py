@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag.cli_bench import add_bench_parser
+from rag.bench.cli import add_bench_parser
 from rag.cli_common import _Bar, _log, _settings
 from rag.errors import InputError, RagError
 

@@ -65,7 +65,7 @@ def test_citation_precise(claim: str, quote: str, ok: bool) -> None:
 
 
 def test_bandwidth_and_answer_table() -> None:
-    from rag import bench_answer as bench
+    from rag.bench import answer as bench
 
     assert bench.memory_bandwidth(gib=0.05, threads=2, repeats=1) > 0.1
     row = {"load_first_s": 5.1, "load_again_s": 4.3, "prompt_tokens_p50": 492, "first_token_s_p50": 7.0,
@@ -77,7 +77,7 @@ def test_bandwidth_and_answer_table() -> None:
 
 
 def test_answer_figures_summarise_the_rows_against_the_ceiling() -> None:
-    from rag.bench_answer import _summary
+    from rag.bench.answer import _summary
 
     rows = [{"retrieve_ms": 50.0, "prompt_tokens": 400, "prompt_tokens_filled": 300, "first_token_s": t,
              "answer_s": t + 2, "decode": d} for t, d in [(2.0, 10.0), (3.0, None), (4.0, 12.0)]]
@@ -96,7 +96,7 @@ def test_recall_is_judged_only_where_the_item_says_where_its_answer_stands(fake_
 
 
 def test_the_follow_up_bench_says_how_much_of_a_follow_ups_prompt_the_previous_one_covers(fake_pipeline) -> None:
-    from rag.bench import followup_bench
+    from rag.bench.retrieval import followup_bench
 
     pipe = fake_pipeline("x")
     items = [{"id": "f1", "history": ["对接会签约采购金额是多少？"], "question": "签约单位有多少家呢？",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fakes import HashingEmbedder, ScriptedGenerator, free_port
 
-from rag.load import run_load
+from rag.bench.load import run_load
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 

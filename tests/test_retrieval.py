@@ -192,7 +192,8 @@ def test_coverage_rerank_lifts_the_passage_with_every_query_word(fake_pipeline) 
 def test_retrieval_bench_runs_on_small_inputs(tmp_path: Path) -> None:
     import json
 
-    from rag import bench
+    from rag.bench import retrieval as bench
+    from rag.bench.common import save
 
     shared = Path(__file__).resolve().parent.parent.parent / "shared"
     if not (shared / "peer" / "crud_news_1k.jsonl").is_file():
@@ -213,5 +214,5 @@ def test_retrieval_bench_runs_on_small_inputs(tmp_path: Path) -> None:
     assert result["synthetic"]["hnsw"]["dense_index"]["type"] == "faiss.IndexHNSWFlat"
     text = bench.table(result)
     assert "hybrid+coverage" in text and "synthetic: 1500 chunks" in text
-    bench.save(result, tmp_path / "out.json")
+    save(result, tmp_path / "out.json")
     assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["embedder"] == "hashing-test"

@@ -10,7 +10,7 @@ from test_load import SlowScripted
 from fakes import HashingEmbedder, free_port
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.soak import judge, outcome, run_soak
+from rag.bench.soak import judge, outcome, run_soak
 
 QUESTIONS = ["对接会签约采购金额是多少？", "麓宇光电打算在益阳投资什么项目？", "今天天气怎么样？"]
 REPLIES = {"签约采购金额": "总签约采购金额约3亿元[1]。", "麓宇光电": "该公司拟在益阳投资光电子集成产业化项目[1]。"}

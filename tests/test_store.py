@@ -187,7 +187,7 @@ def test_another_vector_size_is_not_reused_by_the_local_store(seeds_copy: Path, 
 def test_store_bench_runs_on_small_inputs(tmp_path: Path) -> None:
     import json
 
-    from rag.bench_store import store_bench, store_table
+    from rag.bench.store import store_bench, store_table
 
     archive, questions = tmp_path / "news.jsonl", tmp_path / "qa.jsonl"
     rows = [{"id": f"n{i}", "title": f"第{i}条新闻", "text": f"长沙今年新建了{i}座口袋公园。市民步行五分钟即可到达公园。" * 3}

@@ -107,7 +107,7 @@ def test_saved_answers_are_scored_again_the_same(fake_pipeline, tmp_path: Path) 
 
 
 def test_the_budget_bench_answers_the_same_questions_per_budget_side_by_side(fake_pipeline, tmp_path: Path) -> None:
-    from rag.bench_budget import budget_bench, budget_table
+    from rag.bench.budget import budget_bench, budget_table
 
     base = fake_pipeline("总签约采购金额约3亿元[1]。")
     folder, sets = _one_set(tmp_path, [
@@ -128,7 +128,7 @@ def test_the_budget_bench_counts_the_answers_that_took_a_second_look_and_their_w
                                                                                      tmp_path: Path) -> None:
     from fakes import ScriptedGenerator
 
-    from rag.bench_budget import budget_bench, budget_table
+    from rag.bench.budget import budget_bench, budget_table
     from rag.prompt import SECOND_LOOK
 
     class RefusesFirst(ScriptedGenerator):

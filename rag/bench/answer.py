@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.bench import percentile, stop_process
+from rag.bench.common import percentile, stop_process
 
 
 def memory_bandwidth(gib: float = 1.0, threads: int = 2, repeats: int = 3) -> float:

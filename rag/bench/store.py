@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.bench import percentile, search_times, synthetic_chunks
+from rag.bench.common import percentile
+from rag.bench.retrieval import search_times, synthetic_chunks
 from rag.chunk import chunk_article
 from rag.evaluate import load_items
 from rag.index import Index

@@ -79,7 +79,7 @@ def run_load(url: str, cases: list[tuple[str, str]], sessions: int = 20, auth: t
         futures = [pool.submit(_one, url, i, *cases[i % len(cases)], auth, start, log) for i in range(sessions)]
         results = [f.result() for f in futures]
     wall = time.perf_counter() - t0
-    from rag.bench import percentile  # the percentile every benchmark of the project reports
+    from rag.bench.common import percentile  # the percentile every benchmark of the project reports
 
     times = [r.seconds for r in results if not r.error]
     sources = [r.sources_seconds for r in results if not r.error]

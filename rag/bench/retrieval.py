@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.bench.common import percentile
 from rag.embed import Embedder
 from rag.errors import RagError
 from rag.evaluate import evidence_rank, load_items, rank_metrics
@@ -60,11 +61,6 @@ class QueryCache:
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         return self.embedder.embed_documents(texts)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile of `values`, interpolated, to two places (0 for none): every benchmark reports it."""
-    return round(float(np.percentile(values, q)), 2) if values else 0.0
 
 
 def _measure(index: Index, queries: QueryCache, items: list[dict], k: int = 10) -> dict:
@@ -317,20 +313,4 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def save(result: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def stop_process(proc, timeout: float = 30.0) -> None:
-    """End a server the bench started: asked first, then killed."""
-    import subprocess
-
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-__all__ = ["CONFIGS", "QueryCache", "percentile", "retrieval_bench", "save", "stop_process", "synthetic_index", "table"]
+__all__ = ["CONFIGS", "QueryCache", "retrieval_bench", "search_times", "synthetic_chunks", "synthetic_index", "table"]

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from rag.bench.common import save
 from rag.cli_common import _Bar, _log, _settings
 from rag.errors import RagError
 
@@ -25,13 +26,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _bench_draft(args)
     if args.what == "soak":
         return _bench_soak(args)
-    from rag import bench
+    from rag.bench import retrieval
     from rag.pipeline import Pipeline
 
     settings = _settings(args).replace(backend="extractive")
     pipe = Pipeline.from_settings(settings, _Bar())
     shared = Path(args.shared)
-    result = bench.retrieval_bench(
+    result = retrieval.retrieval_bench(
         pipe.embedder, Path(settings.seeds_dir), shared / "eval" / "dev.jsonl",
         shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl", Path(args.work),
         synthetic=args.synthetic, log=_log,
@@ -42,41 +43,40 @@ def cmd_bench(args: argparse.Namespace) -> int:
             result = {**json.loads(out.read_text(encoding="utf-8")), **result}
         except ValueError:
             pass
-    bench.save(result, out)
-    print(bench.table(result))
+    save(result, out)
+    print(retrieval.table(result))
     print(f"saved {args.out}")
     return 0
 
 
 def _bench_store(args: argparse.Namespace) -> int:
-    from rag import bench
-    from rag.bench_store import store_bench, store_table
+    from rag.bench.store import store_bench, store_table
 
     shared = Path(args.shared)
     result = store_bench(shared / "peer" / "crud_news_1k.jsonl", shared / "peer" / "crud_qa_dev.jsonl",
                          args.synthetic, tuple(args.stores.split(",")), args.milvus_uri, log=_log)
-    bench.save(result, Path(args.out))
+    save(result, Path(args.out))
     print(store_table(result))
     print(f"saved {args.out}")
     return 0
 
 
 def _bench_budget(args: argparse.Namespace) -> int:
-    from rag import bench, suite
-    from rag.bench_budget import budget_bench, budget_table
+    from rag import suite
+    from rag.bench.budget import budget_bench, budget_table
 
     budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
     result = budget_bench(_settings(args), Path(args.shared) / "eval", Path(args.work) / "suite",
                           budgets, suite.select(args.sets), args.sample, _log, _Bar())
-    bench.save(result, Path(args.out))
+    save(result, Path(args.out))
     print(budget_table(result))
     print(f"saved {args.out}")
     return 0
 
 
 def _bench_draft(args: argparse.Namespace) -> int:
-    from rag import bench, bench_answer
-    from rag.bench_draft import draft_bench, draft_table
+    from rag.bench import answer as bench_answer
+    from rag.bench.draft import draft_bench, draft_table
     from rag.evaluate import load_items
     from rag.pipeline import pipeline_for
 
@@ -89,15 +89,15 @@ def _bench_draft(args: argparse.Namespace) -> int:
                                 for kind, n, m in [spec.strip().split(":")]]
     bandwidth = bench_answer.memory_bandwidth(threads=max(1, os.cpu_count() or 1))
     result = draft_bench(pipe, questions, drafts, bandwidth, _log)
-    bench.save(result, Path(args.out))
+    save(result, Path(args.out))
     print(draft_table(result))
     print(f"saved {args.out}")
     return 0
 
 
 def _bench_typing(args: argparse.Namespace) -> int:
-    from rag import bench, suite
-    from rag.bench_typing import Config, typing_bench, typing_table
+    from rag import suite
+    from rag.bench.typing import Config, typing_bench, typing_table
     from rag.evaluate import load_items
 
     settings, folder, work = _settings(args), Path(args.shared) / "eval", Path(args.work) / "suite"
@@ -114,7 +114,7 @@ def _bench_typing(args: argparse.Namespace) -> int:
                "RAG_INDEX_DIR": str(Path(s.index_dir).resolve())}
         questions = [item["question"] for item in suite.sample(load_items(folder / qs.questions), args.sample)]
         result[qs.name] = typing_bench(questions, configs, env, _log)
-    bench.save(result, Path(args.out))
+    save(result, Path(args.out))
     for name, rows in result.items():
         print(f"\n{name}\n{typing_table(rows)}")
     print(f"saved {args.out}")
@@ -129,10 +129,9 @@ def _bench_soak(args: argparse.Namespace) -> int:
     import socket
     import tempfile
 
-    from rag import bench
+    from rag.bench.soak import run_soak
     from rag.evaluate import load_items
     from rag.pipeline import pipeline_for
-    from rag.soak import run_soak
     from rag.warm import warm_up
 
     app_file = Path(__file__).resolve().parent.parent / "app.py"
@@ -165,7 +164,7 @@ def _bench_soak(args: argparse.Namespace) -> int:
         finally:
             demo.close()
     result["generator"] = pipe.generator.name if pipe.generator is not None else "extractive"
-    bench.save(result, Path(args.out))
+    save(result, Path(args.out))
     print("  ".join(f"{k} {result[k]}" for k in ("sent", "answered", "refused", "abandoned", "hung", "lost",
                                                 "uploads", "wall_s")))
     print(f"saved {args.out}")
@@ -176,7 +175,7 @@ def _bench_answer(args: argparse.Namespace) -> int:
     import tempfile
     import time
 
-    from rag import bench, bench_answer
+    from rag.bench import answer as bench_answer
     from rag.evaluate import load_items
     from rag.index import build_index
     from rag.pipeline import Pipeline
@@ -201,7 +200,7 @@ def _bench_answer(args: argparse.Namespace) -> int:
         "top_k": settings.top_k, "passage_chars": settings.passage_chars, "max_new_tokens": settings.max_new_tokens,
         "threads": settings.threads or os.cpu_count()},
         "backends": bench_answer.answer_bench(settings, items, backends, bandwidth, _log, embedder=embedder)}
-    bench.save(result, Path(args.out))
+    save(result, Path(args.out))
     print(bench_answer.answer_table(result))
     print(f"saved {args.out}")
     return 0

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.bench import percentile, stop_process
+from rag.bench.common import percentile, stop_process
 from rag.errors import RagError
 
 Log = Callable[[str], None]
