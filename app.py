@@ -1,7 +1,6 @@
 """The chat page: a thin Gradio layer over rag.pipeline. Run `python app.py` or `rag serve`."""
 from __future__ import annotations
 
-import html
 import logging
 import logging.handlers
 import os
@@ -12,26 +11,21 @@ from pathlib import Path
 import gradio as gr
 
 from rag import auth, library, stall, ui
-from rag.errors import InputError, ModelBusyError, RagError
+from rag.chat import Chat, session_of as _session
+from rag.errors import RagError
 from rag.evaluate import answer_to_json
 from rag.ingest.readers import MAX_FILE_BYTES, SUPPORTED
-from rag.pipeline import RETRIEVAL_MODES, Pipeline, pipeline_for, validate_question
+from rag.pipeline import RETRIEVAL_MODES, Pipeline, pipeline_for
 from rag.prefill import Prefiller
 from rag.rewrite import Turn
-from rag.sessions import Conversation, Conversations
 from rag.settings import load_settings
 from rag.warm import warm_up
 
 log = logging.getLogger("rag.app")
 MAX_TURNS = 3  # earlier turns a follow-up question may lean on
 ANSWERING = 8  # questions retrieving or waiting for the model at once; more wait in Gradio's queue
-# New prompt tokens a question brings beyond the cached system prefix besides its passages (the question, the
-# template). The last answer's own count is no guide: after a part asked again it is that short turn's.
-QUESTION_TOKENS = 40
 
 
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or ""
 
 
 INTERNAL_ERROR = "出了点问题，已记录在日志里，请再试一次。(Something went wrong; it was logged. Please try again.)"
@@ -79,150 +73,16 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     """The chat UI for a pipeline whose index is loaded; with `warmup`, a status line follows the models
     loading in the background."""
     llm_name = pipe.generator.name if pipe.generator is not None else ""
-    # For the "reading, about N s" line: the prompt fill rate the last answer measured (~60 tokens/s on two cores).
-    prefill = {"per_second": 60.0}
     # While the question is typed, the model's cache is filled with the prompt it would have (rag/prefill.py):
     # on Enter only what differs is prefilled. It listens to the box's change events (its input events do not
     # fire for keystrokes in this Gradio), every one sent ("multiple"), and posts the text to the prefiller's
     # worker, which fills the newest text without waiting for a pause in the typing.
     prefiller = Prefiller(pipe)
-    # the passages' tokens in a typical prompt: the budget, or four passages cut to passage_chars (≈ 330)
-    passage_tokens = pipe.settings.prompt_tokens or 330
+    # a question sent: into its session's conversation, answered in its turn, its bubble streamed (rag/chat.py)
+    chat_turns = Chat(pipe, prefiller, MAX_TURNS, INTERNAL_ERROR)
 
     def backend_choices(lang: str) -> list[tuple[str, str]]:
         return ([(ui.model_label(llm_name, lang), "llm")] if llm_name else []) + [(ui.t(lang, "extractive"), "extractive")]
-
-    def reading_seconds(backend: str, question: str, key: str) -> float | None:
-        if backend == "extractive" or pipe.generator is None or prefiller.filled(key, question):
-            return None  # no model, or its prompt was filled while it was typed: no reading to wait for
-        return (passage_tokens + QUESTION_TOKENS) / max(prefill["per_second"], 1.0)
-
-    def measure_prefill() -> None:
-        timings = getattr(pipe.generator, "last_timings", None) or {}
-        if timings.get("prompt_per_second"):
-            prefill["per_second"] = float(timings["prompt_per_second"])
-
-    # The conversations of sessions with a question being handled: two questions of one page that overlap
-    # share one, so neither overwrites the other's bubble (rag/sessions.py).
-    conversations = Conversations()
-
-    def respond(question: str, history: list[dict], turns: list[Turn], top_k: int = 0, length: str = "normal",
-                backend: str = "llm", mode: str = "hybrid", lang: str = "zh", earlier: list | None = None,
-                request: gr.Request = None):
-        session = _session(request)
-        ask = {"top_k": int(top_k or 0) or None, "max_tokens": ui.LENGTHS.get(length), "mode": mode or "hybrid",
-               "extractive": backend == "extractive"}
-        # A question still going after minutes is a hang somewhere: the log then says where every thread is.
-        watch = stall.Watch(f"question {session[:6]}",
-                            state=lambda: f"{pipe.line.describe()}; {prefiller.describe()}").start()
-        try:
-            yield from take(question, list(history or []), list(turns or []), list(earlier or []), ask, lang,
-                            session)
-        finally:
-            watch.stop()
-
-    def shown(conv: Conversation, panel=None, box=None) -> tuple:
-        """The page's chat outputs from the conversation; nothing once the user has left it."""
-        if conv.dropped:
-            return (gr.skip(),) * 5
-        history, turns, earlier = conv.snapshot()
-        return history, gr.skip() if panel is None else panel, gr.skip() if box is None else box, turns, earlier
-
-    def take(question: str, history: list[dict], turns: list, earlier: list, ask: dict, lang: str, session: str):
-        """One question sent: refused with a message, or put in the conversation and answered in its turn."""
-        try:
-            question = validate_question(question)
-        except InputError as exc:
-            if not (question or "").strip():  # an empty send changes nothing on the page
-                log.info("question %s: empty box sent, nothing to answer", session[:6])
-                yield (gr.skip(),) * 5
-                return
-            conv = conversations.enter(session, history, turns, earlier)
-            try:  # the question stays in the box to be shortened; no bubble holds a page of pasted text
-                conv.history.append({"role": "assistant",
-                                     "content": ui.t(lang, "too_long", message=html.escape(str(exc)))})
-                yield shown(conv, box=question)
-            finally:
-                conversations.leave(session, conv)
-            return
-        conv = conversations.enter(session, history, turns, earlier)
-        number, stops = conv.ticket(), conv.stops
-        try:
-            log.info("question %s: %d characters, %d before it in the session", session[:6], len(question),
-                     conv.ahead(number))
-            place = conv.add({"role": "user", "content": ui.as_text(question)}, {"role": "assistant", "content": "…"})
-            yield shown(conv, box="")  # the box is emptied once, as it is sent: what is typed next stays
-            if conv.ahead(number):
-                conv.history[place] = {"role": "assistant", "content": ui.t(lang, "after_previous")}
-                yield shown(conv)
-            if not conv.wait_turn(number, pipe.line.wait_s):
-                conv.history[place] = {"role": "assistant", "content": ui.t(lang, "busy")}
-                yield shown(conv)
-            elif conv.stops != stops:  # stopped while the session's previous question was answered
-                conv.history[place] = {"role": "assistant", "content": ui.t(lang, "stopped_waiting")}
-                yield shown(conv)
-            else:
-                yield from answer(conv, place, question, ask, lang, session)
-        finally:
-            conv.done(number)
-            conversations.leave(session, conv)
-
-    def answer(conv: Conversation, place: int, question: str, ask: dict, lang: str, session: str):
-        """The question's turn: its passages, its place in the model's line, the draft, the checked answer."""
-        turn = len(conv.earlier) + 1
-        articles = pipe.index.articles if pipe.index is not None else {}
-        events = pipe.stream(question, history=conv.turns[-MAX_TURNS:], key=session, **ask)
-        try:
-            streamed = ""
-            for event in events:
-                if conv.dropped:  # a new conversation: this one's answer is of no more use
-                    return
-                if event.kind == "passages":
-                    found = ui.sources_html(None, list(event.passages), event.text, articles, lang, turn)
-                    seconds = reading_seconds("extractive" if ask["extractive"] else "llm", question, session)
-                    conv.history[place] = {"role": "assistant",
-                                           "content": ui.stage_message(list(event.passages), lang, seconds)}
-                    yield shown(conv, ui.panel(found, conv.earlier, lang))
-                    continue
-                if event.kind == "retry":
-                    streamed, text = "", ui.t(lang, "retry")
-                elif event.kind == "waiting":
-                    text = ui.t(lang, "waiting", ahead=event.text)
-                elif event.kind == "token":
-                    streamed += event.text
-                    text = ui.provisional(streamed, lang)
-                else:
-                    yield finished(conv, place, question, event.answer, lang, session, turn)
-                    return
-                conv.history[place] = {"role": "assistant", "content": text}
-                yield shown(conv)
-        except ModelBusyError:
-            conv.history[place] = {"role": "assistant", "content": ui.t(lang, "busy")}
-            yield shown(conv, ui.panel("", conv.earlier, lang))
-        except RagError as exc:
-            conv.history[place] = {"role": "assistant", "content": f"⚠️ {html.escape(str(exc))}"}
-            yield shown(conv, ui.panel("", conv.earlier, lang))
-        except Exception:  # never a traceback on the page: the details go to the log file
-            log.exception("answering %r failed", question[:200])
-            conv.history[place] = {"role": "assistant", "content": "⚠️ " + INTERNAL_ERROR}
-            yield shown(conv, ui.panel("", conv.earlier, lang))
-        finally:
-            events.close()  # out of the model's line at once, whichever way this ended
-
-    def finished(conv: Conversation, place: int, question: str, answer, lang: str, session: str, turn: int) -> tuple:
-        t = answer.timings
-        log.info("answer %s-%d: %s, first word %.1f s, whole %.1f s", session[:6], turn,
-                 "refused" if answer.refused else f"{len(answer.citations)} citations",
-                 t.get("first_token_ms", 0) / 1000, t.get("total_ms", 0) / 1000)
-        measure_prefill()
-        prefiller.forget(session or "-")
-        articles = pipe.index.articles if pipe.index is not None else {}
-        conv.history[place] = {"role": "assistant", "content": ui.answer_markdown(answer, lang, turn)}
-        conv.turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
-        mine = ui.sources_html(answer, articles=articles, lang=lang, turn=turn)
-        panel = ui.panel(mine, conv.earlier, lang)
-        conv.earlier.append((turn, question, mine))
-        return shown(conv, panel)
 
     def answer_api(question: str) -> dict:
         """One question in, the `rag ask --json` object out (for gradio_client)."""
@@ -389,32 +249,28 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
         chat_outputs = [chat, sources, box, turns, earlier]
         # Every press is taken ("multiple"), also while an answer streams: the session's questions share one
         # conversation and are answered in the order sent (the default, "once", dropped the second press).
-        send.click(respond, chat_inputs, chat_outputs, api_name="chat", trigger_mode="multiple", **chat_events)
-        box.submit(respond, chat_inputs, chat_outputs, api_name=False, trigger_mode="multiple", **chat_events)
+        send.click(chat_turns.respond, chat_inputs, chat_outputs, api_name="chat", trigger_mode="multiple",
+                   **chat_events)
+        box.submit(chat_turns.respond, chat_inputs, chat_outputs, api_name=False, trigger_mode="multiple",
+                   **chat_events)
         # Stop tells the model to stop this session's answer at its next token (or never to start it, if it
         # is still waiting, in the model's line or behind the session's previous question); the answer so far
         # is then checked and shown as usual. (Gradio's own event cancelling left the next question unanswered.)
         def on_stop(request: gr.Request) -> None:
-            session = _session(request) or "-"  # no session, nothing to stop
-            conversations.stop(session)
-            pipe.cancel(session)
+            chat_turns.stop(_session(request) or "-")  # no session, nothing to stop
 
         stop.click(on_stop, None, None, api_name="stop", concurrency_limit=None)
 
         def on_new(lg: str, request: gr.Request) -> tuple:
             """A new conversation: what the session still has running stops, and stops updating the chat."""
-            session = _session(request) or "-"
-            conversations.drop(session)
-            pipe.cancel(session)
+            chat_turns.drop(_session(request) or "-")
             return [], ui.sources_html(None, lang=lg), "", [], []
 
         clear.click(on_new, lang, chat_outputs, api_name="new_conversation", concurrency_limit=None)
 
         def on_leave(request: gr.Request) -> None:  # the tab closed or reloaded: its questions are of no more use
-            session = _session(request)
-            if session:
-                conversations.drop(session)
-                pipe.cancel(session)
+            if session := _session(request):
+                chat_turns.drop(session)
 
         demo.unload(on_leave)
 
