@@ -58,3 +58,8 @@ def test_the_judge_finds_each_question_and_the_end_of_its_answer() -> None:
     assert judge([{"role": "user", "content": [{"type": "text", "text": "甲？"}]},
                   {"role": "assistant", "content": "…"}], ["甲？"]) == ["lost"]
     assert outcome("⚠️ 语言模型忙") == "refused" and outcome("⏳ 排队等待语言模型") == "lost"
+    # a question as the page escapes it: a real "&" or "-" is no lost question (a false "lost" of a real run)
+    from rag.ui import as_text
+
+    typed = "At the motor & casting supply-demand event (2026), what was signed?"
+    assert judge(_chat((as_text(typed), cited)), [typed]) == ["answered"]

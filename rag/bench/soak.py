@@ -12,6 +12,7 @@ Used by tests/test_soak.py (the app over a scripted model, in CI) and `rag bench
 """
 from __future__ import annotations
 
+import html
 import random
 import threading
 import time
@@ -51,7 +52,9 @@ def judge(chat, questions: list[str]) -> list[str]:
 
 
 def _plain(text: str) -> str:
-    return text.replace("\\", "").strip()
+    """A user bubble as the page shows it: the page escapes what a person typed (Markdown marks with "\\",
+    HTML's & and < as entities), so "A & B-C" comes back as "A &amp; B\\-C"."""
+    return html.unescape(text.replace("\\", "")).strip()
 
 
 class _Session:
@@ -105,8 +108,11 @@ class _Session:
         self.counts["refused"] += sum(not isinstance(r, list) for _, r in results)  # the queue said, in words
         if not results or not isinstance(results[-1][1], list):
             return
-        for verdict in judge(results[-1][1], [q for q, r in results if isinstance(r, list)]):
+        asked = [q for q, r in results if isinstance(r, list)]
+        for question, verdict in zip(asked, judge(results[-1][1], asked)):
             self.counts[verdict] += 1
+            if verdict == "lost":  # what the page showed for it, to find where it went
+                self.log(f"session {self.n}: lost {question[:40]!r} in {str(results[-1][1])[:600]}")
 
     def _one(self) -> None:
         self._settle([self._ask()])
