@@ -134,7 +134,7 @@ def _bench_soak(args: argparse.Namespace) -> int:
     from rag.pipeline import pipeline_for
     from rag.warm import warm_up
 
-    app_file = Path(__file__).resolve().parent.parent / "app.py"
+    app_file = Path(__file__).resolve().parents[2] / "app.py"
     if not app_file.is_file():
         raise RagError("app.py not found next to the rag package; run `rag bench soak` from the project folder")
     serve = runpy.run_path(str(app_file))["serve"]
