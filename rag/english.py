@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rag.figures import degree_conflict, values
 from rag.guard import source_windows
 from rag.types import Passage
 
@@ -31,9 +32,6 @@ ANCHORED_THRESHOLD = 0.4
 PASSAGE_FLOOR = 0.2
 PASSAGE_MARGIN = 0.15
 
-_SCALE = {"万": 1e4, "亿": 1e8, "千": 1e3, "百": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}
-_VALUE = re.compile(r"(?<![A-Za-z\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(?:(thousand|million|billion|bn)(?![A-Za-z])|"
-                    r"(万|亿|千|百))?", re.I)
 _CAPITALISED_RUN = re.compile(r"(?<![A-Za-z])[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*(?![A-Za-z])")  # "Wang一光" too
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 # Capitalised English words that spell a pinyin syllable but name nothing ("He said", "She is").
@@ -41,16 +39,6 @@ _NOT_NAMES = frozenset({"he", "she", "a", "an", "ma", "me", "ban", "long", "die"
                         "lay", "man", "tan"})
 
 Meaning = Callable[[str, list[str]], list[float]]  # (claim, texts) -> similarity of the claim to each text
-
-
-def values(text: str) -> set[float]:
-    """Numeric values written in `text`: "3亿" -> 3e8, "6800万" -> 6.8e7, "300 million" -> 3e8. Digits inside a
-    code ("B00001", "MU5735") are no value."""
-    out = set()
-    for m in _VALUE.finditer(text):
-        unit = (m.group(2) or m.group(3) or "").lower()
-        out.add(round(float(m.group(1).replace(",", "")) * _SCALE.get(unit, 1), 6))
-    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -119,7 +107,7 @@ def anchored(claim: str, span: str, question: str = "") -> bool | None:
     # Chinese written into the English claim ("the winner was 湖南智通星辰科技") stands in the span as written
     written = [w for w in _CJK_RUN.findall(claim) if w not in question]
     if not wanted <= values(span) or not all(sounds_in(n, span) for n, must in names if must) \
-            or not all(w in span for w in written):
+            or not all(w in span for w in written) or degree_conflict(claim, span):
         return False
     if wanted or written or any(must or sounds_in(n, span) for n, must in names):
         return True
