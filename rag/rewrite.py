@@ -11,9 +11,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.asked import is_english
 from rag.errors import RagError
 from rag.generate import Generator
-from rag.names import entities
+from rag.names import entities, organisations, places
 
 # "那株洲呢？", "还有特约研究员呢", "总产值呢?"
 _NE_FOLLOW = re.compile(r"^(?:那么?|还有|另外|再问一下[，,]?)?\s*(?P<x>[^，,。？?！!]{1,24}?)\s*(?:的情况|怎么样|如何)?呢\s*[？?]?$")
@@ -81,6 +82,8 @@ def rule_rewrite(question: str, history: Sequence[Turn]) -> Rewrite:
     if not history or not is_follow_up(q):
         return Rewrite(q, q, "none")
     previous = history[-1].question.strip()
+    if bool(_CJK.search(q)) != bool(_CJK.search(previous)) and is_english(q) != is_english(previous):
+        return _across_languages(q, history[-1])
     m = _NE_FOLLOW.match(q) if _CJK.search(q) else None
     if m:
         swapped = _swap(previous, m.group("x").strip())
@@ -91,6 +94,25 @@ def rule_rewrite(question: str, history: Sequence[Turn]) -> Rewrite:
     else:
         joiner = " " if previous.endswith(("?", ".", "!")) else "? "
     return Rewrite(f"{previous}{joiner}{q}", q, "context")
+
+
+def _across_languages(question: str, previous: Turn) -> Rewrite:
+    """A follow-up in another language than the question before it ("那它离湘江新区多远？" after an English
+    question) stays in its own language: gluing the two made a question of both, answered in both. What its
+    pronoun points to is the first name of the previous turn, as the Chinese pages write it (an English answer
+    writes names in Chinese: the prompt asks it to); without one, the follow-up is taken as it is."""
+    said = f"{previous.answer} {previous.question}"
+    found = set(organisations(said)) | set(places(said)) | {w for w, _ in entities(said)}
+    # the first name said, the longest where several start there ("华鑫公司", not "华鑫")
+    names = sorted(found, key=lambda w: (said.find(w), -len(w)))
+    if not names:
+        return Rewrite(question, question, "none")
+    if _CJK.search(question):
+        rewritten, n = _ZH_PRONOUN.subn(names[0], question, count=1)
+    else:  # "its output" -> "华鑫公司's output"
+        rewritten, n = _EN_PRONOUN.subn(lambda m: names[0] + ("'s" if m.group(0).lower() in ("its", "their") else ""),
+                                        question, count=1)
+    return Rewrite(rewritten, question, "context") if n else Rewrite(question, question, "none")
 
 
 _LLM_SYSTEM = ("把用户的追问改写成一个独立、完整的问题，补全其中省略或指代的对象。只输出改写后的问题，不要回答，不要解释。"

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.asked import analyse, answers_asked, unanswered_parts
+from rag.asked import analyse, answers_asked, is_english, unanswered_parts
 from rag.cite import check_answer, is_refusal
 from rag.claims import MARKER, split_claims
 from rag.english import Similarity
@@ -105,7 +105,7 @@ class Checker:
         gives the user the figure with its source. A refusal gets none: with nothing supported the passages
         are not about what was asked.
         """
-        if "part_quotes" not in self.steps:
+        if "part_quotes" not in self.steps or is_english(question):  # a quote is Chinese: one language an answer
             return ""
         supported = self.supported(raw, passages, question)
         if not supported:

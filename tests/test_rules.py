@@ -9,7 +9,7 @@ from rag.asked import answers_asked, gives, in_scope
 from rag.cite import _identifiers, _numbers_paired, is_refusal, support
 from rag.extract import strip_lead
 from rag.names import NOT_ORGS, NOT_PLACES, ORG_HEADS, organisations, places
-from rag.rewrite import NOT_PRONOUNS, PRONOUNS, is_follow_up
+from rag.rewrite import NOT_PRONOUNS, PRONOUNS, Turn, is_follow_up
 
 
 @pytest.mark.parametrize(("text", "found"), [
@@ -251,3 +251,19 @@ def test_talk_about_the_sources_is_no_part_of_a_claim(answer: str, claim: str) -
     from rag.claims import split_claims
 
     assert [c.text for c in split_claims(answer)] == [claim]
+
+
+@pytest.mark.parametrize("follow_up, previous, rewritten", [
+    # a Chinese follow-up after an English question stays Chinese, its pronoun the name the answer gave
+    ("那它离新区多远？", Turn("Which county joined the new economic zone?", "长宁县 joined the zone[1]."),
+     "那长宁县离新区多远？"),
+    # an English follow-up after a Chinese question stays English
+    ("How big is its output?", Turn("哪家公司在衡阳建了新工厂？", "华鑫公司在衡阳建了新工厂[1]。"),
+     "How big is 华鑫公司's output?"),
+    # nothing to point to: taken as it is, not glued to a question of the other language
+    ("那它呢？", Turn("What was signed?", "Nothing was found."), "那它呢？"),
+])
+def test_a_follow_up_in_another_language_is_rewritten_in_its_own(follow_up: str, previous: Turn, rewritten: str) -> None:
+    from rag.rewrite import rule_rewrite
+
+    assert rule_rewrite(follow_up, [previous]).question == rewritten
