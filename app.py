@@ -79,7 +79,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     # worker, which fills the newest text without waiting for a pause in the typing.
     prefiller = Prefiller(pipe)
     # a question sent: into its session's conversation, answered in its turn, its bubble streamed (rag/chat.py)
-    chat_turns = Chat(pipe, prefiller, MAX_TURNS, INTERNAL_ERROR)
+    chat_turns = Chat(pipe, prefiller, MAX_TURNS)
 
     def backend_choices(lang: str) -> list[tuple[str, str]]:
         return ([(ui.model_label(llm_name, lang), "llm")] if llm_name else []) + [(ui.t(lang, "extractive"), "extractive")]
@@ -126,15 +126,15 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
             status = head + f"⚠️ {exc}"
         except Exception:
             log.exception("re-indexing failed")
-            status = head + ui.t(lang, "index_failed") + INTERNAL_ERROR
+            status = head + ui.t(lang, "index_failed") + ui.t(lang, "internal_error")
         return kb_view(status, lang)
 
     cleared = gr.update(value=None)  # the upload box, emptied after each upload so no file is sent twice
 
     def on_upload(files, lang: str = "zh", progress=gr.Progress()):
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
-        added, refused = library.add_files(paths, pipe.settings.seeds_dir)
-        lines = [ui.t(lang, "added", names="、".join(added))] if added else []
+        added, refused = library.add_files(paths, pipe.settings.seeds_dir, lang)
+        lines = [ui.t(lang, "added", names=("、" if lang == "zh" else ", ").join(added))] if added else []
         lines += [ui.t(lang, "not_added", why=r) for r in refused]
         if not added:
             return kb_view("\n\n".join(lines) or ui.t(lang, "no_files"), lang) + (cleared,)
@@ -154,7 +154,10 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
 
     index = pipe.index
     s = pipe.settings
-    upload_label = {"types": ui.file_types(SUPPORTED), "mb": MAX_FILE_BYTES // 1_000_000}
+
+    def upload_label(lg: str) -> str:
+        return ui.t(lg, "upload", types=ui.file_types(SUPPORTED, lg), mb=MAX_FILE_BYTES // 1_000_000)
+
     # Gradio's copies of uploaded files are deleted after a day (they are copied into seeds/ at once).
     with gr.Blocks(title="湖南日报资料问答", delete_cache=(3600, 86400)) as demo:
         with gr.Row(equal_height=True):
@@ -174,9 +177,10 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                 with gr.Column(scale=2, min_width=320):
                     sources = gr.HTML(ui.sources_html(None), label=ui.t("zh", "sources"), elem_id="sources")
             # Below both columns: on a phone the sources come right after the answer, these after them.
-            examples = ui.example_questions(index)
-            if examples:
-                gr.Examples(examples=[[q] for q in examples], inputs=box, label="示例问题 / Examples")
+            # one set of example questions a language, the other's hidden
+            examples = {lg: gr.Examples(examples=[[q] for q in ui.example_questions(index, lg)], inputs=box,
+                                        label=ui.t(lg, "examples"), visible=lg == "zh", elem_id=f"examples-{lg}")
+                        for _, lg in ui.LANGUAGES}
             with gr.Accordion(ui.t("zh", "settings"), open=False, elem_id="settings") as settings_box:
                 top_k = gr.Slider(1, 8, value=s.top_k, step=1, label=ui.t("zh", "top_k"), elem_id="set-top-k")
                 length = gr.Radio([(ui.t("zh", k), k) for k in ui.LENGTHS], value="normal",
@@ -187,7 +191,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                                 label=ui.t("zh", "mode"), elem_id="set-mode")
         with gr.Tab(ui.t("zh", "tab_library"), elem_id="tab-library") as tab_library:
             library_note = gr.Markdown(ui.t("zh", "library_note"))
-            upload = gr.File(label=ui.t("zh", "upload", **upload_label), file_count="multiple", elem_id="kb-upload")
+            upload = gr.File(label=upload_label("zh"), file_count="multiple", elem_id="kb-upload")
             kb_status = gr.Markdown(elem_id="kb-status")
             docs = library.documents(index)
             table = gr.Dataframe(value=kb_table(docs), interactive=False, wrap=True, elem_id="kb-table")
@@ -222,17 +226,18 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
                     gr.update(label=ui.t(lg, "backend"), choices=backend_choices(lg), value=backend_value),
                     gr.update(label=ui.t(lg, "mode"), choices=[(ui.t(lg, m), m) for m in RETRIEVAL_MODES]),
                     panel, gr.update(label=ui.t(lg, "tab_library")),
-                    ui.t(lg, "library_note"), gr.update(label=ui.t(lg, "upload", **upload_label)),
+                    ui.t(lg, "library_note"), gr.update(label=upload_label(lg)),
                     kb_table(library.documents(pipe.index), lg), gr.update(label=ui.t(lg, "pick")),
-                    gr.update(value=ui.t(lg, "remove")), gr.update(value=ui.t(lg, "reindex")), index_info(lg))
+                    gr.update(value=ui.t(lg, "remove")), gr.update(value=ui.t(lg, "reindex")), index_info(lg)) + \
+                tuple(gr.update(visible=lg == other) for other in examples)
 
         turns = gr.State([])  # standalone questions and answers of this conversation, for follow-ups
         earlier = gr.State([])  # (number, question, sources HTML) of each answer so far, for the panel
         lang.change(relabel, [lang, backend, earlier],
                     ([status] if warmup is not None else []) +
                     [title, tab_chat, chat, box, send, stop, clear, settings_box, top_k, length, backend,
-                     mode, sources, tab_library, library_note, upload, table, pick, remove, rebuild, info],
-                    api_name=False, queue=False)
+                     mode, sources, tab_library, library_note, upload, table, pick, remove, rebuild, info] +
+                    [e.dataset for e in examples.values()], api_name=False, queue=False)
         kb_outputs = [kb_status, table, pick, info]
         upload.upload(on_upload, [upload, lang], kb_outputs + [upload], api_name=False)
         remove.click(on_remove, [pick, lang], kb_outputs, api_name=False, js=ui.confirm_remove_js())

@@ -13,7 +13,7 @@ import gradio as gr
 
 from rag import stall, ui
 from rag.errors import InputError, ModelBusyError, RagError
-from rag.pipeline import Pipeline, validate_question
+from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, validate_question
 from rag.prefill import Prefiller
 from rag.rewrite import Turn
 from rag.sessions import Conversation, Conversations
@@ -29,8 +29,8 @@ def session_of(request: gr.Request | None) -> str:
 
 
 class Chat:
-    def __init__(self, pipe: Pipeline, prefiller: Prefiller, max_turns: int, internal_error: str) -> None:
-        self.pipe, self.prefiller, self.max_turns, self.internal_error = pipe, prefiller, max_turns, internal_error
+    def __init__(self, pipe: Pipeline, prefiller: Prefiller, max_turns: int) -> None:
+        self.pipe, self.prefiller, self.max_turns = pipe, prefiller, max_turns
         # two questions of one page that overlap share one conversation, so neither overwrites the other's bubble
         self.conversations = Conversations()
         # for the "reading, about N s" line: the fill rate the last answer measured (~60 tokens/s on two cores)
@@ -110,7 +110,8 @@ class Chat:
             return
         conv = self.conversations.enter(session, history, turns, earlier)
         try:  # the question stays in the box to be shortened; no bubble holds a page of pasted text
-            conv.history.append({"role": "assistant", "content": ui.t(lang, "too_long", message=html.escape(str(exc)))})
+            conv.history.append({"role": "assistant", "content": ui.t(lang, "too_long", n=len(question.strip()),
+                                                                       limit=MAX_QUESTION_CHARS)})
             yield self._shown(conv, box=question)
         finally:
             self.conversations.leave(session, conv)
@@ -160,7 +161,7 @@ class Chat:
             text = f"⚠️ {html.escape(str(exc))}"
         else:  # the details go to the log file
             log.error("answering %r failed", question[:200], exc_info=exc)
-            text = "⚠️ " + self.internal_error
+            text = "⚠️ " + ui.t(lang, "internal_error")
         conv.history[place] = {"role": "assistant", "content": text}
         return self._shown(conv, ui.panel("", conv.earlier, lang))
 

@@ -66,12 +66,25 @@ def _safe_name(name: str) -> str:
     return base
 
 
-def add_files(paths: list[str | Path], seeds: str | Path) -> tuple[list[str], list[str]]:
-    """Copy uploaded files into the seeds folder. Returns (added names, one message per refused file).
+# Why a file was refused, in the page's language.
+REASONS = {
+    "zh": {"type": "{name}：不支持的文件类型 {suffix}（支持 {types}）", "no_suffix": "（无扩展名）",
+           "unreadable": "{name}：无法读取（{why}）", "too_big": "{name}：{mb:.0f} MB，超过 {limit} MB 的上限",
+           "empty": "{name}：文件是空的", "unsaved": "{name}：无法保存（{why}）", "sep": "、"},
+    "en": {"type": "{name}: files of type {suffix} are not taken (supported: {types})", "no_suffix": "(none)",
+           "unreadable": "{name}: could not be read ({why})", "too_big": "{name}: {mb:.0f} MB, over the {limit} MB limit",
+           "empty": "{name}: the file is empty", "unsaved": "{name}: could not be saved ({why})", "sep": ", "},
+}
+
+
+def add_files(paths: list[str | Path], seeds: str | Path, lang: str = "zh") -> tuple[list[str], list[str]]:
+    """Copy uploaded files into the seeds folder. Returns (added names, one message per refused file, in
+    `lang`).
 
     A file with an unsupported type or over the size limit is refused with its reason; a name already
     taken gets a numbered suffix instead of replacing the existing document.
     """
+    say = REASONS.get(lang, REASONS["zh"])
     seeds = Path(seeds)
     seeds.mkdir(parents=True, exist_ok=True)
     added, refused = [], []
@@ -84,18 +97,19 @@ def add_files(paths: list[str | Path], seeds: str | Path) -> tuple[list[str], li
             continue
         suffix = Path(name).suffix.lower()
         if suffix not in SUPPORTED:
-            refused.append(f"{name}：不支持的文件类型 {suffix or '（无扩展名）'}（支持 {'、'.join(sorted(SUPPORTED))}）")
+            refused.append(say["type"].format(name=name, suffix=suffix or say["no_suffix"],
+                                              types=say["sep"].join(sorted(SUPPORTED))))
             continue
         try:
             size = src.stat().st_size
         except OSError as exc:
-            refused.append(f"{name}：无法读取（{exc.strerror or exc}）")
+            refused.append(say["unreadable"].format(name=name, why=exc.strerror or exc))
             continue
         if size > MAX_FILE_BYTES:
-            refused.append(f"{name}：{size / 1e6:.0f} MB，超过 {MAX_FILE_BYTES // 1_000_000} MB 的上限")
+            refused.append(say["too_big"].format(name=name, mb=size / 1e6, limit=MAX_FILE_BYTES // 1_000_000))
             continue
         if size == 0:
-            refused.append(f"{name}：文件是空的")
+            refused.append(say["empty"].format(name=name))
             continue
         dest = seeds / name
         n = 2
@@ -110,7 +124,7 @@ def add_files(paths: list[str | Path], seeds: str | Path) -> tuple[list[str], li
             os.replace(partial, dest)
         except OSError as exc:
             partial.unlink(missing_ok=True)
-            refused.append(f"{name}：无法保存（{exc.strerror or exc}）")
+            refused.append(say["unsaved"].format(name=name, why=exc.strerror or exc))
             continue
         added.append(dest.name)
     return added, refused

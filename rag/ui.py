@@ -7,8 +7,15 @@ import re
 from collections.abc import Mapping
 
 from rag.index import Index
+from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.types import Answer, Article, Passage
 
+EXAMPLE_QUESTIONS_EN = [
+    "How much was signed at the motor and casting matchmaking meeting?",
+    "How far is Yiyang from the Xiangjiang New Area?",
+    "What does Luyu Optoelectronics plan to invest in in Yiyang?",
+    "How many motor companies does Hunan have?",
+]
 EXAMPLE_QUESTIONS = [
     "益阳为什么能成为长株潭都市圈扩群的首选？",
     "对接会签约采购金额是多少？",
@@ -19,7 +26,9 @@ EXAMPLE_QUESTIONS = [
 
 CSS = """
 .src-card {border:1px solid var(--border-color-primary); border-radius:8px; padding:10px 12px; margin:0 0 10px 0;}
-.src-card:target {outline:2px solid #d97706;}
+.src-card:target, .src-card:has(mark:target) {outline:2px solid #d97706;}
+.src-text mark:target {scroll-margin-top:30vh;}
+.src-back {display:inline-block; margin-top:6px; font-size:0.9em;}
 .src-head {font-weight:600; margin-bottom:4px;}
 .src-meta {color:var(--body-text-color-subdued); font-size:0.85em; margin-bottom:6px;}
 .src-text, .src-article {white-space:pre-wrap; line-height:1.6;}
@@ -75,7 +84,10 @@ LABELS: dict[str, dict[str, str]] = {
         "found": "🔎 找到 {n} 段资料（{titles}），[看资料](#sources)。", "reading": "⏳ 模型正在阅读，大约 {seconds} 秒后开始回答……",
         "checking": "⏳ 正在核对出处……（下面是模型的草稿，核对后才算回答）",
         "removed": "另有 {n} 句在资料中找不到依据，已删去（点开查看）",
-        "turn_sources": "第 {n} 问的来源：{question}", "too_long": "⚠️ {message} 问题仍在输入框里，可以删减后再发。",
+        "turn_sources": "第 {n} 问的来源：{question}",
+        "too_long": "⚠️ 问题太长（{n} 字），请控制在 {limit} 字以内。问题仍在输入框里，可以删减后再发。",
+        "examples": "示例问题", "back": "↑ 回到回答", "internal_error": "出了点问题，已记录在日志里，请再试一次。",
+        "extractive_notice": "语言模型不可用，已改用摘录模式（直接引用原文句子）。",
         "continued": "续前版报道（{where}）", "local_model": "本地模型 {model}", "server_model": "服务器模型 {model}",
         "added": "已加入：{names}", "not_added": "未加入：{why}", "no_files": "没有选择文件。",
         "pick_first": "没有移除任何文件。", "removed_file": "已移除 {name}（文件移到 {where}，可以找回）。",
@@ -87,7 +99,7 @@ LABELS: dict[str, dict[str, str]] = {
         "title": "## Hunan Daily archive Q&A\nAnswers come only from the indexed newspaper pages, every sentence with "
                  "its source; when the pages do not say, it tells you so.",
         "tab_chat": "Ask", "tab_library": "Documents", "chat": "Conversation", "question": "Your question",
-        "placeholder": "e.g. 对接会签约采购金额是多少？ or: How much was signed at the matchmaking meeting?",
+        "placeholder": "e.g. How much was signed at the matchmaking meeting?",
         "send": "Ask", "stop": "Stop", "new": "New chat", "sources": "Sources",
         "settings": "Settings", "top_k": "Passages to read", "length": "Answer length", "short": "Short",
         "normal": "Normal", "long": "Long", "backend": "Answer with",
@@ -117,7 +129,11 @@ LABELS: dict[str, dict[str, str]] = {
         "checking": "⏳ Checking the sources… (the model's draft below counts only once checked)",
         "removed": "{n} more sentence(s) had no support in the passages and were removed (open to see)",
         "turn_sources": "Sources of question {n}: {question}",
-        "too_long": "⚠️ {message} Your question is still in the box: shorten it and send again.",
+        "too_long": "⚠️ The question is too long ({n} characters; at most {limit}). It is still in the box: "
+                    "shorten it and send again.",
+        "examples": "Examples", "back": "↑ Back to the answer", "internal_error": "Something went wrong; it was "
+                                                                           "logged. Please try again.",
+        "extractive_notice": "The language model is unavailable: the answers quote source sentences.",
         "continued": "Continued from another page ({where})", "local_model": "Local model {model}", "server_model": "Server model {model}",
         "added": "Added: {names}", "not_added": "Not added: {why}", "no_files": "No file chosen.",
         "pick_first": "No file was removed.", "removed_file": "Removed {name} (moved to {where}; it can be recovered).",
@@ -135,15 +151,18 @@ def t(lang: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def example_questions(index: Index | None) -> list[str]:
-    """Example questions for the current corpus: the shipped ones for the seed pages, else questions about
-    the first few articles' headlines."""
+def example_questions(index: Index | None, lang: str = "zh") -> list[str]:
+    """Example questions for the current corpus, in `lang`: the shipped ones for the seed pages, else
+    questions about the first few articles' headlines."""
+    shipped = EXAMPLE_QUESTIONS_EN if lang == "en" else EXAMPLE_QUESTIONS
     if index is None:
-        return EXAMPLE_QUESTIONS
+        return shipped
     sources = {a.source for a in index.articles.values()}
     if any(s.startswith(("000_", "003_")) for s in sources):
-        return EXAMPLE_QUESTIONS
+        return shipped
     titles = [a.title for a in index.articles.values() if 4 <= len(a.title) <= 30 and not a.continuation]
+    if lang == "en":
+        return [f"What does the article “{title}” report?" for title in titles[:4]]
     return [f"《{title}》这篇报道讲了什么？" for title in titles[:4]]
 
 
@@ -160,8 +179,9 @@ def as_text(text: str) -> str:
 
 
 def _links(text: str, turn: int) -> str:
-    """[n] in escaped answer text -> a link to card n of this answer's sources."""
-    return re.sub(r"\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#src-{turn}-{m.group(1)})", text)
+    """[n] in escaped answer text -> a link to the span card n of this answer's sources highlights (the card
+    is marked as the one opened)."""
+    return re.sub(r"\[(\d+)\]", lambda m: f"[[{m.group(1)}]](#src-{turn}-{m.group(1)}-span)", text)
 
 
 def answer_markdown(answer: Answer, lang: str = "zh", turn: int = 1) -> str:
@@ -178,7 +198,8 @@ def answer_markdown(answer: Answer, lang: str = "zh", turn: int = 1) -> str:
         text += (f'\n\n<details class="removed"><summary>{t(lang, "removed", n=len(answer.unsupported))}</summary>'
                  f"<ul>{items}</ul></details>")
     if answer.notice:
-        text += f"\n\n> ⚠️ {html.escape(answer.notice)}"
+        notice = t(lang, "extractive_notice") if answer.notice == EXTRACTIVE_NOTICE else answer.notice
+        text += f"\n\n> ⚠️ {html.escape(notice)}"
     return text
 
 
@@ -219,13 +240,15 @@ def display_source(name: str) -> str:
     return re.sub(r"[_-][0-9a-f]{12,}(?=\.\w+$|$)", "", name)
 
 
-def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
-    """`text` escaped, with the (start, end) ranges wrapped in <mark>."""
+def _highlight(text: str, spans: list[tuple[int, int]], anchor: str = "") -> str:
+    """`text` escaped, with the (start, end) ranges wrapped in <mark>; the first mark has the id `anchor`, so
+    that a link to it shows the span itself, not the top of a card taller than a phone's screen."""
     out, pos = [], 0
     for s, e in sorted((max(0, s), min(len(text), e)) for s, e in spans):
         if s < pos or s >= e:
             continue
-        out += [html.escape(text[pos:s]), "<mark>", html.escape(text[s:e]), "</mark>"]
+        mark = f'<mark id="{anchor}">' if anchor and "</mark>" not in out else "<mark>"
+        out += [html.escape(text[pos:s]), mark, html.escape(text[s:e]), "</mark>"]
         pos = e
     out.append(html.escape(text[pos:]))
     return "".join(out)
@@ -247,15 +270,16 @@ def _card(p: Passage, spans: list[tuple[int, int]], article: Article | None, lan
     """One source card: title, date and file, the passage with its supporting span marked, and the whole
     article (span marked too) folded under "open article". `spans` are offsets into the article text."""
     c = p.chunk
-    body = _highlight(c.text, [(s - c.start, e - c.start) for s, e in spans])
-    meta = " · ".join(html.escape(x) for x in (c.date, display_source(c.source)) if x)
+    body = _highlight(c.text, [(s - c.start, e - c.start) for s, e in spans], f"src-{turn}-{p.rank}-span")
+    meta = " · ".join(html.escape(x) for x in (date_text(c.date, lang), display_source(c.source)) if x)
     full = ""
     if article is not None and article.text:
         full = (f'<details><summary>{t(lang, "open_article")}</summary>'
                 f'<div class="src-article">{_highlight(article.text, spans or [(c.start, c.end)])}</div></details>')
     head = html.escape(card_title(c.title, lang))
     return (f'<div class="src-card" id="src-{turn}-{p.rank}"><div class="src-head">[{p.rank}] {head}</div>'
-            f'<div class="src-meta">{meta}</div><div class="src-text">{body}</div>{full}</div>')
+            f'<div class="src-meta">{meta}</div><div class="src-text">{body}</div>{full}'
+            f'<a class="src-back" href="#chat">{t(lang, "back")}</a></div>')
 
 
 def sources_html(answer: Answer | None, passages: list[Passage] | None = None, rewritten: str = "",
@@ -307,6 +331,20 @@ def confirm_remove_js() -> str:
 _ALIASES = {".htm": ".html", ".markdown": ".md"}
 
 
-def file_types(suffixes) -> str:
+def file_types(suffixes, lang: str = "zh") -> str:
     """The upload label's list of types, each once: ".htm" and ".markdown" are read but need no mention."""
-    return "、".join(sorted({s.lstrip(".") for s in suffixes if s not in _ALIASES}))
+    return ("、" if lang == "zh" else ", ").join(sorted({s.lstrip(".") for s in suffixes if s not in _ALIASES}))
+
+
+_DATE = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日$")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def date_text(date: str, lang: str = "zh") -> str:
+    """An article's date for the page: as written in Chinese; in English "12月13日" is "13 December" and
+    "2026年4月2日" "2 April 2026" (another form is left as it is)."""
+    m = _DATE.match(date.strip()) if lang == "en" else None
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        return date
+    return " ".join(x for x in (str(int(m.group(3))), _MONTHS[int(m.group(2)) - 1], m.group(1) or "") if x)

@@ -97,3 +97,15 @@ def test_only_one_reindex_at_a_time_and_questions_keep_working(fake_pipeline, se
 def test_add_files_reports_an_unreadable_upload(tmp_path: Path) -> None:
     added, refused = library.add_files([tmp_path / "gone.md"], tmp_path / "seeds")
     assert added == [] and "gone.md" in refused[0] and "无法读取" in refused[0]
+
+
+def test_a_refused_upload_is_explained_in_the_pages_language(tmp_path: Path) -> None:
+    import re
+
+    (tmp_path / "notes.xyz").write_text("hello", encoding="utf-8")
+    (tmp_path / "empty.md").write_text("", encoding="utf-8")
+    _, english = library.add_files([tmp_path / "notes.xyz", tmp_path / "empty.md"], tmp_path / "seeds", "en")
+    _, chinese = library.add_files([tmp_path / "notes.xyz", tmp_path / "empty.md"], tmp_path / "seeds", "zh")
+    assert english[0].startswith("notes.xyz: files of type .xyz are not taken") and "the file is empty" in english[1]
+    assert not any(re.search(r"[\u4e00-\u9fff，（）、]", line) for line in english)
+    assert "不支持的文件类型 .xyz" in chinese[0] and "文件是空的" in chinese[1]

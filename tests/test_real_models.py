@@ -298,9 +298,9 @@ def test_chat_page_in_a_real_browser(served_app, real_pipeline, tmp_path) -> Non
         last = page.locator("#chat .message-row").last
         assert "16家" in last.inner_text() and last.locator("a[href^='#src-2-']").count() > 0, last.inner_text()
         # The first answer's [1] still opens the first answer's own passage.
-        page.locator("#chat a[href='#src-1-1']").first.click()
+        page.locator("#chat a[href='#src-1-1-span']").first.click()
         assert "3亿元" in page.locator("#src-1-1").inner_text()
-        page.wait_for_function("() => location.hash === '#src-1-1'", timeout=10_000)
+        page.wait_for_function("() => location.hash === '#src-1-1-span'", timeout=10_000)
         # A question over the length limit stays in the box, with the message in the chat.
         long_question = "对接会签约采购金额是多少？" * 90
         page.locator("#question textarea").fill(long_question)

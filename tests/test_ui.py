@@ -37,7 +37,10 @@ def test_cited_span_is_marked_in_the_passage_and_in_the_full_article() -> None:
     s = article.text.index("总签约")
     cit = Citation(1, "a1", "标题", "page.txt", s, s + 12, article.text[s:s + 12])
     html = ui.sources_html(Answer("问？", "约3亿元[1]。", False, (cit,), (passage,)), articles={"a1": article})
-    assert html.count("<mark>总签约采购金额约3亿元。</mark>") == 2  # the card and the folded article
+    # the card (its mark the target of [1], so a phone shows the span, not the card's top) and the folded article
+    assert html.count('<mark id="src-1-1-span">总签约采购金额约3亿元。</mark>') == 1
+    assert html.count("<mark>总签约采购金额约3亿元。</mark>") == 1 and html.count('id="src-1-1-span"') == 1
+    assert '<a class="src-back" href="#chat">↑ 回到回答</a>' in html  # one tap back to the answer
     assert "<details><summary>查看全文</summary>" in html and "导语。" in html and 'id="src-1-1"' in html
 
 
@@ -54,7 +57,7 @@ def test_removed_claims_are_folded_away_under_an_answer() -> None:
     passage, _ = _passage("签约金额约3亿元。")
     answer = Answer("问？", "约3亿元[1]。", False, (), (passage,), unsupported=("总部设在北京[1]。",))
     md = ui.answer_markdown(answer, turn=3)
-    assert "[[1]](#src-3-1)" in md and "<s>总部设在北京。</s>" in md and "找不到依据" in md
+    assert "[[1]](#src-3-1-span)" in md and "<s>总部设在北京。</s>" in md and "找不到依据" in md
     head, folded = md.split('<details class="removed">')
     assert "总部" not in head  # not answer text: inside the folded part only
     assert "removed" in ui.answer_markdown(answer, "en")
@@ -393,3 +396,42 @@ def test_a_new_conversation_stops_the_old_ones_answer_from_coming_back(served_fa
     pipe.line.leave(ticket, True)
     again = client.predict("对接会签约采购金额是多少？", [], api_name="/chat")[0]
     assert len(again) == 2 and "#src-" in _text(again[1])  # the next question starts a fresh conversation
+
+
+def test_the_english_labels_hold_no_chinese_and_the_chinese_ones_no_english() -> None:
+    import re
+
+    for key, text in ui.LABELS["en"].items():
+        assert not re.search(r"[\u4e00-\u9fff，。：；（）、]", text), key
+    allowed = {"MB", "seeds", "removed", "sources"}  # a unit, a folder's name, an anchor
+    for key, text in ui.LABELS["zh"].items():
+        words = set(re.findall(r"[A-Za-z]{2,}", re.sub(r"\{\w+\}", "", text)))
+        assert words <= allowed, (key, words)
+
+
+@pytest.mark.parametrize("date, lang, shown", [
+    ("12月13日", "en", "13 December"), ("2026年4月2日", "en", "2 April 2026"), ("12月13日", "zh", "12月13日"),
+    ("2025-12-14", "en", "2025-12-14"), ("13月40日", "en", "13月40日"), ("", "en", ""),
+])
+def test_a_date_is_written_in_the_pages_language(date: str, lang: str, shown: str) -> None:
+    assert ui.date_text(date, lang) == shown
+
+
+def test_the_upload_label_lists_types_in_the_pages_language() -> None:
+    assert ui.file_types([".md", ".txt", ".htm"], "en") == "md, txt"
+    assert ui.file_types([".md", ".txt", ".htm"], "zh") == "md、txt"
+
+
+def test_example_questions_come_in_the_pages_language() -> None:
+    import re
+
+    assert all(not re.search(r"[\u4e00-\u9fff]", q) for q in ui.example_questions(None, "en"))
+    assert all(re.search(r"[\u4e00-\u9fff]", q) for q in ui.example_questions(None, "zh"))
+
+
+@pytest.mark.parametrize("lang, words", [("en", "too long (1200 characters; at most 1000)"), ("zh", "1200 字")])
+def test_a_too_long_question_is_told_in_the_pages_language(lang: str, words: str) -> None:
+    import re
+
+    text = ui.t(lang, "too_long", n=1200, limit=1000)
+    assert words in text and bool(re.search(r"[\u4e00-\u9fff]", text)) is (lang == "zh")
