@@ -82,7 +82,7 @@ def rule_rewrite(question: str, history: Sequence[Turn]) -> Rewrite:
     if not history or not is_follow_up(q):
         return Rewrite(q, q, "none")
     previous = history[-1].question.strip()
-    if bool(_CJK.search(q)) != bool(_CJK.search(previous)) and is_english(q) != is_english(previous):
+    if is_english(q) != is_english(previous):
         return _across_languages(q, history[-1])
     m = _NE_FOLLOW.match(q) if _CJK.search(q) else None
     if m:
