@@ -3,8 +3,8 @@
 Chinese counts large amounts in 万 (10^4) and 亿 (10^8); English in thousands, millions and billions, so a
 figure read digit for digit is wrong by a factor of ten or more ("3亿元" is not "3 billion yuan"). A small model
 converts them unreliably and drops the words around them (不到 "less than" became "approximately"). For an English
-question the prompt shows each such figure of the passages with its English beside it (`annotate`), and the
-model is asked to use that form.
+question the prompt shows each such figure of the passages in English instead (`annotate`), and the model
+is asked to give figures as the passages do.
 """
 from __future__ import annotations
 
@@ -115,14 +115,16 @@ def _claim_values(claim: str) -> set[float]:
 
 
 def annotate(text: str) -> str:
-    """`text` with the English of each figure that has a scale (万, 亿), or a unit and a word of degree (不到,
-    约, 超过 …), written after it: "总金额约3亿元。" -> "总金额约3亿元（about 300 million yuan）。". A plain figure ("16家") is left
-    alone: it reads the same in English."""
+    """`text` with each figure that has a scale (万, 亿), or a unit and a word of degree (不到, 约, 超过 …), in
+    English instead: "总金额约3亿元。" -> "总金额 about 300 million yuan 。". A plain figure ("16家") is left alone: it
+    reads the same in English. (Written beside the Chinese, "1000亿元（100 billion yuan）", the model gave both:
+    "1000 billion yuan (100 billion yuan)".) Only the prompt is changed: claims are checked against the
+    passage as written, by value."""
     def note(m: re.Match) -> str:
         # a word of degree needs a unit too: "近3年" is "the last 3 years", not "nearly 3"
         if not (m["scale"] or (m["unit"] and (m["before"] or m["after1"] or m["after2"]))):
             return m.group(0)
-        return f"{m.group(0)}（{in_english(m.group(0))}）"
+        return f" {in_english(m.group(0))} "
 
     return FIGURE.sub(note, text)
 

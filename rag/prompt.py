@@ -140,12 +140,12 @@ def build_messages(question: str, passages: list[Passage], passage_chars: int = 
     """Chat messages: the fixed system prefix, then the numbered passages (within `budget` prompt tokens, or
     each cut to `passage_chars` around its best sentence, when set) and the question."""
     shown = format_passages(passages, question, passage_chars, budget)
-    if is_english(question):  # each 万/亿 figure with its English beside it: the model copies it, not converts it
+    if is_english(question):  # each 万/亿 figure in English: the model copies it rather than converts it
         shown = annotate(shown)
     user = f"资料：\n{shown}\n\n问题：{question.strip()}{question_hint(question)}"
     if is_english(question):  # small models drift into the passages' language; say it where it is read last
-        user += ("\n\nAnswer in English, citing [n]. Give each figure as the English in brackets after it says it "
-                 "(3亿元（300 million yuan）: 300 million yuan), keeping less than, about and over. "
+        user += ("\n\nAnswer in English, citing [n]. Give figures exactly as the passages give them, with their "
+                 "words such as less than, about and over. "
                  "Write the names of people and organisations in Chinese, as the passages write them.")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

@@ -39,13 +39,13 @@ def test_what_is_no_figure_has_no_english(text: str) -> None:
 
 
 @pytest.mark.parametrize("text, shown", [
-    ("两地相距不到70公里。", "两地相距不到70公里（less than 70 km）。"),
-    ("年产值达1000亿元,企业近500家。", "年产值达1000亿元（100 billion yuan）,企业近500家（nearly 500）。"),
+    ("两地相距不到70公里。", "两地相距 less than 70 km 。"),
+    ("年产值达1000亿元,企业近500家。", "年产值达 100 billion yuan ,企业 nearly 500 。"),
     ("当天,16家单位签约。", "当天,16家单位签约。"),  # a plain count reads the same in English
     ("近3年来,约有一半。", "近3年来,约有一半。"),  # "近3年" is the last three years, not "nearly 3"
     ("2026年4月2日开幕", "2026年4月2日开幕"),
 ])
-def test_the_prompt_passages_carry_the_english_of_their_large_or_qualified_figures(text: str, shown: str) -> None:
+def test_the_prompt_passages_give_their_large_or_qualified_figures_in_english(text: str, shown: str) -> None:
     assert annotate(text) == shown
 
 
@@ -54,8 +54,8 @@ def test_only_an_english_questions_prompt_carries_them(fake_pipeline) -> None:
     passages = pipe.retrieve("对接会签约采购金额")
     english = build_messages("How much was signed at the matchmaking meeting?", passages)[1]["content"]
     chinese = build_messages("对接会签约采购金额是多少？", passages)[1]["content"]
-    assert "约3亿元（about 300 million yuan）" in english and "(300 million yuan)" not in chinese
-    assert "about 300 million yuan" not in chinese
+    assert "总签约采购金额 about 300 million yuan 。" in english and "约3亿元" not in english
+    assert "总签约采购金额约3亿元。" in chinese and "million" not in chinese
 
 
 SPAN = "两地相距不到70公里。全省有企业近500家，年产值超过1000亿元，签约金额约3亿元，另有16家单位参会。"
