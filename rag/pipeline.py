@@ -204,7 +204,7 @@ class Pipeline:
             return rewrite(question, history, generator, "llm")
 
     def _answer_steps(self, generator: Generator | None, query: str, passages: list[Passage], max_tokens: int | None,
-                      key: str, timings: dict, said: _Said) -> Iterator[Event]:
+                      ticket: str, timings: dict, said: _Said) -> Iterator[Event]:
         """The generating steps, once the model is this question's: the first answer (or the extractive one),
         the second look, the parts asked again, the clauses quoted and the confirm step's question, as
         events; what was said, and the answer checked for the confirm step, go into `said`."""
@@ -217,7 +217,7 @@ class Pipeline:
             yield Event("token", text=piece)
         if filled := (getattr(generator, "last_timings", None) or {}).get("prompt_n"):
             timings["prompt_filled"] = float(filled)  # beyond the cache: what the first token waited for
-        if generator is not None and not self._was_stopped(key) and self.checker.wants_second_look(query, said.raw):
+        if generator is not None and not self._was_stopped(ticket) and self.checker.wants_second_look(query, said.raw):
             # A small model often gives up on a trimmed passage that does hold the answer, or on a question
             # asked colloquially: one more look at the best two passages in full, with no refusal line to fall
             # back on. What it says is checked like any answer.
@@ -229,13 +229,13 @@ class Pipeline:
                 said.raw += piece
                 yield Event("token", text=piece)
         if generator is not None and messages is not None:
-            for piece in self._follow_up(generator, query, passages, messages, said.raw, max_tokens, key):
+            for piece in self._follow_up(generator, query, passages, messages, said.raw, max_tokens, ticket):
                 said.raw += piece
                 yield Event("token", text=piece)
-        if not self._was_stopped(key) and (quotes := self.checker.part_quotes(query, passages, said.raw)):
+        if not self._was_stopped(ticket) and (quotes := self.checker.part_quotes(query, passages, said.raw)):
             said.raw += quotes
             yield Event("token", text=quotes)
-        if generator is not None and "confirm" in self.steps and not self._was_stopped(key):
+        if generator is not None and "confirm" in self.steps and not self._was_stopped(ticket):
             checked = self.finish(query, said.raw, passages, timings, self.notice)
             t = time.perf_counter()
             if (doubted := doubt(generator, query, checked)) is not None:
@@ -259,7 +259,7 @@ class Pipeline:
         yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
 
     def _follow_up(self, generator: Generator, question: str, passages: list[Passage], messages: list[dict],
-                   raw: str, max_tokens: int | None, key: str) -> Iterator[str]:
+                   raw: str, max_tokens: int | None, ticket: str) -> Iterator[str]:
         """Ask again, in the conversation that `messages` began, for each part of the question the answer
         left out (`Checker.parts_to_ask`).
 
@@ -269,7 +269,7 @@ class Pipeline:
         """
         said = raw
         for part in self.checker.parts_to_ask(question, passages, raw):
-            if self._was_stopped(key):
+            if self._was_stopped(ticket):
                 return
             ask = (f"You have not answered this part yet: {part} Answer it from the passages above, citing [n]."
                    if is_english(question) else f"还有这一问没有回答：{part}。请根据上面的资料回答，句末注明资料编号。")
