@@ -144,3 +144,20 @@ def test_on_a_phone_a_citation_shows_its_span_and_one_tap_goes_back_to_the_answe
     chat = page.locator("#chat").bounding_box()
     assert chat is not None and chat["y"] < 844 and chat["y"] + chat["height"] > 0, chat  # the answer in view
     page.screenshot(path=str(artifacts / "phone-back.png"))
+
+
+def test_a_refused_upload_is_not_left_listed_as_attached(page_url: str, browser, tmp_path: Path) -> None:
+    bad = tmp_path / "notes.xyz"
+    bad.write_text("hello", encoding="utf-8")
+    page = browser.new_page()
+    page.goto(page_url)
+    page.locator("#lang").get_by_text("English").click()
+    page.wait_for_function("() => document.querySelector('#send').innerText.trim() === 'Ask'", timeout=30_000)
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#kb-upload input[type=file]").set_input_files(str(bad))
+    page.wait_for_function("() => document.querySelector('#kb-status').innerText.includes('notes.xyz')",
+                           timeout=30_000)
+    status = page.locator("#kb-status").inner_text()
+    assert "are not taken" in status and not CJK.search(status), status  # said why, in the page's language
+    page.wait_for_function("() => !document.querySelector('#kb-upload').innerText.includes('notes.xyz')",
+                           timeout=10_000)  # the box is empty again: nothing looks attached
