@@ -24,10 +24,7 @@ from rag.warm import warm_up
 log = logging.getLogger("rag.app")
 MAX_TURNS = 3  # earlier turns a follow-up question may lean on
 ANSWERING = 8  # questions retrieving or waiting for the model at once; more wait in Gradio's queue
-
-
-
-
+# the API's error (the page says it in its own language): one sentence for both, since a client has no language
 INTERNAL_ERROR = "出了点问题，已记录在日志里，请再试一次。(Something went wrong; it was logged. Please try again.)"
 
 
