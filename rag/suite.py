@@ -92,7 +92,7 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
               log: Log = print, progress=None, label: str = "suite", base=None, make_embedder=None) -> dict:
     """Answer every set's questions (a sample of `n` per set when `n` > 0) and summarise them: one row per
     set, and per item type where the set names rows, and one for the whole. The answers go to
-    `work/answers-<label>/<set>.jsonl`. `base` (a Pipeline: its generator answers every set) and
+    `work/answers-<label>/<set>.jsonl`, each question's outcome to `work/results-<label>.jsonl`. `base` (a Pipeline: its generator answers every set) and
     `make_embedder` (settings -> Embedder) default to the models the settings name."""
     from rag.factory import embedder_for
     from rag.pipeline import Pipeline
@@ -102,6 +102,9 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
         raise InputError(f"suite folder {folder} does not exist")
     answers = work / f"answers-{label}"
     answers.mkdir(parents=True, exist_ok=True)
+    # one small line per question (ids and outcomes, no question text): what the next change compares against
+    results = work / f"results-{label}.jsonl"
+    results.write_text("", encoding="utf-8")
     base = base or Pipeline.from_settings(settings, progress)
     make_embedder = make_embedder or (lambda s: embedder_for(s, progress))
     embedders = {settings.embedder: base.embedder}
@@ -123,6 +126,8 @@ def run_suite(settings, folder: Path, work: Path, sets: Sequence[QuestionSet] = 
         records = run_items(items, pipe.ask, answers / f"{qs.name}.jsonl", show,
                             search=lambda q, p=pipe: p.retrieve(q, 10))
         everything += records
+        with results.open("a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps({"set": qs.name, **r}, ensure_ascii=False) + "\n" for r in records)
         rows += _rows(qs, embedders[name].name, records)
     rows.append({"set": "all", "embedder": "", **summarise(everything)})
     return {"backend": base.generator.name if base.generator else "extractive", "sample": n, "rows": rows}

@@ -78,6 +78,13 @@ def test_run_suite_gives_a_row_per_set_per_kind_and_for_all(fake_pipeline, tmp_p
     assert rows["pages"]["answer_accuracy"] == 0.5 and rows["pages"]["items"] == 2
     assert rows["news rejection"]["items"] == 1 and rows["news rejection"]["refusal_accuracy"] == 1.0
     assert rows["news"]["embedder"] == "hashing-test" and rows["all"]["items"] == 4
+    # each question's outcome, one small line each, without its text (for bench/: the next change's before)
+    import json
+
+    kept = [json.loads(line) for line in (tmp_path / "work" / "results-t.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["set"], r["id"], r["correct"]) for r in kept] == [("pages", "a", True), ("pages", "b", False),
+                                                                   ("news", "c", False), ("news", "d", None)]
+    assert not any("question" in r for r in kept)
     assert (tmp_path / "work" / "answers-t" / "news.jsonl").is_file()
     table = suite.table(result)
     assert table.splitlines()[2].startswith("| pages | hashing") and "| **all** |" in table
