@@ -28,6 +28,7 @@ class Conversation:
     _order: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _next: int = 0  # the number of the question whose turn it is
     _taken: int = 0  # numbers given out
+    _over: set = field(default_factory=set, repr=False)  # numbers over before their turn came
 
     def add(self, question: dict, bubble: dict) -> int:
         """Put a question and its answer's bubble at the end; returns the bubble's place."""
@@ -56,9 +57,13 @@ class Conversation:
             return not self.dropped
 
     def done(self, number: int) -> None:
-        """Question `number` is over (answered, refused, failed or abandoned): the next one's turn."""
+        """Question `number` is over (answered, refused, failed or abandoned). The turn passes on only past
+        the questions that are all over: a later one abandoned while waiting lets no one by the one answering."""
         with self._order:
-            self._next = max(self._next, number + 1)
+            self._over.add(number)
+            while self._next in self._over:
+                self._over.discard(self._next)
+                self._next += 1
             self._order.notify_all()
 
     def snapshot(self) -> tuple[list[dict], list, list]:

@@ -70,3 +70,13 @@ def test_stop_counts_on_the_live_conversation_only_and_the_idle_ones_are_bounded
     convs.leave("e", convs.enter("e", [], [], []))
     convs.stop("a")  # a, idle the longest, made room for e
     assert convs.kept() == 2 and conv.stops == 2
+
+
+def test_a_later_question_abandoned_while_waiting_lets_no_one_by_the_one_being_answered() -> None:
+    convs = Conversations()
+    conv = convs.enter("s", [], [], [])
+    answering, abandoned, third = conv.ticket(), conv.ticket(), conv.ticket()
+    conv.done(abandoned)  # its page went away while it waited
+    assert conv.ahead(third) == 2 and conv.wait_turn(third, 0.2) is False  # still behind the one answering
+    conv.done(answering)
+    assert conv.ahead(third) == 0 and conv.wait_turn(third, 0.2) is True
