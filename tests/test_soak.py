@@ -55,6 +55,8 @@ def test_the_judge_finds_each_question_and_the_end_of_its_answer() -> None:
     assert judge(_chat(("甲？", cited), ("乙？", "已停止：回答还没开始生成。")), ["甲？", "乙？"]) == ["answered", "refused"]
     assert judge(_chat(("甲？", draft), ("乙？", cited)), ["甲？", "乙？"]) == ["lost", "answered"]  # a draft for good
     assert judge(_chat(("乙？", cited)), ["甲？", "乙？"]) == ["lost", "answered"]  # overwritten by the second
+    # asked again later in the conversation: the newest one is judged, not the earlier answer
+    assert judge(_chat(("甲？", cited), ("乙？", cited), ("甲？", draft)), ["甲？"]) == ["lost"]
     assert judge([{"role": "user", "content": [{"type": "text", "text": "甲？"}]},
                   {"role": "assistant", "content": "…"}], ["甲？"]) == ["lost"]
     assert outcome("⚠️ 语言模型忙") == "refused" and outcome("⏳ 排队等待语言模型") == "lost"

@@ -37,18 +37,20 @@ def outcome(bubble: str) -> str:
 
 def judge(chat, questions: list[str]) -> list[str]:
     """The outcome of each of `questions`, sent in this order, in the final `chat` of their session: each
-    must have its own user bubble, in order, followed by its answer's bubble."""
+    must have its own user bubble, in order, followed by its answer's bubble. They are the session's newest,
+    so they are looked for from the end (the same question asked earlier in the conversation is not theirs)."""
     messages = [(m.get("role"), _text(m.get("content"))) for m in (chat or []) if isinstance(m, dict)]
-    results, at = [], 0
-    for question in questions:
-        found = next((i for i in range(at, len(messages)) if messages[i][0] == "user"
+    results, limit = [], len(messages)
+    for question in reversed(questions):
+        found = next((i for i in range(limit - 1, -1, -1) if messages[i][0] == "user"
                       and _plain(messages[i][1]) == _plain(question)), None)
-        if found is None or found + 1 >= len(messages) or messages[found + 1][0] != "assistant":
+        if found is None:
             results.append("lost")
             continue
-        results.append(outcome(messages[found + 1][1]))
-        at = found + 2
-    return results
+        answered = found + 1 < len(messages) and messages[found + 1][0] == "assistant"
+        results.append(outcome(messages[found + 1][1]) if answered else "lost")
+        limit = found
+    return results[::-1]
 
 
 def _plain(text: str) -> str:
