@@ -55,12 +55,15 @@ class Chat:
         session = session_of(request)
         ask = {"top_k": int(top_k or 0) or None, "max_tokens": ui.LENGTHS.get(length), "mode": mode or "hybrid",
                "extractive": backend == "extractive"}
-        # A question still going after minutes is a hang somewhere: the log then says where every thread is.
+        # A question that goes minutes without any change is a hang somewhere: the log then says where every
+        # thread is.
         watch = stall.Watch(f"question {session[:6]}",
                             state=lambda: f"{self.pipe.line.describe()}; {self.prefiller.describe()}").start()
         try:
-            yield from self._take(question, list(history or []), list(turns or []), list(earlier or []), ask, lang,
-                                  session)
+            for update in self._take(question, list(history or []), list(turns or []), list(earlier or []), ask,
+                                     lang, session):
+                watch.progress()  # a place in line moving up, a word of the draft: not a hang
+                yield update
         finally:
             watch.stop()
 

@@ -21,20 +21,38 @@ def stacks() -> str:
 
 
 class Watch:
-    """Logs a warning with `state()` and every thread's stack if it is still running `seconds` after `start()`;
-    `stop()` sooner, and nothing is logged. `with Watch(…):` watches a block."""
+    """Logs a warning with `state()` and every thread's stack if it is still running `seconds` after `start()`
+    or after the last `progress()`; `stop()` sooner, and nothing is logged. `with Watch(…):` watches a block.
+
+    A question waiting its turn behind others makes progress as its place moves up, so only a question that
+    goes `seconds` without any change is reported, not one that waits long in a busy line."""
 
     def __init__(self, what: str, seconds: float = STALL_S, state: Callable[[], str] = lambda: "") -> None:
         self.what, self.seconds, self.state = what, seconds, state
-        self._timer = threading.Timer(seconds, self._report)
-        self._timer.daemon = True
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._stopped = False
 
     def start(self) -> Watch:
-        self._timer.start()
+        self.progress()
         return self
 
+    def progress(self) -> None:
+        """Something happened: the clock starts again."""
+        with self._lock:
+            if self._stopped:
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self.seconds, self._report)
+            self._timer.daemon = True
+            self._timer.start()
+
     def stop(self) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
 
     def __enter__(self) -> Watch:
         return self.start()
@@ -47,8 +65,8 @@ class Watch:
             state = self.state()
         except Exception as exc:  # a report that cannot read the state still gives the stacks
             state = f"state unreadable: {exc}"
-        log.warning("%s: still running after %.0f s (%s); where every thread is:\n%s", self.what, self.seconds,
-                    state, stacks())
+        log.warning("%s: still running, no progress for %.0f s (%s); where every thread is:\n%s", self.what,
+                    self.seconds, state, stacks())
 
 
 __all__ = ["STALL_S", "Watch", "stacks"]

@@ -31,7 +31,7 @@ def test_a_question_still_running_logs_every_threads_stack_and_the_line(caplog) 
     done.wait(5)
     [record] = caplog.records
     text = record.getMessage()
-    assert "question abc-1: still running after 0 s" in text
+    assert "question abc-1: still running, no progress for 0 s" in text
     assert "waiting: abc#1" in text and "model held by nobody" in text
     assert "thread answering:" in text and "_stuck_in_a_lock" in text  # the hung thread, where it hangs
 
@@ -90,3 +90,15 @@ def test_a_report_on_a_hang_does_not_wait_on_a_lock_held_by_it() -> None:
     thread.join(5)
     assert line.describe(wait=0.01).startswith("model held by nobody")
     assert prefiller.describe(wait=0.01) == "prefill idle, wanted: nothing"
+
+
+def test_a_question_that_keeps_moving_is_not_reported_and_one_that_stops_is(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        watch = stall.Watch("question abc-4", seconds=0.3).start()
+        for _ in range(6):  # its place in line moves up every 0.1 s: 0.6 s in all, never 0.3 s still
+            time.sleep(0.1)
+            watch.progress()
+        assert not caplog.records
+        time.sleep(0.5)  # then nothing moves
+        watch.stop()
+    assert len(caplog.records) == 1 and "no progress for 0 s" in caplog.records[0].getMessage()
