@@ -138,3 +138,63 @@ def test_two_questions_sent_at_once_by_one_session_are_both_answered(fake_pipeli
         t.join(20)
     assert len(answers) == 2 and all("3亿元" in a.text for a in answers)
     assert pipe.line.waiting() == 0 and pipe.line.try_hold("next")
+
+
+class Holding(ScriptedGenerator):
+    """Notes, for each use, whether the pipeline's line was held by someone while it ran."""
+
+    def __init__(self, reply: str, line: Line) -> None:
+        super().__init__(reply)
+        self.line, self.held = line, []
+
+    def _note(self) -> None:
+        self.held.append(self.line.describe().split(",")[0])
+
+    def stream(self, messages, max_tokens=160):
+        self._note()
+        yield from super().stream(messages, max_tokens)
+
+    def prime(self, messages) -> str:
+        self._note()
+        return "filled"
+
+
+def test_the_warm_up_uses_the_model_through_the_line(fake_pipeline) -> None:
+    """It restored the slot and streamed a token outside the line while the page already served."""
+    from rag.warm import warm_up
+
+    pipe = fake_pipeline("好")
+    pipe.generator = Holding("好", pipe.line)
+    warm_up(pipe)
+    assert pipe.generator.held == ["model held by warm-up#1"]
+    assert pipe.line.try_hold("after")  # and gave it back
+
+
+def test_a_rewrite_by_the_model_takes_its_turn_in_the_line(fake_pipeline) -> None:
+    """The LLM rewrite streamed before the question joined the line: a second user of the model."""
+    from rag.rewrite import Turn
+
+    pipe = fake_pipeline("x", rewrite="llm")
+    pipe.generator = Holding("麓宇光电的总投资是多少？", pipe.line)
+    list(pipe.stream("它的总投资是多少？", history=[Turn("麓宇光电打算在益阳投资什么项目？", "光电子集成项目[1]。")],
+                     key="s"))
+    assert pipe.generator.held and all(h.startswith("model held by s#") for h in pipe.generator.held)
+
+
+def test_the_confirm_steps_probabilities_go_through_the_models_turns() -> None:
+    """next_token_probs called llama.cpp outside Turns: beside a generation nothing ordered it."""
+    from rag.generate.llamacpp import LlamaCppGenerator
+
+    gen = LlamaCppGenerator("model.gguf")
+    seen = []
+
+    class Core:  # llama.cpp's server core, as next_token_probs calls it
+        def handle_chat_completions(self, request):
+            seen.append(gen._turns._slot._value)  # 0: the turns' slot is taken by this call
+            top = [{"token": "是", "logprob": -0.1}, {"token": "否", "logprob": -2.4}]
+            return {"choices": [{"logprobs": {"content": [{"top_logprobs": top}]}}]}
+
+    gen._load = lambda: Core()
+    probs = gen.next_token_probs([{"role": "user", "content": "是否？"}])
+    assert seen == [0] and round(probs["是"], 2) == 0.90
+    assert gen._turns._slot._value == 1  # given back

@@ -435,3 +435,13 @@ def test_a_too_long_question_is_told_in_the_pages_language(lang: str, words: str
 
     text = ui.t(lang, "too_long", n=1200, limit=1000)
     assert words in text and bool(re.search(r"[\u4e00-\u9fff]", text)) is (lang == "zh")
+
+
+def test_an_empty_send_changes_nothing_and_leaves_a_log_line(served_fake, caplog) -> None:
+    import logging
+
+    _, client = served_fake("总签约采购金额约3亿元[1]。")
+    with caplog.at_level(logging.INFO, logger="rag.app"):
+        outputs = list(client.submit("   ", [], api_name="/chat"))
+    assert all(isinstance(o, dict) and "value" not in o for out in outputs for o in out)  # nothing changed
+    assert any("empty box sent" in r.getMessage() for r in caplog.records if r.name == "rag.app")
