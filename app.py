@@ -131,7 +131,7 @@ def build_app(pipe: Pipeline, warmup: Warmup | None = None) -> gr.Blocks:
     def on_upload(files, lang: str = "zh", progress=gr.Progress()):
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
         added, refused = library.add_files(paths, pipe.settings.seeds_dir, lang)
-        lines = [ui.t(lang, "added", names=("、" if lang == "zh" else ", ").join(added))] if added else []
+        lines = [ui.t(lang, "added", names=ui.listed(added, lang))] if added else []
         lines += [ui.t(lang, "not_added", why=r) for r in refused]
         if not added:
             return kb_view("\n\n".join(lines) or ui.t(lang, "no_files"), lang) + (cleared,)

@@ -103,7 +103,7 @@ class Chat:
                 yield from self._answer(conv, place, question, ask, lang, session)
         finally:
             conv.done(number)
-            self.conversations.leave(session, conv)
+            self.conversations.leave(conv)
 
     def _refuse(self, question: str, exc: InputError, history: list[dict], turns: list, earlier: list, lang: str,
                 session: str):
@@ -117,7 +117,7 @@ class Chat:
                                                                        limit=MAX_QUESTION_CHARS)})
             yield self._shown(conv, box=question)
         finally:
-            self.conversations.leave(session, conv)
+            self.conversations.leave(conv)
 
     def _answer(self, conv: Conversation, place: int, question: str, ask: dict, lang: str, session: str):
         """The question's turn: its passages, its place in the model's line, the draft, the checked answer."""
@@ -151,8 +151,7 @@ class Chat:
 
     def _found(self, conv: Conversation, place: int, question: str, passages: list, searched: str, ask: dict,
                lang: str, session: str, turn: int) -> tuple:
-        articles = self.pipe.index.articles if self.pipe.index is not None else {}
-        found = ui.sources_html(None, passages, searched, articles, lang, turn)
+        found = ui.sources_html(None, passages, searched, self._articles(), lang, turn)
         seconds = None if ask["extractive"] else self._reading_seconds(question, session)
         conv.history[place] = {"role": "assistant", "content": ui.stage_message(passages, lang, seconds)}
         return self._shown(conv, ui.panel(found, conv.earlier, lang))
@@ -176,13 +175,16 @@ class Chat:
                  t.get("first_token_ms", 0) / 1000, t.get("total_ms", 0) / 1000)
         self._measure_prefill()
         self.prefiller.forget(session or "-")
-        articles = self.pipe.index.articles if self.pipe.index is not None else {}
         conv.history[place] = {"role": "assistant", "content": ui.answer_markdown(answer, lang, turn)}
         conv.turns.append(Turn(answer.query or answer.question, "" if answer.refused else answer.text))
-        mine = ui.sources_html(answer, articles=articles, lang=lang, turn=turn)
+        mine = ui.sources_html(answer, articles=self._articles(), lang=lang, turn=turn)
         panel = ui.panel(mine, conv.earlier, lang)
         conv.earlier.append((turn, question, mine))
         return self._shown(conv, panel)
+
+    def _articles(self) -> dict:
+        """The live index's articles, for the source cards' full-article view."""
+        return self.pipe.index.articles if self.pipe.index is not None else {}
 
     def _reading_seconds(self, question: str, session: str) -> float | None:
         if self.pipe.generator is None or self.prefiller.filled(session, question):

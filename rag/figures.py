@@ -18,12 +18,11 @@ _QUALIFIER_BEFORE = {"不到": "less than", "不足": "less than", "少于": "le
                      "约": "about", "大约": "about", "接近": "nearly", "将近": "nearly", "近": "nearly",
                      "超过": "over", "逾": "over", "多于": "more than", "高于": "over", "至少": "at least"}
 _QUALIFIER_AFTER = {"多": "more than", "余": "over", "以上": "over", "左右": "about", "以下": "up to"}
-_SCALES = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3}
 _UNITS = {"元": "yuan", "美元": "US dollars", "公里": "km", "千米": "km", "米": "m", "吨": "tonnes",
           "平方米": "square metres", "亩": "mu", "人次": "visits", "人": "people", "户": "households",
           "辆": "vehicles", "台": "units", "家": "", "个": "", "项": "", "支": "", "篇": "", "次": "times"}
 _BEFORE = "|".join(sorted(_QUALIFIER_BEFORE, key=len, reverse=True))
-_SCALE = "|".join(sorted(_SCALES, key=len, reverse=True))
+_SCALE = "万亿|亿|万|千"  # read by value in _MAGNITUDE
 _UNIT = "|".join(sorted(_UNITS, key=len, reverse=True))
 FIGURE = re.compile(rf"(?P<before>{_BEFORE})?(?P<number>\d+(?:,\d{{3}})*(?:\.\d+)?)(?P<scale>{_SCALE})?"
                     rf"(?P<after1>多|余)?(?P<unit>{_UNIT})?(?P<after2>以上|左右|以下)?")
@@ -63,11 +62,15 @@ def in_english(figure: str) -> str | None:
     m = FIGURE.fullmatch(figure.strip())
     if m is None:
         return None
-    value = float(m["number"].replace(",", "")) * _SCALES.get(m["scale"] or "", 1)
-    words = [_QUALIFIER_BEFORE.get(m["before"] or "")
-             or _QUALIFIER_AFTER.get(m["after1"] or "") or _QUALIFIER_AFTER.get(m["after2"] or ""),
-             _number(value), _UNITS.get(m["unit"] or "", "")]
+    value = float(m["number"].replace(",", "")) * _MAGNITUDE.get(m["scale"] or "", 1)
+    words = [_qualifier(m), _number(value), _UNITS.get(m["unit"] or "", "")]
     return " ".join(w for w in words if w)
+
+
+def _qualifier(m: re.Match) -> str:
+    """The English of a figure's word of degree ("不到": "less than", "多": "more than"), or ""."""
+    return (_QUALIFIER_BEFORE.get(m["before"] or "") or _QUALIFIER_AFTER.get(m["after1"] or "")
+            or _QUALIFIER_AFTER.get(m["after2"] or "") or "")
 
 
 # Words of degree by what they say of the figure: roughly it, below it, above it.
@@ -89,9 +92,7 @@ def _value(figure: str) -> float:
 def _chinese_degrees(text: str) -> dict[float, str | None]:
     out: dict[float, str | None] = {}
     for m in FIGURE.finditer(text):
-        english = in_english(m.group(0)) or ""
-        word = next((w for w in _DEGREE if english.startswith(w + " ")), None)
-        out[_value(m["number"] + (m["scale"] or ""))] = _DEGREE.get(word) if word else None
+        out[_value(m["number"] + (m["scale"] or ""))] = _DEGREE.get(_qualifier(m))
     return out
 
 
@@ -100,18 +101,15 @@ def degree_conflict(claim: str, span: str) -> bool:
     over "不到70公里" (less than 70), or "70 km" bare over it. "About" against a bare figure is no conflict."""
     said = {_value(m["figure"]): _DEGREE.get(m["word"].lower()) or _ENGLISH_CLASS.get(m["word"].lower())
             for m in _ENGLISH_DEGREE.finditer(claim)}
+    given = values(claim.replace(",", ""))  # every figure of the claim, said with a degree or bare
     for value, degree in _chinese_degrees(span).items():
         told = said.get(value)
         if degree in ("below", "above") and told != degree:
-            if value in said or value in _claim_values(claim):
+            if value in given:
                 return True
         elif told in ("below", "above") and told != degree:
             return True
     return False
-
-
-def _claim_values(claim: str) -> set[float]:
-    return values(claim.replace(",", ""))
 
 
 def annotate(text: str) -> str:

@@ -36,16 +36,22 @@ class Line:
     def join(self, key: str) -> str:
         """A place at the back of the line for session `key`; returns its ticket."""
         with self._lock:
-            ticket = f"{key or '-'}#{next(self._numbers)}"
+            ticket = self._ticket(key)
             self._waiting.append(ticket)
-            self._session[ticket] = key
             return ticket
+
+    def _ticket(self, key: str) -> str:
+        """A new ticket for session `key` (under the lock)."""
+        ticket = f"{key or '-'}#{next(self._numbers)}"
+        self._session[ticket] = key
+        return ticket
 
     def wait_turn(self, ticket: str, wait_s: float | None = None) -> Iterator[int]:
         """Wait for the model, yielding how many uses are ahead whenever that changes. Returns holding the
         model (`holds(ticket)`), or not, if its session stopped meanwhile. Raises ModelBusyError, out of
         the line, after `wait_s` (the line's own bound by default)."""
-        limit = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
+        bound = self.wait_s if wait_s is None else wait_s
+        limit = time.monotonic() + bound
         last = -1
         while not self._slot.acquire(timeout=0.2):
             with self._lock:
@@ -53,7 +59,7 @@ class Line:
                     return
                 if time.monotonic() > limit:
                     self._forget(ticket)
-                    raise ModelBusyError(self.wait_s if wait_s is None else wait_s)
+                    raise ModelBusyError(bound)
                 # those before it in line, and the one using the model (unless that work steps aside)
                 ahead = self._waiting.index(ticket) + (0 if self._yields else 1)
             if ahead != last and ahead > 0:
@@ -86,8 +92,7 @@ class Line:
         with self._lock:
             if self._waiting or self._holder or not self._slot.acquire(blocking=False):
                 return None
-            ticket = f"{key or '-'}#{next(self._numbers)}"
-            self._session[ticket] = key
+            ticket = self._ticket(key)
             self._holder, self._yields = ticket, True
             return ticket
 

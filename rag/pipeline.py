@@ -21,7 +21,7 @@ from rag.line import Line
 from rag.live_index import RETRIEVAL_MODES, LiveIndex
 from rag.prompt import Prompts, is_english
 from rag.retrieve import HybridRetriever
-from rag.rewrite import Rewrite, Turn, rewrite
+from rag.rewrite import Rewrite, Turn, rewrite, rewrite_without_model
 from rag.settings import Settings
 from rag.steps import Checker, passage_text, steps_of
 from rag.types import Answer, Passage
@@ -197,7 +197,7 @@ class Pipeline:
         """The follow-up made standalone. A rewrite by the model takes its turn in the line like any other use
         of it (no place shown: it is short); the rules need no turn."""
         if generator is None or self.settings.rewrite != "llm" or not history:
-            return rewrite(question, history, None, "rules" if self.settings.rewrite == "llm" else self.settings.rewrite)
+            return rewrite_without_model(question, history, self.settings.rewrite)
         with self.line.turn(key) as ticket:
             if self.line.stopped(ticket) or not self.line.holds(ticket):
                 return rewrite(question, history, None, "rules")

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.pipeline import MAX_QUESTION_CHARS
-from rag.rewrite import Turn, rewrite
+from rag.rewrite import Turn, rewrite_without_model
 
 log = logging.getLogger("rag")
 MIN_CHARS = 4  # fewer typed characters retrieve nothing worth filling
@@ -149,8 +149,7 @@ class Prefiller:
 
         try:
             # the model is not asked to rewrite a follow-up here: the rules do it, at no cost
-            query = rewrite(typed.text, typed.history, None,
-                            "rules" if pipe.settings.rewrite == "llm" else pipe.settings.rewrite).question
+            query = rewrite_without_model(typed.text, typed.history, pipe.settings.rewrite).question
             passages = pipe.retrieve(query, typed.top_k, typed.mode)
             if not passages:
                 return "skipped"

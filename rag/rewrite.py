@@ -155,6 +155,12 @@ def _keeps(follow_up: str, rewritten: str) -> bool:
     return not want or len(want & grams(rewritten)) >= 0.5 * len(want)
 
 
+def rewrite_without_model(question: str, history: Sequence[Turn], mode: str) -> Rewrite:
+    """`rewrite` in `mode` with no model to ask: "llm" falls back to the rules (the prefill's head start, or an
+    answer that has no model or no history to rewrite from)."""
+    return rewrite(question, history, None, "rules" if mode == "llm" else mode)
+
+
 def rewrite(question: str, history: Sequence[Turn], generator: Generator | None = None, mode: str = "rules") -> Rewrite:
     """The standalone form of `question` given `history` (oldest first); mode is "rules", "llm" or "off"."""
     if mode == "off" or not history:
@@ -165,4 +171,4 @@ def rewrite(question: str, history: Sequence[Turn], generator: Generator | None 
     return rule_rewrite(question, history)
 
 
-__all__ = ["Rewrite", "Turn", "is_follow_up", "llm_rewrite", "rewrite", "rule_rewrite"]
+__all__ = ["Rewrite", "Turn", "is_follow_up", "llm_rewrite", "rewrite", "rewrite_without_model", "rule_rewrite"]

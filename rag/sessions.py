@@ -95,7 +95,8 @@ class Conversations:
                 del self._by_session[k]
             return conv
 
-    def leave(self, session: str, conv: Conversation) -> None:
+    def leave(self, conv: Conversation) -> None:
+        """A question of `conv` is no longer being handled."""
         with self._lock:
             conv.active -= 1
 

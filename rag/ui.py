@@ -333,7 +333,12 @@ _ALIASES = {".htm": ".html", ".markdown": ".md"}
 
 def file_types(suffixes, lang: str = "zh") -> str:
     """The upload label's list of types, each once: ".htm" and ".markdown" are read but need no mention."""
-    return ("、" if lang == "zh" else ", ").join(sorted({s.lstrip(".") for s in suffixes if s not in _ALIASES}))
+    return listed(sorted({s.lstrip(".") for s in suffixes if s not in _ALIASES}), lang)
+
+
+def listed(items, lang: str = "zh") -> str:
+    """Names run together as a list in the page's language: "a、b" or "a, b"."""
+    return ("、" if lang == "zh" else ", ").join(items)
 
 
 _DATE = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日$")

@@ -39,7 +39,7 @@ def test_a_question_after_the_last_one_ended_keeps_the_conversation_the_page_sho
     convs = Conversations()
     conv = convs.enter("s", [], [], [])
     conv.add(Q, A)
-    convs.leave("s", conv)
+    convs.leave(conv)
     again = convs.enter("s", page, [], [])
     assert (again is conv) is same
     assert again.history == ([Q, A] if same else page)
@@ -62,12 +62,12 @@ def test_stop_counts_on_the_live_conversation_only_and_the_idle_ones_are_bounded
     convs.stop("nobody")
     assert conv.stops == 1
     for name in "bcd":
-        convs.leave(name, convs.enter(name, [], [], []))
+        convs.leave(convs.enter(name, [], [], []))
     assert convs.kept() == 2  # the idle ones made room; a, still answering, was kept
     convs.stop("a")
     assert conv.stops == 2
-    convs.leave("a", conv)
-    convs.leave("e", convs.enter("e", [], [], []))
+    convs.leave(conv)
+    convs.leave(convs.enter("e", [], [], []))
     convs.stop("a")  # a, idle the longest, made room for e
     assert convs.kept() == 2 and conv.stops == 2
 

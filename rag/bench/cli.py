@@ -14,18 +14,10 @@ from rag.errors import RagError
 
 def cmd_bench(args: argparse.Namespace) -> int:
     args.out = args.out or f"bench/{args.what}.json"
-    if args.what == "answer":
-        return _bench_answer(args)
-    if args.what == "store":
-        return _bench_store(args)
-    if args.what == "budget":
-        return _bench_budget(args)
-    if args.what == "typing":
-        return _bench_typing(args)
-    if args.what == "draft":
-        return _bench_draft(args)
-    if args.what == "soak":
-        return _bench_soak(args)
+    others = {"answer": _bench_answer, "store": _bench_store, "budget": _bench_budget, "typing": _bench_typing,
+              "draft": _bench_draft, "soak": _bench_soak}
+    if args.what in others:
+        return others[args.what](args)
     from rag.bench import retrieval
     from rag.pipeline import Pipeline
 
