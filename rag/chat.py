@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 
 import gradio as gr
 
 from rag import stall, ui
 from rag.errors import InputError, ModelBusyError, RagError
+from rag.line import HEARTBEAT_S
 from rag.pipeline import MAX_QUESTION_CHARS, Pipeline, validate_question
 from rag.prefill import Prefiller
 from rag.rewrite import Turn
 from rag.sessions import Conversation, Conversations
 
 log = logging.getLogger("rag.app")
+
 # New prompt tokens a question brings beyond the cached system prefix besides its passages (the question, the
 # template). The last answer's own count is no guide: after a part asked again it is that short turn's.
 QUESTION_TOKENS = 40
+
+
+def nothing() -> tuple:
+    """An update that leaves the page's five chat outputs as they are."""
+    return tuple(gr.skip() for _ in range(5))
 
 
 def session_of(request: gr.Request | None) -> str:
@@ -71,7 +79,7 @@ class Chat:
     def _shown(conv: Conversation, panel=None, box=None) -> tuple:
         """The page's chat outputs from the conversation; nothing once the user has left it."""
         if conv.dropped:
-            return (gr.skip(),) * 5
+            return nothing()
         history, turns, earlier = conv.snapshot()
         return history, gr.skip() if panel is None else panel, gr.skip() if box is None else box, turns, earlier
 
@@ -93,7 +101,8 @@ class Chat:
             if conv.ahead(number):
                 conv.history[place] = {"role": "assistant", "content": ui.t(lang, "after_previous")}
                 yield self._shown(conv)
-            if not conv.wait_turn(number, self.pipe.line.wait_s):
+            its_turn = yield from self._previous_done(conv, number)
+            if not its_turn:
                 conv.history[place] = {"role": "assistant", "content": ui.t(lang, "busy")}
                 yield self._shown(conv)
             elif conv.stops != stops:  # stopped while the session's previous question was answered
@@ -105,11 +114,22 @@ class Chat:
             conv.done(number)
             self.conversations.leave(conv)
 
+    def _previous_done(self, conv: Conversation, number: int):
+        """Wait for the session's questions sent before `number`, handing control back (an update that changes
+        nothing) every HEARTBEAT_S, so a page that leaves meanwhile can close this handler at once. Returns
+        whether its turn came: not if the conversation was dropped or the line's bound passed."""
+        end = time.monotonic() + self.pipe.line.wait_s
+        while not conv.wait_turn(number, min(HEARTBEAT_S, max(0.0, end - time.monotonic()))):
+            if conv.dropped or time.monotonic() >= end:
+                return False
+            yield nothing()
+        return True
+
     def _refuse(self, question: str, exc: InputError, history: list[dict], turns: list, earlier: list, lang: str,
                 session: str):
         if not (question or "").strip():  # an empty send changes nothing on the page
             log.info("question %s: empty box sent, nothing to answer", session[:6])
-            yield (gr.skip(),) * 5
+            yield nothing()
             return
         conv = self.conversations.enter(session, history, turns, earlier)
         try:  # the question stays in the box to be shortened; no bubble holds a page of pasted text
@@ -134,8 +154,12 @@ class Chat:
                     continue
                 if event.kind == "retry":
                     streamed, text = "", ui.t(lang, "retry")
-                elif event.kind == "waiting":
-                    text = ui.t(lang, "waiting", ahead=event.text)
+                elif event.kind == "waiting":  # its place in line, or the same again as a heartbeat
+                    text = ui.t(lang, "waiting", ahead=event.text) if event.text != "0" else \
+                        conv.history[place]["content"]
+                    if text == conv.history[place]["content"]:
+                        yield nothing()
+                        continue
                 elif event.kind == "token":
                     streamed += event.text
                     text = ui.provisional(streamed, lang)

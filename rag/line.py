@@ -19,6 +19,10 @@ from contextlib import contextmanager
 from rag.errors import ModelBusyError
 
 WAIT_S = 600.0  # the longest a question waits for the model before it is told the model is busy
+# While it waits, a ticket's caller gets control back at least this often, even with nothing new to say: a
+# page's handler stuck in one step cannot be closed, and Gradio closes a cancelled one under a lock that every
+# other cancel of the server waits for.
+HEARTBEAT_S = 0.5
 
 
 class Line:
@@ -47,13 +51,14 @@ class Line:
         return ticket
 
     def wait_turn(self, ticket: str, wait_s: float | None = None) -> Iterator[int]:
-        """Wait for the model, yielding how many uses are ahead whenever that changes. Returns holding the
-        model (`holds(ticket)`), or not, if its session stopped meanwhile. Raises ModelBusyError, out of
-        the line, after `wait_s` (the line's own bound by default)."""
+        """Wait for the model, yielding how many uses are ahead whenever that changes, and again (the same
+        number, or 0 behind work that steps aside) every HEARTBEAT_S. Returns holding the model
+        (`holds(ticket)`), or not, if its session stopped meanwhile. Raises ModelBusyError, out of the line,
+        after `wait_s` (the line's own bound by default)."""
         bound = self.wait_s if wait_s is None else wait_s
         limit = time.monotonic() + bound
-        last = -1
-        while not self._slot.acquire(timeout=0.2):
+        last, beat = -1, time.monotonic()
+        while not self._slot.acquire(timeout=0.1):
             with self._lock:
                 if ticket in self._stopped:
                     return
@@ -62,8 +67,9 @@ class Line:
                     raise ModelBusyError(bound)
                 # those before it in line, and the one using the model (unless that work steps aside)
                 ahead = self._waiting.index(ticket) + (0 if self._yields else 1)
-            if ahead != last and ahead > 0:
-                last = ahead
+            now = time.monotonic()
+            if (ahead != last and ahead > 0) or now - beat >= HEARTBEAT_S:
+                last, beat = ahead, now
                 yield ahead
         with self._lock:
             if ticket in self._stopped:  # stopped just as its turn came
@@ -145,4 +151,4 @@ class Line:
             self._lock.release()
 
 
-__all__ = ["WAIT_S", "Line"]
+__all__ = ["HEARTBEAT_S", "WAIT_S", "Line"]

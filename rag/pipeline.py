@@ -5,6 +5,7 @@ import dataclasses
 import logging
 import time
 import uuid
+from collections import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -143,14 +144,15 @@ class Pipeline:
         With `history` (earlier turns, oldest first) a follow-up such as "那株洲呢？" is first rewritten into
         a standalone question; the passages event then carries it in `text`. `mode` picks the retrieval
         (hybrid, dense, lexical); `extractive` answers with source sentences even when an LLM is loaded.
-        While another answer is being generated, "waiting" events carry how many answers are ahead.
+        While another answer is being generated, "waiting" events carry how many answers are ahead, repeated
+        every `line.HEARTBEAT_S` so a caller can be closed while it waits ("0": only a prefill is ahead).
         `key` names the asking session for `cancel(key)`.
         """
         question = validate_question(question)
         t0 = time.perf_counter()
         generator = None if extractive else self.generator
         key = key or uuid.uuid4().hex
-        rw = self._rewrite(question, history, generator, key)
+        rw = yield from self._rewrite(question, history, generator, key)
         query = rw.question
         analysed = analyse(query)  # read by every later step (asked.analyse keeps it)
         log.debug("question: %s", analysed)
@@ -193,15 +195,22 @@ class Pipeline:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
 
-    def _rewrite(self, question: str, history: Sequence[Turn], generator: Generator | None, key: str) -> Rewrite:
-        """The follow-up made standalone. A rewrite by the model takes its turn in the line like any other use
-        of it (no place shown: it is short); the rules need no turn."""
+    def _rewrite(self, question: str, history: Sequence[Turn], generator: Generator | None,
+                 key: str) -> abc.Generator[Event, None, Rewrite]:
+        """The follow-up made standalone (returned). A rewrite by the model takes its turn in the line like any
+        other use of it, its place yielded as "waiting" events; the rules need no turn."""
         if generator is None or self.settings.rewrite != "llm" or not history:
             return rewrite_without_model(question, history, self.settings.rewrite)
-        with self.line.turn(key) as ticket:
-            if self.line.stopped(ticket) or not self.line.holds(ticket):
+        ticket, held = self.line.join(key), False
+        try:
+            for ahead in self.line.wait_turn(ticket):
+                yield Event("waiting", text=str(ahead))
+            held = self.line.holds(ticket)
+            if self.line.stopped(ticket) or not held:
                 return rewrite(question, history, None, "rules")
             return rewrite(question, history, generator, "llm")
+        finally:
+            self.line.leave(ticket, held)
 
     def _answer_steps(self, generator: Generator | None, query: str, passages: list[Passage], max_tokens: int | None,
                       ticket: str, timings: dict, said: _Said) -> Iterator[Event]:

@@ -181,6 +181,28 @@ def test_a_rewrite_by_the_model_takes_its_turn_in_the_line(fake_pipeline) -> Non
     assert pipe.generator.held and all(h.startswith("model held by s#") for h in pipe.generator.held)
 
 
+def test_a_rewrite_waiting_for_the_model_says_its_place_and_hands_control_back(fake_pipeline) -> None:
+    """The rewrite's wait was one step with no event: a page that left could not close its handler meanwhile."""
+    from rag.rewrite import Turn
+
+    pipe = fake_pipeline("x", rewrite="llm")
+    pipe.generator = Holding("麓宇光电的总投资是多少？", pipe.line)
+    other = pipe.line.join("other")
+    _take(pipe.line, other)  # another session's answer holds the model
+    events = []
+    asker = threading.Thread(target=lambda: events.extend(pipe.stream(
+        "它的总投资是多少？", history=[Turn("麓宇光电打算在益阳投资什么项目？", "光电子集成项目[1]。")], key="s")))
+    asker.start()
+    time.sleep(1.2)
+    waited = [e.text for e in events if e.kind == "waiting"]
+    assert waited[:1] == ["1"] and len(waited) >= 2  # its place, then the same again as the wait goes on
+    pipe.line.leave(other, True)
+    asker.join(10)
+    kinds = [e.kind for e in events]
+    assert kinds.index("passages") > kinds.index("waiting") and kinds[-1] == "answer"
+    assert events[kinds.index("passages")].text == "麓宇光电的总投资是多少？"  # rewritten by the model
+
+
 def test_the_confirm_steps_probabilities_go_through_the_models_turns() -> None:
     """next_token_probs called llama.cpp outside Turns: beside a generation nothing ordered it."""
     from rag.generate.llamacpp import LlamaCppGenerator

@@ -74,6 +74,20 @@ def _ask(page, question: str, turn: int) -> None:
     page.locator(f"#chat a[href^='#src-{turn}-']").first.wait_for(timeout=30_000)
 
 
+def _settled_own_text(page, foreign: str, chrome: str = "", seconds: float = 5.0) -> str:
+    """The page's own words once a language switch has settled: Gradio redraws the tab bar a moment after the
+    other labels (for a frame it held both languages' tab names), so this polls until no `foreign` word is
+    left or `seconds` pass, and returns what it read last."""
+    import time
+
+    end = time.monotonic() + seconds
+    while True:
+        own = re.sub(chrome, "", _own_text(page)) if chrome else _own_text(page)
+        if not re.search(foreign, own) or time.monotonic() > end:
+            return own
+        time.sleep(0.1)
+
+
 def _own_text(page) -> str:
     """The page's own words: every label, button, example and line outside the chat and the sources."""
     return page.evaluate("""() => {
@@ -97,7 +111,7 @@ def test_english_mode_shows_no_chinese_of_its_own_and_a_mixed_conversation_stays
     page.wait_for_function("() => document.querySelector('#send').innerText.trim() === 'Ask'", timeout=30_000)
     page.wait_for_function("() => document.querySelector('#examples-zh') === null"
                            " || document.querySelector('#examples-zh').offsetParent === null", timeout=30_000)
-    own = _own_text(page)
+    own = _settled_own_text(page, CJK.pattern)
     assert not CJK.search(own), [own[max(0, m.start() - 40):m.end() + 40] for m in CJK.finditer(own)][:3]
     assert "How far is Yiyang" in page.locator("#examples-en").inner_text()
     # An English question: an English answer, and the sources' dates in English
@@ -122,7 +136,7 @@ def test_english_mode_shows_no_chinese_of_its_own_and_a_mixed_conversation_stays
     # Gradio's own chrome (its footer and the drop zone, in the browser's language) and file types are not ours
     chrome = r"MB|docx|html|jsonl|pdf|txt|Drop File Here|- or -|Click to Upload|Use via API|Built with Gradio|" \
              r"Settings|Stop Recording|Runs|Loading"
-    own = re.sub(chrome, "", _own_text(page))
+    own = _settled_own_text(page, r"[A-Za-z]{3,}", chrome)
     assert not re.search(r"[A-Za-z]{3,}", own), re.findall(r"[A-Za-z]{3,}", own)
 
 

@@ -3,14 +3,15 @@
 40 s, and it stops by itself. No question may hang or be lost."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from fakes import HashingEmbedder, free_port
 from test_load import SlowScripted
 
-from fakes import HashingEmbedder, free_port
+from rag.bench.soak import judge, outcome, run_soak
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.bench.soak import judge, outcome, run_soak
 
 QUESTIONS = ["对接会签约采购金额是多少？", "麓宇光电打算在益阳投资什么项目？", "今天天气怎么样？"]
 REPLIES = {"签约采购金额": "总签约采购金额约3亿元[1]。", "麓宇光电": "该公司拟在益阳投资光电子集成产业化项目[1]。"}
@@ -33,7 +34,7 @@ def test_sessions_using_the_page_at_once_leave_no_question_hung_or_lost(seeds_co
     demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
     try:
         result = run_soak(f"http://127.0.0.1:{port}/", QUESTIONS, sessions=4, seconds=25, hang_s=40,
-                          upload=upload, upload_every=6)
+                          upload=upload, upload_every=6, log=print)
     finally:
         demo.close()
     print("soak:", result)
@@ -65,3 +66,49 @@ def test_the_judge_finds_each_question_and_the_end_of_its_answer() -> None:
 
     typed = "At the motor & casting supply-demand event (2026), what was signed?"
     assert judge(_chat((as_text(typed), cited)), [typed]) == ["answered"]
+
+
+def test_a_page_that_leaves_while_its_questions_wait_lets_them_go_at_once(seeds_copy: Path, tmp_path: Path) -> None:
+    """A page that goes away (reload, closed tab) cancels its questions. Gradio can close a handler only between
+    two of its updates, and does it under a lock all the server's cancels share: a handler that sat in one wait
+    until the answer before it ended held every other cancel up (in CI they took over 5 s, and a question hung).
+    Waiting in the model's line, or behind the session's own earlier question, the handler hands control back."""
+    from gradio_client import Client
+
+    import app as app_module
+
+    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
+                 data_dir=str(tmp_path / "data"))
+    pipe = Pipeline(s, HashingEmbedder(), SlowScripted(REPLIES, delay=1.5))
+    pipe.ensure_index()
+    port = free_port()
+    demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        one, leaving = Client(url, verbose=False), Client(url, verbose=False)
+        first = one.submit(QUESTIONS[0], [], api_name="/chat")
+        assert _until(lambda: pipe.generator.running == 1, 20)  # the model is answering it, for seconds
+        in_line = leaving.submit(QUESTIONS[1], [], api_name="/chat")  # the other page: in the model's line
+        leaving.submit(QUESTIONS[0], [], api_name="/chat")  # and behind its own first question
+        assert _until(lambda: pipe.line.waiting() == 1, 10)
+        time.sleep(1.0)
+        assert pipe.generator.running == 1 and not first.done()
+        t0 = time.monotonic()
+        in_line.cancel()  # what the page's going away does: Gradio cancels the session's questions
+        took = time.monotonic() - t0
+        assert took < 2.5, f"the cancel took {took:.1f} s"
+        assert _until(lambda: pipe.line.waiting() == 0, 5)  # its place in line given up, not kept to the end
+        assert _until(first.done, 30) and "3亿元" in str(first.result()[0])  # the first page is answered
+        time.sleep(2.0)
+        assert pipe.generator.running == 0 and pipe.line.try_hold("after")  # and no answer for the page gone
+    finally:
+        demo.close()
+
+
+def _until(condition, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True

@@ -104,7 +104,10 @@ class _Session:
         """Wait for the jobs of `asked`, then judge them on the chat the page would show: the last update,
         from the job that ended last (the questions of a session share one conversation)."""
         ended = [(self._wait(job), question, job) for question, job in asked]
-        self.counts["hung"] += sum(when is None for when, _, _ in ended)
+        for when, question, job in ended:
+            if when is None:
+                self.counts["hung"] += 1
+                self.log(f"session {self.n}: hung {question[:40]!r}, last seen {job.status()}")
         done = sorted((e for e in ended if e[0] is not None), key=lambda e: e[0])
         results = [(question, self._result(job)) for _, question, job in done]
         self.counts["refused"] += sum(not isinstance(r, list) for _, r in results)  # the queue said, in words
@@ -152,6 +155,7 @@ class _Session:
             self.counts["abandoned"] += 1
         else:
             self.counts["hung"] += 1
+            self.log(f"session {self.n}: hung after it was left, last seen {job.status()}")
 
 
 def run_soak(url: str, questions: list[str], sessions: int = 4, seconds: float = 30.0, hang_s: float = 60.0,
