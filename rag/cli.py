@@ -11,6 +11,7 @@ from pathlib import Path
 from rag.bench.cli import add_bench_parser
 from rag.cli_common import _Bar, _log, _settings
 from rag.errors import InputError, RagError
+from rag.reader.train import add_reader_parser
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print one article")
     p.add_argument("article_id"), p.set_defaults(func=cmd_show)
     add_bench_parser(sub)
+    add_reader_parser(sub)
     p = sub.add_parser("user", help="logins for the chat page: add NAME (asks for the password) or list")
     p.add_argument("action", choices=["add", "list"])
     p.add_argument("name", nargs="?", default="")

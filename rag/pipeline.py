@@ -21,6 +21,7 @@ from rag.index import Index, Progress
 from rag.line import Line
 from rag.live_index import RETRIEVAL_MODES, LiveIndex
 from rag.prompt import Prompts, is_english
+from rag.reader.model import Reader
 from rag.retrieve import HybridRetriever
 from rag.rewrite import Rewrite, Turn, rewrite, rewrite_without_model
 from rag.settings import Settings
@@ -71,6 +72,8 @@ class Pipeline:
         # the answer policy: what the model said, checked into an Answer (rag/steps.py)
         self.checker = Checker(self.settings, self.steps, Similarity(self.embedder) if "meaning" in self.steps else None,
                                self._article_text)
+        # which sentences answer: a question none answers is refused before any model call (rag/reader)
+        self.reader = Reader.load() if "reader" in self.steps else None
 
     @property
     def meaning(self) -> Similarity | None:
@@ -164,7 +167,7 @@ class Pipeline:
         yield Event("passages", text=query if rw.changed else "", passages=tuple(passages))
         said = _Said()
         stopped = False
-        if passages:
+        if passages and self._worth_reading(query, passages, timings):
             # a ticket of its own: a second question of the same session is a second place in line
             ticket, held = (self.line.join(key) if generator is not None else ""), False
             try:
@@ -194,6 +197,17 @@ class Pipeline:
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
+
+    def _worth_reading(self, query: str, passages: list[Passage], timings: dict) -> bool:
+        """Whether some sentence of `passages` may answer `query`, by the reader (always, when it is off or
+        the question is English: it reads Chinese words). Not: the answer is the refusal, no model asked."""
+        if self.reader is None or is_english(query):
+            return True
+        t = time.perf_counter()
+        reads = self.reader.read(query, passages)
+        timings["reader_ms"] = (time.perf_counter() - t) * 1000
+        timings["reader_best"] = reads[0].p if reads else 0.0
+        return self.reader.answerable(reads)
 
     def _rewrite(self, question: str, history: Sequence[Turn], generator: Generator | None,
                  key: str) -> abc.Generator[Event, None, Rewrite]:

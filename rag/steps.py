@@ -24,6 +24,8 @@ from rag.types import Answer, Passage
 
 # The answer steps after retrieval, each switchable by the `steps` setting:
 STEPS = {
+    "reader": "the trained reader (rag/reader) scores every sentence of the passages; when none reaches its "
+              "threshold the answer is the refusal, at once, without a model call (Chinese questions)",
     "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "
                    "passages in full (within twice the prompt budget, when there is one)",
     "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",

@@ -15,7 +15,7 @@ from rag.errors import RagError
 def cmd_bench(args: argparse.Namespace) -> int:
     args.out = args.out or f"bench/{args.what}.json"
     others = {"answer": _bench_answer, "store": _bench_store, "budget": _bench_budget, "typing": _bench_typing,
-              "draft": _bench_draft, "soak": _bench_soak}
+              "draft": _bench_draft, "soak": _bench_soak, "reader": _bench_reader}
     if args.what in others:
         return others[args.what](args)
     from rag.bench import retrieval
@@ -163,6 +163,26 @@ def _bench_soak(args: argparse.Namespace) -> int:
     return 0 if result["hung"] == 0 and result["lost"] == 0 else 1
 
 
+def _bench_reader(args: argparse.Namespace) -> int:
+    """The reader's refusals over the whole suite, retrieval only, against a saved run's outcomes."""
+    from rag.bench.reader import reader_bench, table
+
+    against = Path(args.against) if args.against else max(Path("bench").glob("suite-*.jsonl"), default=None)
+    if against is None or not against.is_file():
+        raise RagError("no saved whole-suite run to compare with: give --against bench/suite-DATE.jsonl")
+    reader = None
+    if args.cross:  # a cross-encoder reader trained by `rag reader train --kind cross`
+        from rag.reader.cross import CrossReader
+
+        reader = CrossReader.load(Path(args.cross))
+    result = reader_bench(_settings(args), Path(args.shared) / "eval", Path(args.work) / "suite", against, log=_log,
+                          reader=reader)
+    save(result, Path(args.out))
+    print(table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
 def _bench_answer(args: argparse.Namespace) -> int:
     import tempfile
     import time
@@ -201,7 +221,8 @@ def _bench_answer(args: argparse.Namespace) -> int:
 def add_bench_parser(sub) -> None:
     """The `rag bench` subcommand and its options."""
     p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
-    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft", "soak"])
+    p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft", "soak",
+                                                                      "reader"])
     p.add_argument("--drafts", default="ngram_simple:4:8,ngram_simple:3:4,ngram_map_k:4:8",
                    help="draft: speculative configurations KIND:MATCH:MAX to compare with plain decoding")
     p.add_argument("--budgets", default="0,80,120,160,240", help="budget: prompt token budgets to compare "
@@ -220,6 +241,9 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--sessions", type=int, default=4, help="soak: sessions using the page at once")
     p.add_argument("--seconds", type=float, default=300.0, help="soak: how long they keep starting questions")
     p.add_argument("--hang", type=float, default=600.0, help="soak: seconds after which a question counts as hung")
+    p.add_argument("--against", default="", help="reader: a whole-suite run's per-question outcomes "
+                   "(default: the newest bench/suite-*.jsonl)")
+    p.add_argument("--cross", default="", help="reader: the folder of a cross-encoder reader to measure instead")
     p.add_argument("--stores", default="local,milvus", help="store: comma-separated backends to measure")
     p.add_argument("--milvus-uri", default="", help="store: a Milvus server to measure (default: Milvus Lite in a temp folder)")
     p.set_defaults(func=cmd_bench)

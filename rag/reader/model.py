@@ -1,0 +1,87 @@
+"""The reader in use: for a question and its retrieved passages, the probability that each sentence answers
+it, from the weights `rag reader train` fitted on `../shared/train` (a logistic regression over
+`features.expand`; small enough to ship as JSON, checked by its sha256 when loaded).
+
+The question is answerable from the passages when its best sentence reaches `threshold`, which was chosen on
+a part of the training data held out by article (the file's `report` says how, and what it gave).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunk import sentence_spans
+from rag.errors import RagError
+from rag.reader.features import Candidate, base_features, expand, feature_names
+from rag.types import Passage
+
+WEIGHTS = Path(__file__).with_name("weights") / "reader.json"
+SHA256 = WEIGHTS.with_suffix(".sha256")
+
+
+@dataclass(frozen=True)
+class Read:
+    """One sentence of a passage as the reader scored it."""
+    passage: int  # index into the passages given
+    start: int  # offsets into the passage's chunk text
+    end: int
+    sentence: str
+    p: float
+
+
+class Reader:
+    def __init__(self, coef: np.ndarray, intercept: float, mean: np.ndarray, scale: np.ndarray,
+                 threshold: float, report: dict | None = None) -> None:
+        self.coef, self.intercept, self.mean, self.scale = coef, intercept, mean, scale
+        self.threshold, self.report = threshold, report or {}
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS, sha256: str | None = None) -> Reader:
+        """The weights at `path`, refused if their sha256 is not the one shipped beside them."""
+        try:
+            data = path.read_bytes()
+            want = sha256 or path.with_suffix(".sha256").read_text(encoding="utf-8").split()[0]
+        except OSError as exc:
+            raise RagError(f"the reader's weights could not be read ({path}): {exc}; "
+                           "`rag reader train` makes them from ../shared/train") from exc
+        got = hashlib.sha256(data).hexdigest()
+        if got != want:
+            raise RagError(f"the reader's weights at {path} are not the ones shipped (sha256 {got[:12]}…, "
+                           f"expected {want[:12]}…)")
+        w = json.loads(data)
+        if w["features"] != feature_names():
+            raise RagError(f"the reader's weights at {path} were made for other features; retrain them")
+        return cls(np.asarray(w["coef"], np.float64), float(w["intercept"]), np.asarray(w["mean"], np.float64),
+                   np.asarray(w["scale"], np.float64), float(w["threshold"]), w.get("report"))
+
+    def probabilities(self, question: str, candidates: list[Candidate]) -> np.ndarray:
+        x = expand(base_features(question, candidates)).astype(np.float64)
+        if not len(x):
+            return np.zeros(0)
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def read(self, question: str, passages: list[Passage]) -> list[Read]:
+        """Every sentence of `passages`, scored, best first."""
+        spans, candidates = [], []
+        for i, p in enumerate(passages):
+            before = ""
+            text = p.chunk.text
+            for s, e in sentence_spans(text):
+                sentence = text[s:e]
+                spans.append((i, s, e, sentence))
+                candidates.append(Candidate(sentence, before, i))
+                before = sentence
+        probs = self.probabilities(question, candidates)
+        reads = [Read(i, s, e, sentence, float(p)) for (i, s, e, sentence), p in zip(spans, probs)]
+        return sorted(reads, key=lambda r: -r.p)
+
+    def answerable(self, reads: list[Read]) -> bool:
+        return bool(reads) and reads[0].p >= self.threshold
+
+
+__all__ = ["SHA256", "WEIGHTS", "Read", "Reader"]
