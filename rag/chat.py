@@ -70,7 +70,8 @@ class Chat:
         try:
             for update in self._take(question, list(history or []), list(turns or []), list(earlier or []), ask,
                                      lang, session):
-                watch.progress()  # a place in line moving up, a word of the draft: not a hang
+                if update != nothing():  # a place in line moving up, a word of the draft: not a hang
+                    watch.progress()
                 yield update
         finally:
             watch.stop()

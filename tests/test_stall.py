@@ -102,3 +102,28 @@ def test_a_question_that_keeps_moving_is_not_reported_and_one_that_stops_is(capl
         time.sleep(0.5)  # then nothing moves
         watch.stop()
     assert len(caplog.records) == 1 and "no progress for 0 s" in caplog.records[0].getMessage()
+
+
+def test_a_question_that_only_waits_in_line_is_still_reported(fake_pipeline, monkeypatch, caplog) -> None:
+    """While it waits, a question hands control back every half second (so a page that leaves can close it);
+    those empty updates are not progress: a line that never moves is still reported."""
+    import functools
+
+    from rag.chat import Chat, nothing
+
+    pipe = fake_pipeline("总签约采购金额约3亿元[1]。")
+    holder = pipe.line.join("someone else")
+    list(pipe.line.wait_turn(holder))  # the model is held, and stays held
+    monkeypatch.setattr(stall, "Watch", functools.partial(stall.Watch, seconds=1.0))
+    handler = Chat(pipe, Prefiller(pipe), 4).respond("对接会签约采购金额是多少？", [], [])
+    updates, end = [], time.monotonic() + 2.5
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        for update in handler:
+            updates.append(update)
+            if time.monotonic() > end:
+                break
+        handler.close()
+    assert sum(u == nothing() for u in updates) >= 3  # the heartbeats came
+    assert any("no progress for 1 s" in r.getMessage() for r in caplog.records)
+    pipe.line.leave(holder, True)
+    assert pipe.line.waiting() == 0  # closing the handler gave its place up
