@@ -42,6 +42,17 @@ def answer_correct(item: dict, answer: Answer) -> bool:
     return all(hits) if item.get("match", "all") == "all" else any(hits)
 
 
+def draft_holds_answer(item: dict, raw: str) -> bool:
+    """Whether what the model said, before any checking, holds the gold answers (as `answer_correct` counts
+    them): with the final answer, what the checking layer kept of the model's right answers."""
+    text = _norm(raw or "")
+    golds = [_norm(a) for a in item.get("answers", [])]
+    if not golds or not text:
+        return False
+    hits = [g in text for g in golds]
+    return all(hits) if item.get("match", "all") == "all" else any(hits)
+
+
 def evidence_rank(item: dict, passages: Sequence[Passage]) -> int | None:
     """1-based rank of the first passage holding an evidence quote (or from a `sources` article)."""
     quotes = [_norm(q) for q in item.get("evidence", [])]
@@ -82,6 +93,7 @@ def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = No
     return {
         "id": item.get("id"), "type": item.get("type", ""), "answerable": answerable,
         "correct": answer_correct(item, answer) if answerable else None,
+        "draft_right": draft_holds_answer(item, answer.raw) if answerable else None,
         "refused": answer.refused,
         "rank": evidence_rank(item, answer.passages if ranked is None else ranked) if answerable else None,
         # recall@k is judged only where the item says where its answer stands (RGB items do not)
@@ -139,6 +151,8 @@ def summarise(records: Sequence[dict]) -> dict:
         "answer_accuracy": _share([r["correct"] for r in answerable]),
         "refusal_accuracy": _share([r["refused"] for r in records if not r["answerable"]]),
         "false_refusal_rate": _share([r["refused"] for r in answerable]),
+        # of the answerable questions whose draft held the answer, those shown right: the checker's cost
+        "checker_kept": _share([r["correct"] for r in answerable if r.get("draft_right")]),
         **rank_metrics([r["rank"] for r in answerable if r.get("judged", True)]),
         "citation_precision": _share([p for r in answerable for p in r["precise"]]),
         "citation_recall": _share([True] * supported + [False] * unsupported),

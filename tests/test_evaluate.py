@@ -108,3 +108,21 @@ def test_the_follow_up_bench_says_how_much_of_a_follow_ups_prompt_the_previous_o
     assert result["items"] == 2 and result["rewrite_names_the_topic"] == 1.0
     # the rule rewrite carries the previous question along, so its passages and their sentences mostly stay
     assert 0 < result["prompt_tokens_left_p50"] < len(full[1]["content"])
+
+
+def test_the_checkers_cost_counts_right_drafts_that_were_not_shown_right() -> None:
+    """Of the answerable questions whose draft held the answer, the share shown right: a right draft the
+    checking layer withdrew counts against it; a wrong draft, and unanswerable questions, do not count."""
+    from rag.evaluate import draft_holds_answer, score_item, summarise
+
+    item = {"id": "a", "question": "签约金额是多少？", "answers": ["3亿元"], "match": "any", "answerable": True}
+    kept = Answer("q", "约3亿元[1]。", False, (Citation(1, "x", "t", "s", 0, 5, "约3亿元", "约3亿元"),),
+                  raw="约3亿元[1]。")
+    withdrawn = Answer("q", "资料中没有找到这个问题的答案。", True, raw="签约金额约3亿元。")
+    wrong = Answer("q", "资料中没有找到这个问题的答案。", True, raw="约5亿元[1]。")
+    unanswerable = {"id": "b", "question": "门票多少钱？", "answers": [], "answerable": False}
+    records = [score_item(item, kept), score_item(item, withdrawn), score_item(item, wrong),
+               score_item(unanswerable, Answer("q", "约3亿元[1]。", False, raw="约3亿元[1]。"))]
+    assert [r["draft_right"] for r in records] == [True, True, False, None]
+    assert summarise(records)["checker_kept"] == 0.5
+    assert not draft_holds_answer(item, "") and draft_holds_answer({"answers": ["3 亿元"]}, "约3亿元")
