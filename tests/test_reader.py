@@ -14,7 +14,7 @@ from rag.errors import RagError
 from rag.reader.features import BASE, Candidate, base_features, expand, feature_names
 from rag.reader.mine import cmrc_items, crud_items
 from rag.reader.model import WEIGHTS, Reader
-from rag.reader.train import split_of
+from rag.reader.heldout import split_of
 from rag.types import Chunk, Passage
 
 QUESTION = "青松县的茶叶节吸引了多少名游客？"
@@ -146,3 +146,16 @@ def test_probabilities_are_probabilities() -> None:
     reader = Reader.load()
     p = reader.probabilities(QUESTION, [Candidate(s) for s in (ANSWERING, TOPIC_ONLY, ELSEWHERE, "。", "")])
     assert p.shape == (5,) and np.all((p >= 0) & (p <= 1))
+
+
+SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "train"
+
+
+@pytest.mark.skipif(not (SHARED_TRAIN / "crud_train_qa.jsonl").is_file(), reason="../shared/train is not here")
+def test_the_training_command_makes_the_shipped_weights_again(tmp_path: Path) -> None:
+    """One command reproduces the model from ../shared/train, byte for byte (about 20 s)."""
+    from rag.reader.train import train
+
+    out = tmp_path / "reader.json"
+    train(SHARED_TRAIN, out, log=lambda _: None)
+    assert out.with_suffix(".sha256").read_text() == WEIGHTS.with_suffix(".sha256").read_text()

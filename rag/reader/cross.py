@@ -17,6 +17,13 @@ import numpy as np
 
 from rag.chunk import sentence_spans
 from rag.reader.features import Candidate
+from rag.reader.heldout import (
+    CMRC_QUESTIONS,
+    figures,
+    question_scores,
+    split_of,
+    threshold_for,
+)
 from rag.reader.mine import Item, cmrc_items, crud_items
 from rag.reader.model import Read, Reader
 from rag.types import Passage
@@ -81,14 +88,6 @@ def train_cross(train_dir: Path, out: Path, base: Path, epochs: int = 1, log=pri
     from sentence_transformers import CrossEncoder
     from torch.utils.data import DataLoader
 
-    from rag.reader.train import (
-        CMRC_QUESTIONS,
-        _figures,
-        _question_scores,
-        _threshold,
-        split_of,
-    )
-
     t0 = time.time()
     rng = random.Random(13)
     items = list(crud_items(train_dir)) + list(cmrc_items(train_dir, CMRC_QUESTIONS))
@@ -115,16 +114,16 @@ def train_cross(train_dir: Path, out: Path, base: Path, epochs: int = 1, log=pri
     from sklearn.metrics import roc_auc_score
 
     p, owners = scored("choose")
-    best, _ = _question_scores(p, owners, parts["choose"])
+    best, _ = question_scores(p, owners, parts["choose"])
     news = np.array([i.source == "crud" for i in parts["choose"]])
     answerable = np.array([i.answerable for i in parts["choose"]])
-    threshold = _threshold(best[news], answerable[news])
+    threshold = threshold_for(best[news], answerable[news])
     report = {"kind": "cross-encoder from m3e-small", "pairs": len(examples), "epochs": epochs,
               "seconds": round(time.time() - t0)}
     for name in ("choose", "report"):
         p, owners = scored(name) if name == "report" else (p, owners)
-        best, right = _question_scores(p, owners, parts[name])
-        report[name] = _figures(best, right, parts[name], threshold)
+        best, right = question_scores(p, owners, parts[name])
+        report[name] = figures(best, right, parts[name], threshold)
         labels = np.concatenate([np.asarray(i.labels) for i in parts[name]])
         report[name]["sentence_auc"] = round(float(roc_auc_score(labels, p)), 3)
     (out / "reader.json").write_text(json.dumps({"threshold": threshold, "report": report}, ensure_ascii=False,

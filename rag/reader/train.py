@@ -1,9 +1,6 @@
 """`rag reader train`: the reader's weights, made again from `../shared/train` by one command.
 
-The questions are split by article (a hash of its id, so the split is the same on every machine): 70 % to
-fit on, 15 % to choose the refusal threshold on, 15 % to report on. The threshold is the highest at which
-at most `FALSE_REFUSALS` of the answerable news questions of the choosing split would be refused: a refusal
-decided before generation is never seen by the model, so it must rarely be wrong.
+The split and the threshold rule are `heldout.py`'s.
 """
 from __future__ import annotations
 
@@ -15,16 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader.features import base_features, expand, feature_names
+from rag.reader.heldout import (
+    CMRC_QUESTIONS,
+    FALSE_REFUSALS,
+    figures,
+    question_scores,
+    split_of,
+    threshold_for,
+)
 from rag.reader.mine import Item, cmrc_items, crud_items
 from rag.reader.model import WEIGHTS
-
-FALSE_REFUSALS = 0.05
-CMRC_QUESTIONS = 2000  # Wikipedia questions beside the news ones: enough for the sentence ranking
-
-
-def split_of(group: str) -> str:
-    h = int(hashlib.sha256(group.encode("utf-8")).hexdigest()[:8], 16) % 100
-    return "fit" if h < 70 else "choose" if h < 85 else "report"
 
 
 def _matrix(items: list[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -36,42 +33,6 @@ def _matrix(items: list[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ys.append(np.asarray(item.labels))
         owners.append(np.full(len(x), n))
     return np.vstack(xs), np.concatenate(ys), np.concatenate(owners)
-
-
-def _question_scores(p: np.ndarray, owners: np.ndarray, items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
-    """Each item's best sentence probability, and whether that best sentence is one that answers."""
-    best = np.zeros(len(items))
-    right = np.zeros(len(items), dtype=bool)
-    for n in range(len(items)):
-        rows = np.flatnonzero(owners == n)
-        if len(rows):
-            top = rows[np.argmax(p[rows])]
-            best[n], right[n] = p[top], bool(items[n].labels[top - rows[0]])
-    return best, right
-
-
-def _threshold(best: np.ndarray, answerable: np.ndarray) -> float:
-    ok = np.sort(best[answerable])
-    return float(ok[int(np.floor(FALSE_REFUSALS * len(ok)))]) if len(ok) else 0.5
-
-
-def _figures(best: np.ndarray, right: np.ndarray, items: list[Item], threshold: float) -> dict:
-    from sklearn.metrics import roc_auc_score
-
-    crud = np.array([i.source == "crud" for i in items])
-    answerable = np.array([i.answerable for i in items])
-    out = {"questions": len(items), "crud_questions": int(crud.sum())}
-    if crud.any() and len(set(answerable[crud])) == 2:
-        b, a = best[crud], answerable[crud]
-        out["answerable_auc"] = round(float(roc_auc_score(a, b)), 3)
-        out["refused_right"] = round(float((b[~a] < threshold).mean()), 3)  # unanswerable, refused
-        out["refused_wrongly"] = round(float((b[a] < threshold).mean()), 3)  # answerable, refused
-        out["accuracy_at_threshold"] = round(float(((b >= threshold) == a).mean()), 3)
-    for src in ("crud", "cmrc"):
-        mask = answerable & np.array([i.source == src for i in items])
-        if mask.any():
-            out[f"top_sentence_right_{src}"] = round(float(right[mask].mean()), 3)
-    return out
 
 
 def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
@@ -94,20 +55,20 @@ def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
     def probs(name: str) -> np.ndarray:
         return model.predict_proba((data[name][0] - mean) / scale)[:, 1]
 
-    best, _ = _question_scores(probs("choose"), data["choose"][2], parts["choose"])
+    best, _ = question_scores(probs("choose"), data["choose"][2], parts["choose"])
     news = np.array([i.source == "crud" for i in parts["choose"]])  # the pages it will read are news
     answerable = np.array([i.answerable for i in parts["choose"]])
-    threshold = _threshold(best[news], answerable[news])
+    threshold = threshold_for(best[news], answerable[news])
     report = {"trained_on": "../shared/train: crud_train_qa.jsonl + crud_train_news.jsonl (CRUD-RAG, Apache-2.0), "
                             f"cmrc2018 dev+trial, first {CMRC_QUESTIONS} questions (CC BY-SA 4.0)",
               "split": "by article: 70 % fit, 15 % choose the threshold, 15 % report",
               "threshold_rule": f"highest with at most {FALSE_REFUSALS:.0%} of the choosing split's answerable "
                                 "news questions refused",
-              "fit_sentences": len(x), "seconds": round(time.time() - t0)}
+              "fit_sentences": len(x)}  # no time in it: the same data make the same bytes
     for name in ("choose", "report"):
         p = probs(name)
-        best, right = _question_scores(p, data[name][2], parts[name])
-        report[name] = _figures(best, right, parts[name], threshold)
+        best, right = question_scores(p, data[name][2], parts[name])
+        report[name] = figures(best, right, parts[name], threshold)
         report[name]["sentence_auc"] = round(float(roc_auc_score(data[name][1], p)), 3)
     weights = {"features": feature_names(), "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0]),
                "mean": mean.tolist(), "scale": scale.tolist(), "threshold": threshold, "report": report}
@@ -116,7 +77,7 @@ def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
     out.write_text(text, encoding="utf-8")
     out.with_suffix(".sha256").write_text(f"{hashlib.sha256(text.encode('utf-8')).hexdigest()}  {out.name}\n",
                                           encoding="utf-8")
-    log(json.dumps(report, ensure_ascii=False, indent=1))
+    log(json.dumps(report, ensure_ascii=False, indent=1) + f"\ntrained in {time.time() - t0:.0f} s")
     return report
 
 
