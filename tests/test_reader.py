@@ -159,3 +159,18 @@ def test_the_training_command_makes_the_shipped_weights_again(tmp_path: Path) ->
     out = tmp_path / "reader.json"
     train(SHARED_TRAIN, out, log=lambda _: None)
     assert out.with_suffix(".sha256").read_text() == WEIGHTS.with_suffix(".sha256").read_text()
+
+
+def test_the_suite_bench_counts_what_each_threshold_would_lose_and_win() -> None:
+    from rag.bench.reader import curve, table
+
+    seen = [{"set": "s", "id": "a", "answerable": True, "right": True, "best": 0.15},   # right, read low
+            {"set": "s", "id": "b", "answerable": True, "right": False, "best": 0.35},  # wrong anyway
+            {"set": "s", "id": "c", "answerable": False, "right": False, "best": 0.25},  # answered, should not be
+            {"set": "s", "id": "d", "answerable": False, "right": True, "best": 0.05}]   # refused already
+    rows = {c["threshold"]: c for c in curve(seen, thresholds=(0.1, 0.3, 0.5))}
+    assert (rows[0.1]["refused"], rows[0.1]["lost"], rows[0.1]["won"]) == (1, 0, 0)
+    assert (rows[0.3]["refused"], rows[0.3]["lost"], rows[0.3]["won"]) == (3, 1, 1)
+    assert (rows[0.5]["refused"], rows[0.5]["lost"], rows[0.5]["won"]) == (4, 1, 1)
+    text = table({"rows": [{"set": "s", "questions": 4, "right before": 2}], "curve": list(rows.values())})
+    assert "| s | 4 | 0 |" in text and "| 0.3 | 3 | 1 | 1 |" in text
