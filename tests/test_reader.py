@@ -12,9 +12,9 @@ import pytest
 
 from rag.errors import RagError
 from rag.reader.features import BASE, Candidate, base_features, expand, feature_names
+from rag.reader.heldout import split_of
 from rag.reader.mine import cmrc_items, crud_items
 from rag.reader.model import WEIGHTS, Reader
-from rag.reader.heldout import split_of
 from rag.types import Chunk, Passage
 
 QUESTION = "青松县的茶叶节吸引了多少名游客？"
