@@ -11,7 +11,7 @@ from pathlib import Path
 from rag.bench.cli import add_bench_parser
 from rag.cli_common import _Bar, _log, _settings
 from rag.errors import InputError, RagError
-from rag.reader.train import add_reader_parser
+from rag.reader.cli import add_reader_parser
 
 
 def cmd_models(args: argparse.Namespace) -> int:

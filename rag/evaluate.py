@@ -32,25 +32,25 @@ def load_items(path: str | Path) -> list[dict]:
     return items
 
 
-def answer_correct(item: dict, answer: Answer) -> bool:
-    """All gold answers present (match=all) or any one (match=any), whitespace and case ignored."""
-    text = _norm(answer.text)
+def _holds_golds(item: dict, text: str) -> bool:
+    """All gold answers in `text` (match=all) or any one (match=any), whitespace and case ignored."""
     golds = [_norm(a) for a in item.get("answers", [])]
-    if answer.refused or not golds:
+    if not golds:
         return False
+    text = _norm(text)
     hits = [g in text for g in golds]
     return all(hits) if item.get("match", "all") == "all" else any(hits)
+
+
+def answer_correct(item: dict, answer: Answer) -> bool:
+    """All gold answers present (match=all) or any one (match=any), whitespace and case ignored."""
+    return not answer.refused and _holds_golds(item, answer.text)
 
 
 def draft_holds_answer(item: dict, raw: str) -> bool:
     """Whether what the model said, before any checking, holds the gold answers (as `answer_correct` counts
     them): with the final answer, what the checking layer kept of the model's right answers."""
-    text = _norm(raw or "")
-    golds = [_norm(a) for a in item.get("answers", [])]
-    if not golds or not text:
-        return False
-    hits = [g in text for g in golds]
-    return all(hits) if item.get("match", "all") == "all" else any(hits)
+    return bool(raw) and _holds_golds(item, raw)
 
 
 def evidence_rank(item: dict, passages: Sequence[Passage]) -> int | None:

@@ -206,7 +206,6 @@ class Pipeline:
         t = time.perf_counter()
         reads = self.reader.read(query, passages)
         timings["reader_ms"] = (time.perf_counter() - t) * 1000
-        timings["reader_best"] = reads[0].p if reads else 0.0
         return self.reader.answerable(reads)
 
     def _rewrite(self, question: str, history: Sequence[Turn], generator: Generator | None,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from rag.evaluate import load_items
 from rag.prompt import is_english
-from rag.reader.model import Reader
+from rag.reader.model import Reader, Reads
 
 
-def reader_bench(settings, folder: Path, work: Path, against: Path, log=print, reader: Reader | None = None) -> dict:
+def reader_bench(settings, folder: Path, work: Path, against: Path, log=print, reader: Reads | None = None) -> dict:
     from rag.factory import embedder_for
     from rag.pipeline import Pipeline
     from rag.suite import SETS, set_settings

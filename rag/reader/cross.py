@@ -15,18 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunk import sentence_spans
 from rag.reader.features import Candidate
-from rag.reader.heldout import (
-    CMRC_QUESTIONS,
-    figures,
-    question_scores,
-    split_of,
-    threshold_for,
-)
+from rag.reader.heldout import CMRC_QUESTIONS, judged, split_of
 from rag.reader.mine import Item, cmrc_items, crud_items
-from rag.reader.model import Read, Reader
-from rag.types import Passage
+from rag.reader.model import Reader, Reads
 
 NEGATIVES = 7  # per question, the hardest by the feature reader
 BEFORE_CHARS = 30  # of the sentence before, read in front of each sentence
@@ -37,7 +29,7 @@ def pair_text(c: Candidate) -> str:
     return (c.before[-BEFORE_CHARS:] + c.sentence) if c.before else c.sentence
 
 
-class CrossReader:
+class CrossReader(Reads):
     def __init__(self, folder: Path, threshold: float, report: dict | None = None) -> None:
         from sentence_transformers import CrossEncoder
 
@@ -54,20 +46,6 @@ class CrossReader:
             return np.zeros(0)
         return np.asarray(self.model.predict([(question, pair_text(c)) for c in candidates], batch_size=32,
                                              show_progress_bar=False), dtype=np.float64)
-
-    def read(self, question: str, passages: list[Passage]) -> list[Read]:
-        spans, candidates = [], []
-        for i, p in enumerate(passages):
-            before, text = "", p.chunk.text
-            for s, e in sentence_spans(text):
-                spans.append((i, s, e, text[s:e]))
-                candidates.append(Candidate(text[s:e], before, i))
-                before = text[s:e]
-        probs = self.probabilities(question, candidates)
-        return sorted((Read(i, s, e, sent, float(p)) for (i, s, e, sent), p in zip(spans, probs)), key=lambda r: -r.p)
-
-    def answerable(self, reads: list[Read]) -> bool:
-        return bool(reads) and reads[0].p >= self.threshold
 
 
 def _pairs(items: list[Item], feature_reader: Reader, rng: random.Random) -> list:
@@ -111,21 +89,9 @@ def train_cross(train_dir: Path, out: Path, base: Path, epochs: int = 1, log=pri
             owners.append(np.full(len(p), n))
         return np.concatenate(probs), np.concatenate(owners)
 
-    from sklearn.metrics import roc_auc_score
-
-    p, owners = scored("choose")
-    best, _ = question_scores(p, owners, parts["choose"])
-    news = np.array([i.source == "crud" for i in parts["choose"]])
-    answerable = np.array([i.answerable for i in parts["choose"]])
-    threshold = threshold_for(best[news], answerable[news])
+    threshold, held = judged(parts, {name: scored(name) for name in ("choose", "report")})
     report = {"kind": "cross-encoder from m3e-small", "pairs": len(examples), "epochs": epochs,
-              "seconds": round(time.time() - t0)}
-    for name in ("choose", "report"):
-        p, owners = scored(name) if name == "report" else (p, owners)
-        best, right = question_scores(p, owners, parts[name])
-        report[name] = figures(best, right, parts[name], threshold)
-        labels = np.concatenate([np.asarray(i.labels) for i in parts[name]])
-        report[name]["sentence_auc"] = round(float(roc_auc_score(labels, p)), 3)
+              "seconds": round(time.time() - t0), **held}
     (out / "reader.json").write_text(json.dumps({"threshold": threshold, "report": report}, ensure_ascii=False,
                                                 indent=1) + "\n", encoding="utf-8")
     digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest() \

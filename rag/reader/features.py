@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.asked import asked_kinds, gives
+from rag.chunk import sentence_spans
 from rag.retrieve import content_words, word_weight
 
 _CJK_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
@@ -30,6 +31,15 @@ class Candidate:
 # The base features, in the order of the vector; the model also sees their pairwise products.
 BASE = ("cover", "cover_context", "cover_best", "cover_margin", "words_found", "plain_cover", "pairs",
         "kind_asked", "kind_given", "figures_kept", "length", "passage_rank")
+
+
+def sentences_of(text: str, rank: int = 0) -> list[tuple[int, int, Candidate]]:
+    """Each sentence of `text` with its offsets, as the reader reads it: with the sentence before it."""
+    out, before = [], ""
+    for s, e in sentence_spans(text):
+        out.append((s, e, Candidate(text[s:e], before, rank)))
+        before = text[s:e]
+    return out
 
 
 def _pairs(text: str) -> set[str]:
@@ -92,4 +102,4 @@ def feature_names() -> list[str]:
     return list(BASE) + [f"{BASE[i]}*{BASE[j]}" for i in range(n) for j in range(i, n)]
 
 
-__all__ = ["BASE", "Candidate", "base_features", "expand", "feature_names"]
+__all__ = ["BASE", "Candidate", "base_features", "expand", "feature_names", "sentences_of"]

@@ -58,4 +58,23 @@ def figures(best: np.ndarray, right: np.ndarray, items: list[Item], threshold: f
     return out
 
 
-__all__ = ["CMRC_QUESTIONS", "FALSE_REFUSALS", "figures", "question_scores", "split_of", "threshold_for"]
+def judged(parts: dict[str, list[Item]], scored: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float, dict]:
+    """The threshold chosen on the choosing split's news questions, and both held-out splits' figures at it;
+    `scored[name]` is each candidate's probability and the index of the question it belongs to."""
+    from sklearn.metrics import roc_auc_score
+
+    best, _ = question_scores(*scored["choose"], parts["choose"])
+    news = np.array([i.source == "crud" for i in parts["choose"]])  # the pages it will read are news
+    answerable = np.array([i.answerable for i in parts["choose"]])
+    threshold = threshold_for(best[news], answerable[news])
+    out = {}
+    for name in ("choose", "report"):
+        p, owners = scored[name]
+        best, right = question_scores(p, owners, parts[name])
+        out[name] = figures(best, right, parts[name], threshold)
+        labels = np.concatenate([np.asarray(i.labels) for i in parts[name]])
+        out[name]["sentence_auc"] = round(float(roc_auc_score(labels, p)), 3)
+    return threshold, out
+
+
+__all__ = ["CMRC_QUESTIONS", "FALSE_REFUSALS", "figures", "judged", "question_scores", "split_of", "threshold_for"]

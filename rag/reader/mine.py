@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.chunk import sentence_spans
-from rag.reader.features import Candidate
+from rag.reader.features import Candidate, sentences_of
 from rag.retrieve import content_words
 
 MAX_OWN = 30  # sentences of the source article kept as candidates (the answering ones always)
@@ -37,13 +36,7 @@ class Item:
 
 
 def _sentences(text: str) -> list[Candidate]:
-    spans = sentence_spans(text)
-    out, before = [], ""
-    for s, e in spans:
-        sentence = text[s:e]
-        out.append(Candidate(sentence, before))
-        before = sentence
-    return out
+    return [c for _, _, c in sentences_of(text)]
 
 
 def _answers(sentence: str, evidence: list[str]) -> bool:
@@ -126,9 +119,8 @@ def cmrc_items(train_dir: Path, limit: int | None = None) -> Iterator[Item]:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
         for article in data:
             for paragraph in article["paragraphs"]:
-                context = paragraph["context"]
-                spans = sentence_spans(context)
-                candidates = _sentences(context)
+                read = sentences_of(paragraph["context"])
+                spans, candidates = [(s, e) for s, e, _ in read], [c for _, _, c in read]
                 for qa in paragraph["qas"]:
                     starts = {a["answer_start"] for a in qa["answers"] if a.get("answer_start", -1) >= 0}
                     labels = [int(any(s <= a < e for a in starts)) for s, e in spans]

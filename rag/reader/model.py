@@ -14,9 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunk import sentence_spans
 from rag.errors import RagError
-from rag.reader.features import Candidate, base_features, expand, feature_names
+from rag.reader.features import (
+    Candidate,
+    base_features,
+    expand,
+    feature_names,
+    sentences_of,
+)
 from rag.types import Passage
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.json"
@@ -33,7 +38,27 @@ class Read:
     p: float
 
 
-class Reader:
+class Reads:
+    """What a reader does with its `probabilities` (question, candidates -> P(answers) each): read a question's
+    passages, and judge from the best sentence whether they answer it."""
+
+    threshold: float
+
+    def probabilities(self, question: str, candidates: list[Candidate]) -> np.ndarray:
+        raise NotImplementedError
+
+    def read(self, question: str, passages: list[Passage]) -> list[Read]:
+        """Every sentence of `passages`, scored, best first."""
+        found = [(i, s, e, c) for i, p in enumerate(passages) for s, e, c in sentences_of(p.chunk.text, i)]
+        probs = self.probabilities(question, [c for *_, c in found])
+        reads = [Read(i, s, e, c.sentence, float(p)) for (i, s, e, c), p in zip(found, probs)]
+        return sorted(reads, key=lambda r: -r.p)
+
+    def answerable(self, reads: list[Read]) -> bool:
+        return bool(reads) and reads[0].p >= self.threshold
+
+
+class Reader(Reads):
     def __init__(self, coef: np.ndarray, intercept: float, mean: np.ndarray, scale: np.ndarray,
                  threshold: float, report: dict | None = None) -> None:
         self.coef, self.intercept, self.mean, self.scale = coef, intercept, mean, scale
@@ -65,23 +90,5 @@ class Reader:
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
-    def read(self, question: str, passages: list[Passage]) -> list[Read]:
-        """Every sentence of `passages`, scored, best first."""
-        spans, candidates = [], []
-        for i, p in enumerate(passages):
-            before = ""
-            text = p.chunk.text
-            for s, e in sentence_spans(text):
-                sentence = text[s:e]
-                spans.append((i, s, e, sentence))
-                candidates.append(Candidate(sentence, before, i))
-                before = sentence
-        probs = self.probabilities(question, candidates)
-        reads = [Read(i, s, e, sentence, float(p)) for (i, s, e, sentence), p in zip(spans, probs)]
-        return sorted(reads, key=lambda r: -r.p)
 
-    def answerable(self, reads: list[Read]) -> bool:
-        return bool(reads) and reads[0].p >= self.threshold
-
-
-__all__ = ["SHA256", "WEIGHTS", "Read", "Reader"]
+__all__ = ["SHA256", "WEIGHTS", "Read", "Reader", "Reads"]

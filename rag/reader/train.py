@@ -12,14 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.reader.features import base_features, expand, feature_names
-from rag.reader.heldout import (
-    CMRC_QUESTIONS,
-    FALSE_REFUSALS,
-    figures,
-    question_scores,
-    split_of,
-    threshold_for,
-)
+from rag.reader.heldout import CMRC_QUESTIONS, FALSE_REFUSALS, judged, split_of
 from rag.reader.mine import Item, cmrc_items, crud_items
 from rag.reader.model import WEIGHTS
 
@@ -37,7 +30,6 @@ def _matrix(items: list[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
 
     t0 = time.time()
     items = list(crud_items(train_dir)) + list(cmrc_items(train_dir, CMRC_QUESTIONS))
@@ -55,21 +47,13 @@ def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
     def probs(name: str) -> np.ndarray:
         return model.predict_proba((data[name][0] - mean) / scale)[:, 1]
 
-    best, _ = question_scores(probs("choose"), data["choose"][2], parts["choose"])
-    news = np.array([i.source == "crud" for i in parts["choose"]])  # the pages it will read are news
-    answerable = np.array([i.answerable for i in parts["choose"]])
-    threshold = threshold_for(best[news], answerable[news])
+    threshold, held = judged(parts, {name: (probs(name), data[name][2]) for name in ("choose", "report")})
     report = {"trained_on": "../shared/train: crud_train_qa.jsonl + crud_train_news.jsonl (CRUD-RAG, Apache-2.0), "
                             f"cmrc2018 dev+trial, first {CMRC_QUESTIONS} questions (CC BY-SA 4.0)",
               "split": "by article: 70 % fit, 15 % choose the threshold, 15 % report",
               "threshold_rule": f"highest with at most {FALSE_REFUSALS:.0%} of the choosing split's answerable "
                                 "news questions refused",
-              "fit_sentences": len(x)}  # no time in it: the same data make the same bytes
-    for name in ("choose", "report"):
-        p = probs(name)
-        best, right = question_scores(p, data[name][2], parts[name])
-        report[name] = figures(best, right, parts[name], threshold)
-        report[name]["sentence_auc"] = round(float(roc_auc_score(data[name][1], p)), 3)
+              "fit_sentences": len(x), **held}  # no time in it: the same data make the same bytes
     weights = {"features": feature_names(), "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0]),
                "mean": mean.tolist(), "scale": scale.tolist(), "threshold": threshold, "report": report}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -81,38 +65,4 @@ def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
     return report
 
 
-def cmd_reader(args) -> int:
-    """`rag reader train`: fit the reader on the training folder and write its weights and their sha256."""
-    from rag.errors import InputError
-
-    train_dir = Path(args.train)
-    if not (train_dir / "crud_train_qa.jsonl").is_file():
-        raise InputError(f"{train_dir} holds no crud_train_qa.jsonl: give the training folder with --train")
-    if args.kind == "cross":  # m3e-small fine-tuned as a cross-encoder: a folder of weights
-        from rag.cli_common import _settings
-        from rag.models import resolve
-        from rag.reader.cross import train_cross
-
-        base = resolve("m3e-small", "embedder", _settings(args).cache_path)
-        out = Path(args.out) if args.out != str(WEIGHTS) else Path("bench/.work/reader-cross")
-        train_cross(train_dir, out, base, epochs=args.epochs)
-        print(f"saved {out}")
-        return 0
-    train(train_dir, Path(args.out))
-    print(f"saved {args.out} and {Path(args.out).with_suffix('.sha256').name}")
-    return 0
-
-
-def add_reader_parser(sub) -> None:
-    p = sub.add_parser("reader", help="the trained reader: `rag reader train` makes its weights from ../shared/train")
-    p.add_argument("action", choices=["train"])
-    p.add_argument("--train", default="../shared/train", help="the training folder (default ../shared/train)")
-    p.add_argument("--out", default=str(WEIGHTS), help="where the weights go (default: the ones the product loads)")
-    p.add_argument("--kind", choices=["features", "cross"], default="features",
-                   help="features: the logistic regression the product ships (seconds); cross: m3e-small fine-tuned "
-                        "as a cross-encoder (about 15 minutes on two cores), measured with `rag bench reader --cross`")
-    p.add_argument("--epochs", type=int, default=1, help="cross: passes over the training pairs")
-    p.set_defaults(func=cmd_reader)
-
-
-__all__ = ["FALSE_REFUSALS", "add_reader_parser", "split_of", "train"]
+__all__ = ["train"]
