@@ -1,7 +1,7 @@
 """What kind of fact a question asks for, and whether an answer gives one.
 
 A small model that finds a passage on the right topic but without the asked figure tends to answer with
-what the passage does say: "双方按一定比例分成" to "按几比几分成？", "配套率有较大提升空间" to "配套率是多少？".
+what the passage does say: "收益按约定比例分配" to "按几比几分配？", "覆盖率还有提升空间" to "覆盖率是多少？".
 Every word of that is supported, yet it does not answer the question. When each part of a question asks
 for a number, a ratio, a date, a place or an organisation and the answer holds none of the kind asked, the
 answer is a refusal.
@@ -74,13 +74,13 @@ def is_english(text: str) -> bool:
 
 
 def asked_kinds(part: str) -> list[str]:
-    """The kinds of fact one question part asks for ("按几比几分成" -> ["ratio"])."""
+    """The kinds of fact one question part asks for ("按几比几分配" -> ["ratio"])."""
     return [kind for kind, asks, _ in KINDS if asks.search(part)]
 
 
 def gives(kind: str, answer: str, question: str = "") -> bool:
     """Whether `answer` gives a fact of `kind`; what it merely repeats from the question does not count
-    (the "清明" of "清明祭英烈" is not the date asked for, the "湖南" of "湖南哪个城市" not the city)."""
+    (the "端午" of "端午龙舟赛" is not the date asked for, the "湖南" of "湖南哪个城市" not the city)."""
     return any(k == kind and given(answer, question) for k, _, given in KINDS)
 
 
@@ -141,7 +141,7 @@ def scopes(question: str) -> tuple[re.Pattern, ...]:
 
 def in_scope(question: str, source: str) -> bool:
     """Whether `source` (an article's title, date and text) names every year, edition and holiday that the
-    question, or one of its parts, is scoped to: for "2022年和2023年的冠军" a page on 2022 will do."""
+    question, or one of its parts, is scoped to: for "2019年和2020年的冠军" a page on 2019 will do."""
     q = analyse(question)
     return not q.scopes or any(all(p.search(source) for p in part.scopes or q.scopes) for part in q.parts)
 
@@ -173,93 +173,44 @@ def analyse(question: str) -> Question:
 
 def question_parts(question: str) -> list[str]:
     """The parts of a question: its sentences ("…是哪天？…是谁拍的？"), and of a sentence that asks the same of
-    two things joined by 和/及 ("澳大利亚和新西兰运动员数量？", "2022年和2023年的冠军"), one part for each."""
+    two things joined by 和/及 ("株洲和湘潭的常住人口？", "2019年和2020年的冠军"), one part for each."""
     return [p.text for p in analyse(question).parts]
 
 
 _COORDINATORS = {"和", "及", "以及"}  # not 与: it joins the words of many names ("速度与激情")
 _NOMINAL = {"n", "vn", "an", "ns", "nr", "nt", "nz", "j", "eng", "nrt", "nrfg", "t", "mq"}  # things that can be asked of
-# What may follow the second of two things joined, so that they are the whole of what is asked of: a 的, the
-# question's predicate ("是谁", "分别是多少", "有哪些"), a verb ("上映日期"), punctuation or the end.
-_AFTER_THING = {"的", "分别", "是", "有", "为", "在"}
-_AFTER_TAGS = {"v", "r", "x", "uj", "d", "p", "m"}
-_ASKING = {"哪些", "什么", "哪"}
-_PREDICATE = {"是", "分别", "有", "为", "多少", "什么", "谁", "哪些", "几"}
 
 
 def coordinated(part: str) -> list[str]:
-    """`part` as one question per thing it joins: "2022年和2023年的票房冠军" -> "2022年的票房冠军",
-    "2023年的票房冠军". The two things are the words on either side of 和/及 that are alike: one to three words
-    with the same tags ("台北市市长和高雄市市长", "最佳影片奖和最佳导演奖"; where a sentence joins several pairs, the
-    longest: "多少个国家和地区参加了A运动会和B运动会" asks of the two games); the head noun of "某某的X和Y…是什么"
-    with all that follows up to the predicate ("发售日期和标准版价格"); or, failing those, a noun and the word
-    after 和 when that word ends what is asked of ("主演和导演是谁", jieba tagging 导演 a verb). "已经和湘江新区的企业
-    形成…" (和 after an adverb) and "签约和采购" (two verbs) stay whole."""
+    """`part` as one question per thing it joins: "2019年和2020年的产量" -> "2019年的产量", "2020年的产量". The
+    two things are the one to three words on either side of the first 和/及 that are alike: the same tags,
+    ending in a noun or a date, and (for more than one word) not all of one tag, which says nothing of where a
+    thing begins. "已经和新区的企业形成…" (和 after an adverb) and "签约和采购" (two verbs) stay whole."""
     from rag.names import tagged
 
     words = _dates_joined(list(tagged(part)))
-    best: tuple[float, int, int, int] | None = None  # (rank, start of X, 和, end of Y: where the tail starts)
     for i in range(1, len(words) - 1):
         before = "".join(w for w, _ in words[:i])
         if words[i][0] not in _COORDINATORS or before.count("《") > before.count("》"):
             continue
-        found = _conjuncts(words, i)
-        if found and (best is None or found[0] > best[0]):
-            best = (found[0], found[1], i, found[2])
-    if best is None:
-        return [part]
-    _, a, i, b = best
-    head = "".join(w for w, _ in words[:a])
-    tail = "".join(w for w, _ in words[b:] if w != "分别")  # "分别" spoke of the two together
-    return [head + "".join(w for w, _ in words[a:i]) + tail, head + "".join(w for w, _ in words[i + 1:b]) + tail]
-
-
-def _conjuncts(words: list[tuple[str, str]], i: int) -> tuple[float, int, int] | None:
-    """(how sure the match is, where the first thing starts, where the second ends) for the two things joined
-    by the 和 at `i` (see `coordinated`), or None."""
-    def thing(tag: str) -> bool:
-        return tag in _NOMINAL or tag == "date"
-
-    def ends(j: int, strict: bool = False) -> bool:
-        return j >= len(words) or words[j][0] in _AFTER_THING or words[j][1] in ({"x"} if strict else _AFTER_TAGS)
-
-    if i >= 2 and words[i - 2][0] in _ASKING:  # "哪些行动和举措": one list of both is asked for
-        return None
-    for k in (3, 2, 1):
-        x, y = words[i - k:i], words[i + 1:i + 1 + k]
-        tags = [t for _, t in x]
-        # several words of one tag ("决赛/男单") say nothing of where a thing begins: two of them are one word each
-        if len(x) == k == len(y) and tags == [t for _, t in y] and thing(tags[-1]) and (k == 1 or len(set(tags)) > 1) \
-                and all(w not in _COORDINATORS for w, _ in x + y):
-            end = i + 1 + k
-            if k == 1 and i >= 2 and words[i - 2][0] == "的":  # "A的X和Y…是什么": Y runs to the predicate
-                run = end
-                while run < len(words) and words[run][0] not in _PREDICATE and thing(words[run][1]):
-                    run += 1
-                if run > end and ends(run):
-                    end = run
-            return float(k), i - k, end
-    (_, xt), (_, yt) = words[i - 1], words[i + 1]
-    # a verb after 和 ends what is asked of only at the predicate ("人次和收入是多少", not "人次和旅游收入")
-    if (thing(xt) or thing(yt)) and {xt, yt} <= _NOMINAL | {"date", "v"} and ends(i + 2, strict=yt in ("v", "vn")):
-        return 0.5, i - 1, i + 2
-    return None
-
-
-_YEAR = r"(?:19|20)\d\d"
-_LATIN_YEAR = re.compile(rf"([A-Za-z]+)({_YEAR})")
+        for k in (3, 2, 1):
+            x, y = words[i - k:i] if i >= k else [], words[i + 1:i + 1 + k]
+            tags = [t for _, t in x]
+            if len(x) == k == len(y) and tags == [t for _, t in y] and (tags[-1] in _NOMINAL or tags[-1] == "date") \
+                    and (k == 1 or len(set(tags)) > 1) and all(w not in _COORDINATORS for w, _ in x + y):
+                head = "".join(w for w, _ in words[:i - k])
+                tail = "".join(w for w, _ in words[i + 1 + k:] if w != "分别")  # "分别" spoke of the two together
+                return [head + "".join(w for w, _ in x) + tail, head + "".join(w for w, _ in y) + tail]
+    return [part]
 
 
 def _dates_joined(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """jieba's "2022", "年" as one word "2022年" tagged "date", and a bare year too ("EMNLP2022和2023的…": jieba's
-    "EMNLP2022" as "EMNLP" and the year)."""
+    """jieba's "2022", "年" as one word "2022年" tagged "date", and a bare year too."""
     out: list[tuple[str, str]] = []
     for w, tag in words:
         if w in ("年", "月", "日", "号") and out and re.fullmatch(r"\d{1,4}|[一二三四五六七八九十〇零]+", out[-1][0]):
             out[-1] = (out[-1][0] + w, "date")
-        elif m := _LATIN_YEAR.fullmatch(w):
-            out += [(m.group(1), tag), (m.group(2), "date")]
-        elif re.fullmatch(_YEAR, w):
+        elif re.fullmatch(r"(?:19|20)\d\d", w):
             out.append((w, "date"))
         else:
             out.append((w, tag))
@@ -280,20 +231,20 @@ def answers_asked(question: str, answer: str) -> bool:
 def unanswered_parts(question: str, claims: list[str]) -> list[str]:
     """The parts of a question of several that no claim answers: no claim holds a third of the part's content
     words (see `retrieve.content_words`) and more of them than of another part's, or the part asks for a kind
-    of fact and the claims holding most of its words give none. "那组照片是谁拍的？" is unanswered by
-    "雾凇是12月13日出现的". A one-part question has none."""
+    of fact and the claims holding most of its words give none. "开幕式由谁主持？" is unanswered by
+    "展览是5月8日开幕的". A one-part question has none."""
     from rag.retrieve import content_words
 
     analysed = analyse(question).parts
     parts = [p.text for p in analysed]
     if len(parts) < 2:
         return []
-    # one sentence may answer two parts ("有电机企业近500家，总产值达1000亿元"): judged clause by clause
-    # ("2023年五一旅游人次：2.74亿人次" is one: the colon joins a label to its value)
+    # one sentence may answer two parts ("有茶企近300家，综合产值达200亿元"): judged clause by clause
+    # ("全年接待游客：3200万人次" is one: the colon joins a label to its value)
     claims = [c for claim in claims for c in claim_clauses(MARKER.sub("", claim).lower()) if c]
     words_of = [content_words(part) for part in parts]
     # share[i][j]: how much of part j's wording claim i holds. A claim speaks to the part it holds most of:
-    # "其中境外待备案的有7家" shares words with "在审及境外上市待备案的企业有多少家" but answers "其中境外待备案的有几家".
+    # "其中民营企业有12家" shares words with "新入驻的企业有多少家" but answers "其中民营企业有几家".
     share = [[sum(w in c for w in words) / len(words) if words else 0.0 for words in words_of] for c in claims]
     left = []
     for j, (part, words) in enumerate(zip(parts, words_of)):

@@ -33,34 +33,13 @@ def split_claims(answer: str) -> list[Claim]:
             continue
         cited = tuple(int(n) for m in MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
                       if n.strip() and not n.strip().startswith("-"))
-        text = unlooped(SOURCE_TALK.sub("", MARKER.sub("", raw).strip()).strip())
+        text = SOURCE_TALK.sub("", MARKER.sub("", raw).strip()).strip()
         if len(CONTENT.findall(text)) >= 2:
             claims.append(Claim(text, tuple(dict.fromkeys(cited))))
         elif claims and cited:  # a marker left alone after the sentence end belongs to the sentence before
             prev = claims[-1]
             claims[-1] = Claim(prev.text, tuple(dict.fromkeys(prev.cited + cited)))
     return claims
-
-
-def unlooped(text: str) -> str:
-    """A list a small model caught in a loop goes on repeating ("甲、乙、丙、甲、乙、丙、甲、乙"), with each item
-    once and the cut-off rest dropped: "甲、乙、丙". The first item may carry the words that lead into the list
-    ("有三家：甲"). A list that names no two items again in a row is as it was."""
-    items = text.split("、")
-    for n in range(1, len(items) - 1):
-        before = items[:n]
-        if items[n] and any(b.endswith(items[n]) for b in before) and items[n + 1] in before[1:]:
-            cut = len("、".join(before))
-            return text[:cut] + ("。" if re.search(r"[\u4e00-\u9fff]$", text[:cut]) else ".")
-    return text
-
-
-CLAUSE = re.compile(r"[，,；;。！？!?：:\n]+")
-
-
-def split_clauses(text: str) -> list[str]:
-    """The clauses of `text` (split at commas, semicolons, colons, sentence ends and line breaks), trimmed."""
-    return [c.strip() for c in CLAUSE.split(text) if c.strip()]
 
 
 # Where a claim's clauses part when each is checked on its own: at a comma or semicolon, not at the comma that
@@ -75,4 +54,4 @@ def claim_clauses(claim: str) -> list[str]:
 
 
 
-__all__ = ["CLAUSE", "CONTENT", "MARKER", "SOURCE_TALK", "Claim", "claim_clauses", "split_claims", "split_clauses"]
+__all__ = ["CONTENT", "MARKER", "SOURCE_TALK", "Claim", "claim_clauses", "split_claims"]

@@ -94,7 +94,7 @@ class LiveIndex:
 
 def with_part_passages(found: list[Passage], per_part: list[list[Passage]], k: int) -> list[Passage]:
     """`found` with the best passage for each part of the question among its first `k`: a part's passage
-    takes the place of the last one that is no part's best. The parts of "澳大利亚和新西兰运动员数量" are often
+    takes the place of the last one that is no part's best. The parts of "株洲和湘潭的常住人口" are often
     answered by two articles, and the whole question's ranking may hold only one of them."""
     best = list(dict.fromkeys(hits[0].chunk.id for hits in per_part if hits))
     by_id = {p.chunk.id: p for hits in per_part for p in hits} | {p.chunk.id: p for p in found}

@@ -228,7 +228,7 @@ class Pipeline:
     def _answer_steps(self, generator: Generator | None, query: str, passages: list[Passage], max_tokens: int | None,
                       ticket: str, timings: dict, said: _Said) -> Iterator[Event]:
         """The generating steps, once the model is this question's: the first answer (or the extractive one),
-        the second look, the parts asked again, the clauses quoted and the confirm step's question, as
+        the second look, the parts asked again and the confirm step's question, as
         events; what was said, and the answer checked for the confirm step, go into `said`."""
         messages = None
         if generator is not None:
@@ -254,9 +254,6 @@ class Pipeline:
             for piece in self._follow_up(generator, query, passages, messages, said.raw, max_tokens, ticket):
                 said.raw += piece
                 yield Event("token", text=piece)
-        if not self._was_stopped(ticket) and (quotes := self.checker.part_quotes(query, passages, said.raw)):
-            said.raw += quotes
-            yield Event("token", text=quotes)
         if generator is not None and "confirm" in self.steps and not self._was_stopped(ticket):
             checked = self.finish(query, said.raw, passages, timings, self.notice)
             t = time.perf_counter()

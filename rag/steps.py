@@ -2,7 +2,7 @@
 
 `Checker` holds the answer policy that `Pipeline.stream` applies and that `rag eval --rescore … --recheck`
 applies again to saved model output: the support check (`cite.check_answer`) with the steps that are on,
-the kind check, the parts left out, the clauses quoted for them, the second look's trigger and the confirm
+the kind check, the parts left out, the second look's trigger and the confirm
 step's refusal. It asks no model: the steps that do (second look, follow-up, confirm) are run by the pipeline,
 which hands their results here.
 """
@@ -12,12 +12,11 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.asked import analyse, answers_asked, is_english, unanswered_parts
+from rag.asked import analyse, answers_asked, unanswered_parts
 from rag.cite import check_answer, is_refusal
-from rag.claims import MARKER, split_claims
+from rag.claims import split_claims
 from rag.english import Similarity
 from rag.errors import InputError
-from rag.extract import part_quote
 from rag.prompt import refusal_for
 from rag.settings import Settings
 from rag.types import Answer, Passage
@@ -29,7 +28,6 @@ STEPS = {
     "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "
                    "passages in full (within twice the prompt budget, when there is one)",
     "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",
-    "part_quotes": "a part still left out gets the one passage clause that plainly states it, quoted",
     "kind_check": "an answer that gives none of the kinds of fact asked for (number, date, place …) is a refusal",
     "part_passages": "each part of a question of several brings its own best passage into the prompt",
     "scope_check": "a question about one year, edition or holiday is answered only from articles that name it",
@@ -97,24 +95,6 @@ class Checker:
             return []
         supported = self.supported(raw, passages, question)
         return unanswered_parts(question, supported)[:self.settings.follow_up_parts] if supported else []
-
-    def part_quotes(self, question: str, passages: list[Passage], raw: str) -> str:
-        """The passage clause for each part of the question that the checked answer still leaves out and that
-        one clause plainly states (`extract.part_quote`), each on its own line; "" when there is none.
-
-        A small model pins a figure on the wrong clause ("在审……企业有7家" where the passage says 14, 7 being
-        the next clause's) even when asked again; the checker drops that claim, and the clause itself, quoted,
-        gives the user the figure with its source. A refusal gets none: with nothing supported the passages
-        are not about what was asked.
-        """
-        if "part_quotes" not in self.steps or is_english(question):  # a quote is Chinese: one language an answer
-            return ""
-        supported = self.supported(raw, passages, question)
-        if not supported:
-            return ""
-        quotes = dict.fromkeys(q for part in unanswered_parts(question, supported)
-                               if (q := part_quote(part, question, passages)) and MARKER.sub("", q)[:-1] not in raw)
-        return "".join("\n" + q for q in quotes)
 
     def finish(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
                notice: str = "", doubt: float | None = None) -> Answer:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag.asked import answers_asked, gives, in_scope
-from rag.cite import _identifiers, _numbers_paired, is_refusal, support
-from rag.extract import strip_lead
+from rag.cite import _identifiers, is_refusal, support
 from rag.names import NOT_ORGS, NOT_PLACES, ORG_HEADS, organisations, places
 from rag.rewrite import NOT_PRONOUNS, PRONOUNS, Turn, is_follow_up
 
@@ -76,15 +75,6 @@ def test_refusals_speak_of_the_documents(text: str, refusal: bool) -> None:
     assert is_refusal(text) is refusal
 
 
-@pytest.mark.parametrize(("clause", "stripped"), [
-    ("以及在审企业14家", "在审企业14家"), ("和长沙市相比增长5%", "长沙市相比增长5%"), ("还有特约研究员12名", "特约研究员12名"),
-    ("同时开工项目18个", "开工项目18个"), ("和平路改造投资3亿元", "和平路改造投资3亿元"),
-    ("及时处理群众诉求120件", "及时处理群众诉求120件"), ("其中有境外企业7家", "境外企业7家"),
-])
-def test_strip_lead_keeps_words_that_start_like_a_connective(clause: str, stripped: str) -> None:
-    assert strip_lead(clause) == stripped
-
-
 @pytest.mark.parametrize(("question", "follow_up"), [
     ("它的总投资是多少？", True), ("该项目何时完工？", True), ("这家公司在哪里？", True), ("他们来自哪里？", True),
     ("其中有几家上市？", True), ("应该怎么申请补贴？", False), ("因此政府采取了什么措施？", False),
@@ -104,24 +94,6 @@ def test_each_non_pronoun_leaves_a_question_alone(word: str) -> None:
     assert not is_follow_up(f"{word}长沙有什么新政策？")
 
 
-SPAN_GDP = "2025年，全省地区生产总值达5.4万亿元，同比增长5%。"
-SPAN_LISTED = "湖南有A股上市企业150家，在审及境外上市待备案企业14家，其中境外上市待备案企业7家。"
-
-
-@pytest.mark.parametrize(("claim", "span", "paired"), [
-    ("全省地区生产总值同比增长5%", SPAN_GDP, True),  # the subject from one clause, the figure from the next
-    ("全省地区生产总值达5.4万亿元", SPAN_GDP, True),
-    ("在审及境外上市待备案的企业有14家", SPAN_LISTED, True),
-    ("在审及境外上市待备案的企业有7家", SPAN_LISTED, False),  # 7 is the next clause's figure
-    ("全省地区生产总值同比增长5.4%", SPAN_GDP, False),  # 5.4 is the 万亿元 figure; no clause holds 5.4%
-    # a clause of figures alone says what they measure in the clause after it; "10天" is no rival of "6月2日"
-    ("龙舟赛门票于2025年6月2日开售", "按照提前10天售票的安排，6月2日，组委会开始发售2025年龙舟赛门票。", True),
-    ("龙舟赛报名截止到6月2日", "报名截止到5月20日，6月2日开赛。", False),  # 6月2日 is the start, not the deadline
-])
-def test_numbers_paired(claim: str, span: str, paired: bool) -> None:
-    assert _numbers_paired(claim, span) is paired
-
-
 SPAN_FLIGHT = "MU5735航班坠毁，机上共有132人，其中旅客123人、机组9人。"
 
 
@@ -134,11 +106,9 @@ def test_identifiers_must_stand_in_the_span(claim: str, supported: bool) -> None
 
 
 @pytest.mark.parametrize(("claim", "span", "supported"), [
-    ("研发平台和科创中心已建成", "研发平台、科创中心已建成", True),  # jieba's 和科 is the claim copying 科创中心
     ("平台由华为建设", "平台由本地企业建设", False),  # a name the source does not give
 ])
-def test_a_name_must_stand_in_the_span_unless_it_is_a_joining_word_glued_to_the_next(claim: str, span: str,
-                                                                                       supported: bool) -> None:
+def test_a_name_the_claim_brings_in_must_stand_in_the_span(claim: str, span: str, supported: bool) -> None:
     assert (support(claim, span) >= 0.5) is supported
 
 
@@ -196,25 +166,18 @@ def test_the_library_has_no_import_cycles() -> None:
 
 
 @pytest.mark.parametrize(("question", "parts"), [
-    ("北京冬奥会澳大利亚和新西兰运动员数量？", ["北京冬奥会澳大利亚运动员数量", "北京冬奥会新西兰运动员数量"]),
-    ("上海和北京2021年的GDP分别是多少？", ["上海2021年的GDP是多少", "北京2021年的GDP是多少"]),
-    ("2022年和2023年春节档首日票房冠军？", ["2022年春节档首日票房冠军", "2023年春节档首日票房冠军"]),
-    ("安倍晋三的国葬时间和地点？", ["安倍晋三的国葬时间", "安倍晋三的国葬地点"]),
-    ("雾凇是哪天出现的？那组照片是谁拍的？", ["雾凇是哪天出现的", "那组照片是谁拍的"]),
+    ("省运会湘潭和衡阳代表团人数？", ["省运会湘潭代表团人数", "省运会衡阳代表团人数"]),
+    ("株洲和湘潭2019年的常住人口分别是多少？", ["株洲2019年的常住人口是多少", "湘潭2019年的常住人口是多少"]),
+    ("2019年和2020年端午档首日票房冠军？", ["2019年端午档首日票房冠军", "2020年端午档首日票房冠军"]),
+    ("新馆的开馆时间和地点？", ["新馆的开馆时间", "新馆的开馆地点"]),
+    ("展览是哪天开幕的？那幅画是谁画的？", ["展览是哪天开幕的", "那幅画是谁画的"]),
     # 和 after an adverb, or between two verbs, joins no two things asked of
-    ("目前有多少家企业已经和湘江新区的企业形成供需关系？", ["目前有多少家企业已经和湘江新区的企业形成供需关系"]),
+    ("目前有多少家企业已经和园区的龙头企业签订了长期合同？", ["目前有多少家企业已经和园区的龙头企业签订了长期合同"]),
     ("签约和采购金额是多少？", ["签约和采购金额是多少"]),
     # two things of two words each, alike in their tags
     ("长沙市市长和株洲市市长分别是谁？", ["长沙市市长是谁", "株洲市市长是谁"]),
     # two nouns after a run of nouns of one tag: the run says nothing of where a thing begins
     ("省运会决赛男单和女单冠军分别是谁？", ["省运会决赛男单冠军是谁", "省运会决赛女单冠军是谁"]),
-    # the head noun of "A的X和Y…是什么": Y runs to the predicate
-    ("该公司的注册资本和法定代表人是什么？", ["该公司的注册资本是什么", "该公司的法定代表人是什么"]),
-    # jieba tags 导演 a verb: a noun joined to it, with the predicate after it, is still two things
-    ("这部剧的主演和导演是谁？", ["这部剧的主演是谁", "这部剧的导演是谁"]),
-    ("这部电影内地和香港的上映时间？", ["这部电影内地的上映时间", "这部电影香港的上映时间"]),
-    # a year written onto a Latin name, and the bare year joined to it
-    ("WMT2021和2022的举办地？", ["WMT2021的举办地", "WMT2022的举办地"]),
     # "哪些A和B": one list of both is asked for
     ("报告提出了哪些行动和举措？", ["报告提出了哪些行动和举措"]),
 ])
