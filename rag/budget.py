@@ -7,8 +7,8 @@ prompt shows the sentences that matter across all the retrieved passages, not a 
    weigh most (rare words weigh more, `prompt.term_weights`), a word counting half as much for each sentence
    already shown that holds it (a tie goes to the cheaper, then to the passage ranked higher). So new words
    come first, and a second sentence on the same words still comes before one on none ("起售价3499元" after
-   "起售价429美元"). A pair wins only when its second sentence adds words: "中国人民银行岳阳市分行…"
-   followed by "该行创新建立五档绿色评级体系…" covers "人民银行岳阳市分行……五档绿色评级体系" where neither does
+   "起售价429美元"). A pair wins only when its second sentence adds words: "市农商行联合有关部门…"
+   followed by "该行推出三级信用积分制度…" covers "市农商行……三级信用积分制度" where neither does
    alone. Each part of a question of several is covered so, wherever its article ranks;
 2. context: the sentence before each one taken ("该项目" needs the one naming it), then the one after;
 3. the rest of the budget: the other sentences of the passages shown, nearest what was taken first (a

@@ -1,7 +1,7 @@
 """English claims over Chinese spans: what can be checked across the two languages.
 
 An English claim shares no characters with its Chinese source, so it is judged on three things: its numbers
-by value ("300 million" stands in "3亿"), its names by sound ("Deng Ze" is 邓则 in pinyin, "Hengshan" 衡山), and
+by value ("300 million" stands in "3亿"), its names by sound ("Lin Xiu" is 林秀 in pinyin, "Xiangtan" 湘潭), and
 its meaning, by the embedding model, which is cross-lingual. The first two find the span; the third keeps a
 claim from being "supported" by a passage on another matter that happens to share a figure.
 """
@@ -104,7 +104,7 @@ def anchored(claim: str, span: str, question: str = "") -> bool | None:
     wanted = values(claim) - values(question)
     asked = {tuple(n) for n, _ in pinyin_names(question)}
     names = [(n, must) for n, must in pinyin_names(claim) if tuple(n) not in asked]
-    # Chinese written into the English claim ("the winner was 湖南智通星辰科技") stands in the span as written
+    # Chinese written into the English claim ("the winner was 湖南星沙智造科技") stands in the span as written
     written = [w for w in _CJK_RUN.findall(claim) if w not in question]
     if not wanted <= values(span) or not all(sounds_in(n, span) for n, must in names if must) \
             or not all(w in span for w in written) or degree_conflict(claim, span):

@@ -80,11 +80,11 @@ def test_build_messages_uses_the_budget_when_it_is_set():
 
 
 def test_a_pair_of_sentences_is_taken_when_the_second_adds_the_words_the_first_lacks():
-    bank = passage(1, "市分行联合有关部门走访企业。该行创新建立五档绿色评级体系，把碳排放强度与信贷挂钩。"
+    bank = passage(1, "市农商行联合有关部门走访农户。该行推出三级信用积分制度，把守信记录与贷款利率挂钩。"
                       "当天还举行了签约仪式。")
-    other = passage(2, "市分行、市科技局与研究院联合签订合作备忘录，在信息共享等方面开展合作。")
-    shown = _shown("市分行的五档绿色评级体系是怎么起作用的？", [bank, other], 60)
-    assert "该行创新建立五档绿色评级体系" in shown and "市分行联合有关部门走访企业。" in shown
+    other = passage(2, "市农商行、市农业局与合作社联合签订合作备忘录，在信息共享等方面开展合作。")
+    shown = _shown("市农商行的三级信用积分制度是怎么起作用的？", [bank, other], 60)
+    assert "该行推出三级信用积分制度" in shown and "市农商行联合有关部门走访农户。" in shown
     assert shown.index("[1]") == 0
 
 
@@ -94,14 +94,14 @@ def test_the_rest_of_the_budget_goes_to_the_passages_in_rank_order():
 
 
 @pytest.mark.parametrize("text,title,shown", [
-    ("2021年全国粮食产量13657亿斤，比上年增加267亿斤。", "2021年全国粮食产量13657亿斤", False),  # titled by its first words
-    ("益阳已有18家企业与湘江新区企业建立供需关系。", "湘江新区与益阳产业协作", True),  # a title of its own
+    ("2019年全省油菜籽产量230万吨，比上年增加5万吨。", "2019年全省油菜籽产量230万吨", False),  # titled by its first words
+    ("园区已有36家企业与龙头企业建立配套关系。", "园区产业协作", True),  # a title of its own
     ("第二段的话。", "", False),
 ])
 def test_a_title_the_passage_opens_with_is_not_repeated_in_its_header(text: str, title: str, shown: bool) -> None:
     from rag.budget import format_budgeted, header
 
     p = Passage(Chunk("c", "a", text, 0, len(text), title=title, date="2022-01-17"), 1, 1.0)
-    block = format_budgeted([p], {"粮食": 1.0, "企业": 1.0}, 300)
+    block = format_budgeted([p], {"油菜籽": 1.0, "企业": 1.0}, 300)
     assert block.startswith("[1]") and (f"《{title}》" in block) is shown and "（2022-01-17）" in block
     assert header(p) == f"[1] 《{title}》（2022-01-17）" if title else header(p) == "[1]（2022-01-17）"

@@ -109,7 +109,7 @@ def test_figures_are_compared_by_value(claim: str, span: str, supported: bool) -
     ("甲矿2021年的铁矿产量为3182万吨标准矿。", "2021年，该矿铁矿产量达到3182吨。", False),
 ])
 def test_a_claim_is_judged_by_what_it_adds_to_the_question(claim: str, span: str, supported: bool) -> None:
-    assert (support(claim, span, "甲矿2021年和2022年的铁矿产量分别是多少？") >= 0.5) is supported
+    assert (support(claim, span, "甲矿2021年、2022年的铁矿产量分别是多少？") >= 0.5) is supported
 
 
 @pytest.mark.parametrize("claim,span,supported", [
@@ -124,7 +124,7 @@ def test_full_width_figures_are_their_half_width_selves(claim: str, span: str, s
 
 TWO_CITIES = [passage(1, "今年一季度，甲市地区生产总值同比增长6.2%，增速居全省第一。"),
               passage(2, "乙市统计局发布数据，一季度乙市地区生产总值同比增长4.9%。")]
-QUESTION_TWO_CITIES = "甲市和乙市一季度经济增长了多少？"
+QUESTION_TWO_CITIES = "甲市和乙市一季度的地区生产总值各增长几成？"
 
 
 @pytest.mark.parametrize("answer,text,dropped", [
@@ -184,9 +184,9 @@ def test_refusal_detection(text: str, refusal: bool) -> None:
 
 
 def test_restating_the_question_does_not_support_an_invented_fact() -> None:
-    company = passage(1, "湖南智通星辰科技有限公司是一家初创企业，成立时间不足一年。")
-    question = "湖南智通星辰科技有限公司的总部设在湖南哪个城市？"
-    text, cits, dropped = check_answer("湖南智通星辰科技有限公司的总部设在湖南长沙市[1]。", [company], question)
+    company = passage(1, "湖南星沙智造有限公司是一家初创企业，成立时间不足一年。")
+    question = "星沙智造的研发中心落户湖南哪个城市？"
+    text, cits, dropped = check_answer("星沙智造的研发中心落户湖南长沙市[1]。", [company], question)
     assert text == "" and dropped
     assert check_answer("成立时间不足一年[1]。", [company], question)[1]
 
@@ -218,20 +218,20 @@ def test_english_claims_are_checked_by_value(claim: str, span: str, supported: b
     assert (support(claim, span) >= 0.5) is supported
 
 
-MATCHMAKING = "At the 2026 motor & casting matchmaking event in Changsha, what was the total value signed?"
+MATCHMAKING = "How much was signed at the 2026 tea industry fair held in Anhua?"
 
 
 @pytest.mark.parametrize("claim,supported", [
-    ("The total value signed at the 2026 matchmaking event was 300 million yuan.", True),  # 2026 is the question's
-    ("The total value signed at the 2026 matchmaking event was 3 billion yuan.", False),
-    ("The matchmaking event was held in 2026.", False),  # nothing of its own to check
+    ("The total value signed at the 2026 tea industry fair was 300 million yuan.", True),  # 2026 is the question's
+    ("The total value signed at the 2026 tea industry fair was 3 billion yuan.", False),
+    ("The tea industry fair was held in 2026.", False),  # nothing of its own to check
 ])
 def test_english_claims_may_restate_the_questions_numbers(claim: str, supported: bool) -> None:
     assert (support(claim, "当天,16家单位签署合作协议,总签约采购金额约3亿元。", MATCHMAKING) >= 0.5) is supported
 
 
 @pytest.mark.parametrize("claim,question,supported", [
-    ("总部设在湖南长沙。", "湖南智通星辰科技有限公司的总部设在湖南哪个城市？", False),  # only 长沙 is in the span
+    ("研发中心落户湖南长沙。", "星沙智造的研发中心落户湖南哪个城市？", False),  # only 长沙 is in the span
     ("汪一光主持。", "专题协商会是谁主持的？", True),
 ])
 def test_few_new_bigrams_must_all_be_there(claim: str, question: str, supported: bool) -> None:
@@ -255,21 +255,21 @@ def test_trim_passage_keeps_the_best_sentence(max_chars: int, expected: str) -> 
     assert trim_passage("总签约采购金额是多少？", TRIM_TEXT, max_chars) == expected
 
 
-JOINED_TEXT = ("开头一句无关。强调要紧盯打造“三个高地”凝心聚力。要紧盯实施“规划蓝图”全面发力。"
-               "中间一句也无关。再一句无关的话。要紧盯推进“开局八好”贡献出力。要紧盯坚持“民生为大”积极助力。结尾一句。")
+JOINED_TEXT = ("开头一句无关。强调要抓好打造“三个中心”凝心聚力。要抓好实施“五年规划”全面发力。"
+               "中间一句也无关。再一句无关的话。要抓好推进“十项行动”贡献出力。要抓好坚持“民生为先”积极助力。结尾一句。")
 
 
 @pytest.mark.parametrize("windows,expected", [
-    (1, "…再一句无关的话。要紧盯推进“开局八好”贡献出力。要紧盯坚持“民生为大”积极助力。…"),
+    (1, "…再一句无关的话。要抓好推进“十项行动”贡献出力。要抓好坚持“民生为先”积极助力。…"),
     # two stretches, in text order, each around the best sentence the ones before left out
-    (2, "…强调要紧盯打造“三个高地”凝心聚力。要紧盯实施“规划蓝图”全面发力。…"
-        "再一句无关的话。要紧盯推进“开局八好”贡献出力。要紧盯坚持“民生为大”积极助力。…"),
+    (2, "…强调要抓好打造“三个中心”凝心聚力。要抓好实施“五年规划”全面发力。…"
+        "再一句无关的话。要抓好推进“十项行动”贡献出力。要抓好坚持“民生为先”积极助力。…"),
     (9, JOINED_TEXT),  # room for the whole text
 ])
 def test_trim_passage_keeps_one_stretch_per_joined_chunk(windows: int, expected: str) -> None:
     from rag.prompt import trim_passage
 
-    assert trim_passage("蒋涤非对参事馆员提了哪四个“紧盯”？推进开局八好", JOINED_TEXT, 40, windows=windows) == expected
+    assert trim_passage("市长对各部门领导提了哪四个“抓好”？推进十项行动", JOINED_TEXT, 40, windows=windows) == expected
 
 
 def test_a_refusal_for_one_part_is_no_claim() -> None:
@@ -291,27 +291,27 @@ def test_a_repeated_sentence_is_checked_and_shown_once() -> None:
 
 
 LETTERS = [  # two passages of one article: the museum's name is in nearly every sentence
-    "课计划手稿原件,上世纪70年代至90年代袁隆平邓则夫妻与谢长江等学生及家人的书信原件;有上世纪90年代的原始资料。"
-    "资料里既有生活化的温情,也有学术的专业严谨,对隆平水稻博物馆完善馆藏体系具有极高的历史价值。"
-    "隆平水稻博物馆相关负责人介绍,这批资料将在博物馆隆平厅陆续循环展出。",
-    "隆平水稻博物馆相关负责人介绍,这批资料将免费向大众开放。4月3日,社会各界群众走进隆平水稻博物馆。",
+    "有手稿原件,上世纪50年代至70年代画家周然林秀夫妻与学生及家人的书信原件;有上世纪80年代的写生稿。"
+    "资料里既有生活化的温情,也有艺术的专业严谨,对湘江美术馆完善馆藏体系具有极高的历史价值。"
+    "湘江美术馆相关负责人介绍,这批资料将在美术馆一号厅陆续循环展出。",
+    "湘江美术馆相关负责人介绍,这批资料将免费向大众开放。5月8日,社会各界群众走进湘江美术馆。",
 ]
 
 
 def test_trimming_weighs_the_rare_question_words() -> None:
-    """"书信" is in one sentence, "隆平水稻博物馆" in most: the sentence naming the letters is kept."""
+    """"书信" is in one sentence, "湘江美术馆" in most: the sentence naming the letters is kept."""
     from rag.prompt import format_passages
 
-    passages = [Passage(Chunk(f"c{i}", "a", t, 0, len(t), title="隆平水稻博物馆获赠袁隆平珍贵资料"), i + 1, 1.0)
+    passages = [Passage(Chunk(f"c{i}", "a", t, 0, len(t), title="湘江美术馆获赠周然珍贵资料"), i + 1, 1.0)
                 for i, t in enumerate(LETTERS)]
-    text = format_passages(passages, "隆平水稻博物馆收到的书信里提到袁隆平夫妇，袁隆平的夫人叫什么名字？", 70)
-    assert "邓则夫妻" in text.split("[2]")[0]
+    text = format_passages(passages, "湘江美术馆收到的书信里提到周然夫妇，周然的夫人叫什么名字？", 70)
+    assert "林秀夫妻" in text.split("[2]")[0]
 
 
 @pytest.mark.parametrize("question,hint", [
-    ("益阳说的“双轮驱动”具体是哪两个轮子？各自发挥什么作用？", "（这个问题有2问，每一问都要回答；资料列出的各项都要写全。）"),
-    ("桃江县都有哪些响亮的名片？", "（资料列出的各项都要写全。）"),
-    ("蒋涤非这次给多少位新任参事颁发了聘书？", ""),
+    ("湘潭说的“两翼齐飞”具体是哪两个方面？各自发挥什么作用？", "（这个问题有2问，每一问都要回答；资料列出的各项都要写全。）"),
+    ("汨罗有哪些知名的特产？", "（资料列出的各项都要写全。）"),
+    ("市长这次给多少位新任顾问颁发了聘书？", ""),
     ("Which two companies won awards? In which tracks?", ""),  # English questions get the English line
 ])
 def test_question_hint(question: str, hint: str) -> None:
@@ -321,18 +321,18 @@ def test_question_hint(question: str, hint: str) -> None:
     assert build_messages(question, [])[-1]["content"].endswith(question.strip() + hint) or hint == ""
 
 
-ABOUT_Q = "道县的“清明祭英烈”主题活动是几月几号举办的？"
+ABOUT_Q = "汨罗的“端午龙舟赛”在哪天开赛？"
 
 
 @pytest.mark.parametrize("title,text,about", [
-    ("全省“传承红色基因·清明祭英烈”主题活动在道县举行", "活动现场,青少年代表宣读倡议。", True),
+    ("全省“传承屈子文化·端午龙舟赛”主题活动在汨罗举行", "活动现场,青少年代表宣读倡议。", True),
     ("一场对接会背后的产业耦合新棋局", "4月2日,2026电机·铸造赋能电动化装备供需对接会在长沙举行。", False),
 ])
 def test_a_passage_on_another_matter_is_not_about_the_question(title: str, text: str, about: bool) -> None:
     from rag.cite import is_about
 
     passage = Passage(Chunk("c", "a", text, 0, len(text), title=title), 1, 1.0)
-    assert is_about(ABOUT_Q, passage) is about  # a part's clause is never quoted from one that is not
+    assert is_about(ABOUT_Q, passage) is about
 
 
 def test_highlight_prefers_the_sentence_over_a_headline_naming_the_figure() -> None:
@@ -357,22 +357,17 @@ def test_a_body_sentence_is_cited_rather_than_a_headline_repeating_the_figure() 
     assert text[s:e] == "当天,16家单位签署合作协议,总签约采购金额约3亿元。"
 
 
-AI_CONTEST = "第六届中国人工智能大赛一共设了几道赛题？有多少支队伍报名？"
-CONTEST_SPAN = "本次比赛设置大模型对抗赛、AIGC视频检测赛等10道前沿赛题，共吸引近700支队伍报名。"
+AI_CONTEST = "第三届全省数据开发大赛共设置了几个赛道？"
+CONTEST_SPAN = "本次比赛设置数据治理、隐私计算等10个赛道，共吸引近500支队伍报名。"
 
 
 @pytest.mark.parametrize("claim,supported", [
-    ("第六届中国人工智能大赛一共设了10道赛题。", True),  # the question restated, plus 10道 from the span
-    ("第六届中国人工智能大赛一共设了12道赛题。", False),
-    ("第六届中国人工智能大赛一共设了10场赛事。", False),  # 10 with another unit is not what the span says
+    ("第三届全省数据开发大赛共设置了10个赛道。", True),  # the question restated, plus 10个 from the span
+    ("第三届全省数据开发大赛共设置了12个赛道。", False),
+    ("第三届全省数据开发大赛共设置了10场赛事。", False),  # 10 with another unit is not what the span says
 ])
 def test_a_restated_question_plus_a_number_is_judged_by_the_number_and_unit(claim: str, supported: bool) -> None:
     assert (support(claim, CONTEST_SPAN, AI_CONTEST) >= 0.5) is supported
-
-
-LISTING = "湖南在审及境外上市待备案的企业有多少家？其中境外待备案的有几家？整个上市后备梯队一共多少家？"
-LISTING_SPAN = ("目前，全省有兵器工业、族兴新材两家境内过会企业，以及在审及境外上市待备案企业14家，"
-                "其中境外上市待备案企业7家。也就是说，上市后备梯队达19家。")
 
 
 @pytest.mark.parametrize("answer", ["一[-0]", "签约金额约3亿元[-1]。", "签约金额约3亿元[1，-2]。"])

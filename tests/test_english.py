@@ -19,8 +19,8 @@ def test_values(text: str, found: set[float]) -> None:
 
 
 @pytest.mark.parametrize(("text", "found"), [
-    ("Yuan Longping's wife is Deng Ze.", [(["yuan", "long", "ping"], True), (["deng", "ze"], True)]),
-    ("The rime appeared on Nanyue Hengshan.", [(["nan", "yue", "heng", "shan"], True)]),
+    ("Zhou Ran's wife is Lin Xiu.", [(["zhou", "ran"], True), (["lin", "xiu"], True)]),
+    ("The fair opened in Anhua Xiangtan.", [(["an", "hua", "xiang", "tan"], True)]),
     ("He visited the Longping Rice Museum.", [(["long", "ping"], False), (["ri", "ce"], False)]),
     ("The Museum opened in Changsha.", [(["chang", "sha"], True)]),
 ])
@@ -38,12 +38,12 @@ def test_sounds_in(name: list[str], span: str, read: bool) -> None:
 
 
 @pytest.mark.parametrize(("claim", "span", "question", "result"), [
-    ("His wife was Deng Ze.", "袁隆平邓则夫妻", "Who was Yuan Longping's wife?", True),
-    ("His wife was Xie Changjiang.", "袁隆平邓则夫妻", "Who was Yuan Longping's wife?", False),
+    ("His wife was Lin Xiu.", "周然林秀夫妻", "Who was Zhou Ran's wife?", True),
+    ("His wife was Xie Changjiang.", "周然林秀夫妻", "Who was Zhou Ran's wife?", False),
     ("It cost 300 million yuan.", "投资3亿元", "", True),
     ("It cost 500 million yuan.", "投资3亿元", "", False),
     ("It was free to visit.", "免费向公众开放", "", None),  # nothing to find it by: meaning decides
-    ("Yuan Longping wrote the letters.", "袁隆平写的信", "Who is Yuan Longping?", None),  # the name is the question's
+    ("Zhou Ran wrote the letters.", "周然写的信", "Who is Zhou Ran?", None),  # the name is the question's
 ])
 def test_anchored(claim: str, span: str, question: str, result: bool | None) -> None:
     assert anchored(claim, span, question) is result
@@ -113,8 +113,8 @@ def test_steps_are_named() -> None:
 
 @pytest.mark.parametrize(("claim", "span", "result"), [
     ("The meeting was chaired by Wang一光.", "省政协副主席汪一光主持召开", True),  # a name glued to Chinese
-    ("The winner was 湖南智通星辰科技.", "湖南智通星辰科技有限公司获奖", True),
-    ("The winner was 湖南星辰智通科技.", "湖南智通星辰科技有限公司获奖", False),  # Chinese in the claim, as written
+    ("The winner was 湖南星沙智造科技.", "湖南星沙智造科技有限公司获奖", True),
+    ("The winner was 湖南智造星沙科技.", "湖南星沙智造科技有限公司获奖", False),  # Chinese in the claim, as written
     ("No, it is free.", "免费向大众开放", None),  # "No" spells no pinyin name (n-o are interjections)
 ])
 def test_anchors_in_mixed_claims(claim: str, span: str, result: bool | None) -> None:

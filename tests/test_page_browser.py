@@ -113,7 +113,7 @@ def test_english_mode_shows_no_chinese_of_its_own_and_a_mixed_conversation_stays
                            " || document.querySelector('#examples-zh').offsetParent === null", timeout=30_000)
     own = _settled_own_text(page, CJK.pattern)
     assert not CJK.search(own), [own[max(0, m.start() - 40):m.end() + 40] for m in CJK.finditer(own)][:3]
-    assert "How far is Yiyang" in page.locator("#examples-en").inner_text()
+    assert "Luyu Optoelectronics" in page.locator("#examples-en").inner_text()
     # An English question: an English answer, and the sources' dates in English
     _ask(page, "How much was signed at the matchmaking meeting, the 对接会?", 1)  # hashed vectors: a word to find
     answer = page.locator("#chat .message-row").last.inner_text()

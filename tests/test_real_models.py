@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 from fakes import free_port, listening_tcp_ports
 
+from rag.asked import is_english
 from rag.pipeline import pipeline_for
 from rag.prompt import REFUSAL_ZH
 from rag.settings import load_settings
+from rag.ui import EXAMPLE_QUESTIONS, EXAMPLE_QUESTIONS_EN
 
 pytestmark = pytest.mark.models
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +65,18 @@ def test_dev_questions_answered_correctly(real_pipeline, item_id: str) -> None:
     golds = item["answers"]
     hits = [g in answer.text for g in golds]
     assert all(hits) if item["match"] == "all" else any(hits), answer.text
+
+
+@pytest.mark.parametrize("question", EXAMPLE_QUESTIONS + EXAMPLE_QUESTIONS_EN)
+def test_the_pages_example_questions_are_answered_with_a_checked_citation(real_pipeline, question: str) -> None:
+    """What the page offers to ask first, it answers: in the question's language, each claim cited to the exact
+    span of the article it stands in."""
+    answer = real_pipeline.ask(question)
+    assert not answer.refused and answer.citations, (answer.text, answer.unsupported)
+    for c in answer.citations:
+        assert c.supported and real_pipeline.index.articles[c.article_id].text[c.start:c.end] == c.quote
+    if is_english(question):
+        assert not re.search(r"[\u4e00-\u9fff]", answer.text), answer.text
 
 
 def test_an_english_question_gets_an_english_answer_cited_to_the_chinese_span(real_pipeline) -> None:

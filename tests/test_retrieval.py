@@ -15,13 +15,13 @@ YIYANG = "益阳为什么能成为长株潭都市圈扩群的首选？"
 
 @pytest.mark.parametrize("previous,follow_up,expected,method", [
     (YIYANG, "那株洲呢？", "株洲为什么能成为长株潭都市圈扩群的首选？", "swap"),
-    ("在培育新兴产业上，株洲要加快建设哪几个基地？", "那益阳呢", "在培育新兴产业上，益阳要加快建设哪几个基地？", "swap"),
-    ("湖南现在大概有多少家电机企业？", "总产值呢？", "湖南现在大概有多少家电机企业？总产值呢？", "context"),
+    ("发展新兴产业，株洲要建哪几个基地？", "那益阳呢", "发展新兴产业，益阳要建哪几个基地？", "swap"),
+    ("全省电机企业有多少家？", "总产值呢？", "全省电机企业有多少家？总产值呢？", "context"),
     ("麓宇光电拟在益阳投资什么项目", "它的总投资是多少？", "麓宇光电拟在益阳投资什么项目？它的总投资是多少？", "context"),
     ("What was signed at the Changsha matchmaking event?", "How many units signed it?",
      "What was signed at the Changsha matchmaking event? How many units signed it?", "context"),
-    (YIYANG, "第六届中国人工智能大赛一共设了几道赛题？", "第六届中国人工智能大赛一共设了几道赛题？", "none"),
-    (YIYANG, "蒋涤非这次给多少位新任参事颁发了聘书？", "蒋涤非这次给多少位新任参事颁发了聘书？", "none"),
+    (YIYANG, "人工智能大赛设置了多少赛题？", "人工智能大赛设置了多少赛题？", "none"),
+    (YIYANG, "新聘的参事有多少位？", "新聘的参事有多少位？", "none"),
 ])
 def test_rule_rewrite(previous: str, follow_up: str, expected: str, method: str) -> None:
     rw = rule_rewrite(follow_up, [Turn(previous)])
@@ -30,7 +30,7 @@ def test_rule_rewrite(previous: str, follow_up: str, expected: str, method: str)
 
 
 @pytest.mark.parametrize("question,follow", [
-    ("那株洲呢？", True), ("它的总投资是多少？", True), ("其中境外待备案的有几家？", True),
+    ("那株洲呢？", True), ("它的总投资是多少？", True), ("其中民营企业有几家？", True),
     ("What about Zhuzhou?", True), ("When did it open?", True),
     ("益阳为什么能成为长株潭都市圈扩群的首选？", False), ("How many teams entered the AI contest?", False),
     ("What is the value that was signed?", False),
@@ -64,8 +64,8 @@ def test_llm_rewrite_is_checked(reply: str, method: str) -> None:
 
 def test_follow_up_retrieves_with_the_rewritten_question(fake_pipeline) -> None:
     pipe = fake_pipeline("约3亿元[1]。", backend="extractive")
-    events = list(pipe.stream("那株洲呢？", history=[Turn("在培育新兴产业上，益阳要加快建设哪几个基地？")]))
-    wanted = "在培育新兴产业上，株洲要加快建设哪几个基地？"
+    events = list(pipe.stream("那株洲呢？", history=[Turn("发展新兴产业，益阳要建哪几个基地？")]))
+    wanted = "发展新兴产业，株洲要建哪几个基地？"
     assert events[0].kind == "passages" and events[0].text == wanted
     assert any("北斗之城" in p.chunk.text for p in events[0].passages)
     answer = events[-1].answer
@@ -78,8 +78,8 @@ def test_sources_panel_shows_the_rewritten_question(fake_pipeline) -> None:
     from rag import ui
 
     pipe = fake_pipeline(backend="extractive")
-    answer = pipe.ask("那株洲呢？", history=[Turn("在培育新兴产业上，益阳要加快建设哪几个基地？")])
-    assert "检索用问题：在培育新兴产业上，株洲要加快建设哪几个基地？" in ui.sources_html(answer)
+    answer = pipe.ask("那株洲呢？", history=[Turn("发展新兴产业，益阳要建哪几个基地？")])
+    assert "检索用问题：发展新兴产业，株洲要建哪几个基地？" in ui.sources_html(answer)
 
 
 def test_large_corpus_switches_to_hnsw_with_recall_recorded(seeds_copy: Path, tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_coverage(tokens: list[str], text: str, expected: float) -> None:
 
 @pytest.mark.parametrize("question,expected", [
     ("人民银行岳阳市分行的评级体系", ["人民银行", "岳阳市", "分行", "评级", "体系"]),  # "人民", "银行" once, inside 人民银行
-    ("12月10日当天，长沙有哪两场活动？", ["12月10日", "当天", "长沙", "两场", "活动"]),  # the date as one word
+    ("5月8日当天，湘潭有哪两场展览？", ["5月8日", "当天", "湘潭", "两场", "展览"]),  # the date as one word
     ("2025年有哪些活动", ["2025年", "活动"]),
     ("什么是哪个？", []),
 ])
@@ -133,20 +133,20 @@ def test_content_words(question: str, expected: list[str]) -> None:
 def test_rarity_weights_favour_the_word_few_units_hold() -> None:
     from rag.retrieve import rarity_weights
 
-    units = ["人民银行岳阳市分行联合签约", "人民银行岳阳市分行举办活动", "该行建立五档绿色评级体系"]
-    w = rarity_weights(["人民银行", "评级", "货币"], units)
-    assert w["评级"] > w["人民银行"] / 2  # in one unit against two; 人民银行 weighs double as a long word
+    units = ["市农商行湘潭分行联合签约", "市农商行湘潭分行举办活动", "该行推出三级信用积分制度"]
+    w = rarity_weights(["农商行", "积分", "货币"], units)
+    assert w["积分"] > w["农商行"] / 2  # in one unit against two; 农商行 weighs more as a longer word
     assert "货币" not in w  # found in no unit: it cannot tell them apart
 
 
 def test_rarity_coverage_prefers_the_passage_with_the_rare_words() -> None:
     """Several passages of one article share its name; the one holding the question's specific words wins.
-    (Counting every word alike, the passages naming 人民银行岳阳市分行 covered more: 0.57 against 0.50.)"""
+    (Counting every word alike, the passages naming the bank branch cover more.)"""
     from rag.retrieve import rarity_coverage
 
-    texts = [f"中国人民银行岳阳市分行联合部门开展第{i}次对接活动，共商共议。" for i in range(1, 5)]
-    texts.append("当前，该行在岳阳市创新建立五档绿色评级体系，将碳排放强度与货币信贷政策直接挂钩。")
-    shares = rarity_coverage("人民银行岳阳市分行搞的五档绿色评级体系是怎么起作用的？", texts)
+    texts = [f"湘潭农村商业银行雨湖支行联合部门开展第{i}次走访活动，共商共议。" for i in range(1, 5)]
+    texts.append("当前，该行在雨湖区推出三级信用积分制度，将守信记录与贷款利率直接挂钩。")
+    shares = rarity_coverage("雨湖支行的三级信用积分制度是怎么起作用的？", texts)
     assert shares[-1] == max(shares) and shares[-1] > shares[0] + 0.2
     assert rarity_coverage("什么？", texts) == [0.0] * 5
 

@@ -94,11 +94,11 @@ def test_each_non_pronoun_leaves_a_question_alone(word: str) -> None:
     assert not is_follow_up(f"{word}长沙有什么新政策？")
 
 
-SPAN_FLIGHT = "MU5735航班坠毁，机上共有132人，其中旅客123人、机组9人。"
+SPAN_FLIGHT = "CZ3101航班备降武汉，机上共有132人，其中旅客123人、机组9人。"
 
 
 @pytest.mark.parametrize(("claim", "supported"), [
-    ("The ticker is B00001.", False), ("The flight was MU5736.", False), ("机上共有132人，航班号MU5735。", True),
+    ("The ticker is B00001.", False), ("The flight was CZ3102.", False), ("机上共有132人，航班号CZ3101。", True),
     ("There were 132 people on board.", True),
 ])
 def test_identifiers_must_stand_in_the_span(claim: str, supported: bool) -> None:
@@ -113,12 +113,12 @@ def test_a_name_the_claim_brings_in_must_stand_in_the_span(claim: str, span: str
 
 
 def test_identifiers() -> None:
-    assert _identifiers("5G基站、C919和MU5735，2025年，共100家") == {"5g", "c919", "mu5735"}
+    assert _identifiers("5G基站、C919和CZ3101，2025年，共100家") == {"5g", "c919", "cz3101"}
 
 
 @pytest.mark.parametrize(("question", "source", "scoped"), [
-    ("2021年全国粮食产量是多少？", "2021年全国粮食总产量13657亿斤", True),
-    ("2021年全国粮食产量是多少？", "2022年全国粮食总产量13731亿斤", False),  # a neighbouring year
+    ("2019年全省油菜籽产量是多少？", "2019年全省油菜籽总产量230万吨", True),
+    ("2019年全省油菜籽产量是多少？", "2020年全省油菜籽总产量236万吨", False),  # a neighbouring year
     ("2022赛季的联赛冠军是谁？", "2021-22赛季总决赛，辽宁队夺冠", True),  # a season by the year it ends
     ("2022赛季的联赛冠军是谁？", "2020-21赛季总决赛，广东队夺冠", False),
     ("第六届大赛在哪里举办？", "第6届大赛在厦门举办", True), ("第六届大赛在哪里举办？", "第五届大赛在苏州举办", False),
@@ -134,11 +134,11 @@ def test_a_claim_from_another_year_is_not_supported() -> None:
     from rag.cite import check_answer
     from rag.types import Chunk, Passage
 
-    text = "2022年全国粮食总产量13731亿斤，比上年增加74亿斤。"
+    text = "2020年全省油菜籽总产量236万吨，比上年增加6万吨。"
     passage = Passage(Chunk(id="c", article_id="a", text=text, start=0, end=len(text)), rank=1, score=1.0)
-    question = "2021年全国粮食产量是多少？"
-    assert check_answer("全国粮食总产量13731亿斤[1]。", [passage], question)[1]  # the scope is not checked
-    _, citations, dropped = check_answer("全国粮食总产量13731亿斤[1]。", [passage], question, source=lambda p: text)
+    question = "2019年全省油菜籽产量是多少？"
+    assert check_answer("全省油菜籽总产量236万吨[1]。", [passage], question)[1]  # the scope is not checked
+    _, citations, dropped = check_answer("全省油菜籽总产量236万吨[1]。", [passage], question, source=lambda p: text)
     assert not citations and dropped
 
 
@@ -168,7 +168,7 @@ def test_the_library_has_no_import_cycles() -> None:
 @pytest.mark.parametrize(("question", "parts"), [
     ("省运会湘潭和衡阳代表团人数？", ["省运会湘潭代表团人数", "省运会衡阳代表团人数"]),
     ("株洲和湘潭2019年的常住人口分别是多少？", ["株洲2019年的常住人口是多少", "湘潭2019年的常住人口是多少"]),
-    ("2019年和2020年端午档首日票房冠军？", ["2019年端午档首日票房冠军", "2020年端午档首日票房冠军"]),
+    ("2019年和2020年端午档首日的票房冠军是哪部片？", ["2019年端午档首日的票房冠军是哪部片", "2020年端午档首日的票房冠军是哪部片"]),
     ("新馆的开馆时间和地点？", ["新馆的开馆时间", "新馆的开馆地点"]),
     ("展览是哪天开幕的？那幅画是谁画的？", ["展览是哪天开幕的", "那幅画是谁画的"]),
     # 和 after an adverb, or between two verbs, joins no two things asked of
@@ -177,7 +177,7 @@ def test_the_library_has_no_import_cycles() -> None:
     # two things of two words each, alike in their tags
     ("长沙市市长和株洲市市长分别是谁？", ["长沙市市长是谁", "株洲市市长是谁"]),
     # two nouns after a run of nouns of one tag: the run says nothing of where a thing begins
-    ("省运会决赛男单和女单冠军分别是谁？", ["省运会决赛男单冠军是谁", "省运会决赛女单冠军是谁"]),
+    ("省运会决赛男单和女单冠军来自哪里？", ["省运会决赛男单冠军来自哪里", "省运会决赛女单冠军来自哪里"]),
     # "哪些A和B": one list of both is asked for
     ("报告提出了哪些行动和举措？", ["报告提出了哪些行动和举措"]),
 ])
@@ -188,8 +188,8 @@ def test_question_parts_split_two_things_asked_of(question: str, parts: list[str
 
 
 def test_a_part_scoped_to_one_year_is_answered_by_a_page_on_it() -> None:
-    assert in_scope("2022年和2023年春节档首日票房冠军？", "2022年春节档首日，《长津湖之水门桥》夺冠")
-    assert not in_scope("2022年和2023年春节档首日票房冠军？", "2021年春节档首日，《唐人街探案3》夺冠")
+    assert in_scope("2019年和2020年端午档首日的票房冠军是哪部片？", "2019年端午档首日，《湘江北去》夺冠")
+    assert not in_scope("2019年和2020年端午档首日的票房冠军是哪部片？", "2018年端午档首日，《岳麓书声》夺冠")
 
 
 def test_a_question_is_analysed_once_into_parts_kinds_and_scope() -> None:

@@ -162,8 +162,8 @@ def test_the_ablation_counts_what_each_checking_step_changes_on_the_same_model_o
     for the question the pages do not answer, wrong for the one they do); off, it stands."""
     base = fake_pipeline("新增企业的税收，双方按一定比例分成[1]。", steps="kind_check")
     folder, sets = _one_set(tmp_path, [
-        {"id": "a", "question": "飞地新增企业的税收，双方具体按几比几分成？", "answers": ["比例分成"], "answerable": True},
-        {"id": "b", "question": "飞地新增企业的税收按几比几分成，哪年开始？", "answers": [], "answerable": False}])
+        {"id": "a", "question": "产业协作飞地里新企业缴的税，两地按几比几来分？", "answers": ["比例分成"], "answerable": True},
+        {"id": "b", "question": "飞地里新企业的税按几比几分，从哪年开始？", "answers": [], "answerable": False}])
     suite.run_suite(base.settings, folder, tmp_path / "work", sets, log=lambda line: None, label="r", base=base)
     rows = suite.ablate_suite(folder, tmp_path / "work", base.settings, ["kind_check", "scope_check"], sets,
                               label="r", make_embedder=lambda s: HashingEmbedder())
@@ -208,3 +208,36 @@ def test_the_confirm_curve_refuses_the_saved_answers_doubted_above_each_threshol
                               for row in saved) + "\n", encoding="utf-8")
     assert suite.confirm_report(folder, tmp_path / "work", base.settings, (), sets, label="r",
                                 make_embedder=lambda s: HashingEmbedder())[1]["auc"] == 1.0
+
+
+def test_the_confirm_threshold_is_chosen_on_held_out_training_questions(fake_pipeline, tmp_path: Path) -> None:
+    """One answerable question and two the article does not answer, all given the same supported sentence that
+    the model doubts 0.3: refusing above 0.25 makes two of three right, keeping it one; the highest such
+    threshold is chosen. Only questions of the choosing split are asked."""
+    from fakes import DoubtingGenerator
+
+    from rag.bench.confirm_fit import confirm_fit_table, fit_confirm
+    from rag.reader.heldout import split_of
+
+    ids = [f"a{i}" for i in range(200)]
+    chosen = next(i for i in ids if split_of(f"crud:{i}") == "choose")
+    other = next(i for i in ids if split_of(f"crud:{i}") == "fit")
+    train = tmp_path / "train"
+    _write(train / "crud_train_news.jsonl", [
+        {"id": chosen, "date": "", "text": "对接会在长沙举行。当天,16家单位签署合作协议,总签约采购金额约3亿元。"},
+        {"id": other, "date": "", "text": "龙舟赛在汨罗举行，共有40支队伍参赛。"}])
+    question = {"answers": ["3亿元"], "match": "any", "sources": [chosen], "type": "train"}
+    _write(train / "crud_train_qa.jsonl", [
+        {**question, "id": "q1", "question": "对接会签约采购金额是多少？", "answerable": True},
+        {**question, "id": "q2", "question": "下一届对接会的签约采购金额是多少？", "answers": [], "answerable": False},
+        {**question, "id": "q3", "question": "对接会上届的签约采购金额是多少？", "answers": [], "answerable": False},
+        {"id": "q4", "question": "龙舟赛有多少支队伍？", "answers": ["40支"], "match": "any", "sources": [other],
+         "answerable": True, "type": "train"}])
+    base = fake_pipeline("总签约采购金额约3亿元[1]。")
+    base.generator = DoubtingGenerator("总签约采购金额约3亿元[1]。", 0.3)
+    result = fit_confirm(base.settings, train, tmp_path / "work", 10, log=lambda line: None, base=base,
+                         make_embedder=lambda s: HashingEmbedder())
+    assert result["questions"] == 3 and result["right_with_step_off"] == 1
+    assert {c["threshold"]: c["right"] for c in result["curve"]}[0.25] == 2
+    assert {c["threshold"]: c["right"] for c in result["curve"]}[0.3] == 1
+    assert result["threshold"] == 0.25 and "chosen: 0.25" in confirm_fit_table(result)

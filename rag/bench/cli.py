@@ -15,7 +15,7 @@ from rag.errors import RagError
 def cmd_bench(args: argparse.Namespace) -> int:
     args.out = args.out or f"bench/{args.what}.json"
     others = {"answer": _bench_answer, "store": _bench_store, "budget": _bench_budget, "typing": _bench_typing,
-              "draft": _bench_draft, "soak": _bench_soak, "reader": _bench_reader}
+              "draft": _bench_draft, "soak": _bench_soak, "reader": _bench_reader, "confirm": _bench_confirm}
     if args.what in others:
         return others[args.what](args)
     from rag.bench import retrieval
@@ -183,6 +183,17 @@ def _bench_reader(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_confirm(args: argparse.Namespace) -> int:
+    """The confirm step's threshold, chosen on held-out training questions answered by the whole pipeline."""
+    from rag.bench.confirm_fit import confirm_fit_table, fit_confirm
+
+    result = fit_confirm(_settings(args), Path(args.train), Path(args.work) / "confirm", args.per_kind, _log, _Bar())
+    save(result, Path(args.out))
+    print(confirm_fit_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
 def _bench_answer(args: argparse.Namespace) -> int:
     import tempfile
     import time
@@ -222,7 +233,7 @@ def add_bench_parser(sub) -> None:
     """The `rag bench` subcommand and its options."""
     p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
     p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft", "soak",
-                                                                      "reader"])
+                                                                      "reader", "confirm"])
     p.add_argument("--drafts", default="ngram_simple:4:8,ngram_simple:3:4,ngram_map_k:4:8",
                    help="draft: speculative configurations KIND:MATCH:MAX to compare with plain decoding")
     p.add_argument("--budgets", default="0,80,120,160,240", help="budget: prompt token budgets to compare "
@@ -244,6 +255,9 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--against", default="", help="reader: a whole-suite run's per-question outcomes "
                    "(default: the newest bench/suite-*.jsonl)")
     p.add_argument("--cross", default="", help="reader: the folder of a cross-encoder reader to measure instead")
+    p.add_argument("--train", default="../shared/train", help="confirm: the training folder (default ../shared/train)")
+    p.add_argument("--per-kind", type=int, default=60, help="confirm: answerable and unanswerable questions of the "
+                   "choosing split, each")
     p.add_argument("--stores", default="local,milvus", help="store: comma-separated backends to measure")
     p.add_argument("--milvus-uri", default="", help="store: a Milvus server to measure (default: Milvus Lite in a temp folder)")
     p.set_defaults(func=cmd_bench)

@@ -1,0 +1,88 @@
+"""`rag bench confirm`: the confirm step's threshold chosen on held-out training questions, not on the suite.
+
+The confirm step refuses an answer the model doubts (P(否) above `confirm_threshold`). Where that line lies is a
+choice between right answers lost and wrong ones stopped, so it is made on data that no evaluation set shares:
+the CRUD-RAG training questions of the choosing split (by article, `reader.heldout.split_of`, the reader's own
+split), answerable ones and CRUD-RAG's unanswerable ones alike, answered over the training news archive by the
+whole pipeline with its doubts saved. Each threshold of a grid is then applied to those saved answers
+(`suite.confirm_report`, no model), and the one with the most right outcomes (a right answer, or a refusal of
+a question the pages do not answer) is chosen; a tie goes to the higher threshold, which refuses less.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from rag.errors import InputError
+
+GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 1.0)  # 1.0: the step refuses nothing
+SEED = 0
+
+
+def choosing_questions(train: Path, n: int) -> list[dict]:
+    """Up to `n` answerable and `n` unanswerable CRUD-RAG training questions of the choosing split, drawn with a
+    fixed seed (the same on every machine)."""
+    from rag.evaluate import load_items
+    from rag.reader.heldout import split_of
+
+    qa = train / "crud_train_qa.jsonl"
+    if not qa.is_file():
+        raise InputError(f"{train} holds no crud_train_qa.jsonl: give the training folder with --train")
+    items = [it for it in load_items(qa) if it.get("sources") and split_of(f"crud:{it['sources'][0]}") == "choose"]
+    rng = random.Random(SEED)
+    picked = []
+    for answerable in (True, False):
+        group = [it for it in items if bool(it.get("answerable", True)) is answerable]
+        picked += rng.sample(group, min(n, len(group)))
+    return picked
+
+
+def fit_confirm(settings, train: Path, work: Path, n: int, log=print, progress=None, base=None,
+                make_embedder=None) -> dict:
+    """Answer the choosing questions (saved under `work`), then the right outcomes at each threshold of `GRID`
+    and the threshold chosen. `base` and `make_embedder` as for `suite.run_suite`."""
+    from rag import suite
+
+    work.mkdir(parents=True, exist_ok=True)
+    questions = work / "confirm-choose.jsonl"
+    questions.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in choosing_questions(train, n)),
+                         encoding="utf-8")
+    qs = suite.QuestionSet("train_choose", str(questions.resolve()), str((train / "crud_train_news.jsonl").resolve()),
+                           "m3e-small")
+    run = suite.run_suite(settings, Path("/"), work, (qs,), 0, log, progress, label="confirm-fit", base=base,
+                          make_embedder=make_embedder)
+    rows, separation = suite.confirm_report(Path("/"), work, settings, GRID, (qs,), label="confirm-fit",
+                                            make_embedder=make_embedder)
+    answered = next(r for r in run["rows"] if r["set"] == "all")
+    right_off = _right_with_the_step_off(settings, qs, work, make_embedder)
+    curve = [{"threshold": t, "right": right_off + row["wrong_to_right"] - row["right_to_wrong"],
+              "right_to_wrong": row["right_to_wrong"], "wrong_to_right": row["wrong_to_right"]}
+             for t, row in zip(GRID, rows)]
+    best = max(curve, key=lambda c: (c["right"], c["threshold"]))
+    return {"questions": answered["items"], "right_with_step_off": right_off, "curve": curve,
+            "threshold": best["threshold"], "doubt_auc": separation["auc"], "answers_doubted": separation["answers"]}
+
+
+def _right_with_the_step_off(settings, qs, work: Path, make_embedder=None) -> int:
+    """Right outcomes of the saved answers checked again with the confirm step off."""
+    from rag import suite
+    from rag.steps import steps_of
+
+    off = settings.replace(steps=",".join(sorted(steps_of(settings.steps) - {"confirm"})))
+    _, records = suite._checked(Path("/"), work, off, (qs,), "confirm-fit", suite._embedders(make_embedder))
+    return sum(suite._right(r) for r in records.values())
+
+
+def confirm_fit_table(result: dict) -> str:
+    lines = [f"{result['questions']} held-out training questions (choosing split); right with the step off: "
+             f"{result['right_with_step_off']}; AUC of the doubts over {result['answers_doubted']} answers: "
+             f"{result['doubt_auc']:.2f}" if result["doubt_auc"] is not None else "no doubts saved",
+             "", "| refuses above | right | right → wrong | wrong → right |", "| --- | --- | --- | --- |"]
+    lines += [f"| {c['threshold']:g} | {c['right']} | {c['right_to_wrong']} | {c['wrong_to_right']} |"
+              for c in result["curve"]]
+    lines.append(f"\nchosen: {result['threshold']:g}")
+    return "\n".join(lines)
+
+
+__all__ = ["GRID", "choosing_questions", "confirm_fit_table", "fit_confirm"]
