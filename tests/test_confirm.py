@@ -77,7 +77,7 @@ def _pipe(fake_pipeline, no: float | None, **settings):
     return pipe
 
 
-@pytest.mark.parametrize("no,refused", [(0.05, False), (0.2, False), (0.21, True), (0.9, True)])
+@pytest.mark.parametrize("no,refused", [(0.05, False), (0.25, False), (0.26, True), (0.9, True)])
 def test_an_answer_the_model_doubts_beyond_the_threshold_is_a_refusal(fake_pipeline, no: float,
                                                                      refused: bool) -> None:
     pipe = _pipe(fake_pipeline, no)

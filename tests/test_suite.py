@@ -241,3 +241,16 @@ def test_the_confirm_threshold_is_chosen_on_held_out_training_questions(fake_pip
     assert {c["threshold"]: c["right"] for c in result["curve"]}[0.25] == 2
     assert {c["threshold"]: c["right"] for c in result["curve"]}[0.3] == 1
     assert result["threshold"] == 0.25 and "chosen: 0.25" in confirm_fit_table(result)
+
+
+@pytest.mark.parametrize(("rights", "questions", "threshold"), [
+    ([76, 75, 75, 71, 69], 120, 0.25),  # one standard error is 5.3 questions: 71 is within it, 69 is not
+    ([76, 60, 60, 60, 60], 120, 0.1),  # the best stands out
+    ([2, 2, 2, 2, 2], 0, 0.3),  # nothing to tell them apart: the highest
+])
+def test_the_highest_threshold_within_one_standard_error_of_the_best_is_chosen(rights: list[int], questions: int,
+                                                                                threshold: float) -> None:
+    from rag.bench.confirm_fit import chosen
+
+    curve = [{"threshold": t, "right": r} for t, r in zip((0.1, 0.15, 0.2, 0.25, 0.3), rights)]
+    assert chosen(curve, questions) == threshold

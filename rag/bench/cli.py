@@ -187,7 +187,8 @@ def _bench_confirm(args: argparse.Namespace) -> int:
     """The confirm step's threshold, chosen on held-out training questions answered by the whole pipeline."""
     from rag.bench.confirm_fit import confirm_fit_table, fit_confirm
 
-    result = fit_confirm(_settings(args), Path(args.train), Path(args.work) / "confirm", args.per_kind, _log, _Bar())
+    result = fit_confirm(_settings(args), Path(args.train), Path(args.work) / "confirm", args.per_kind, _log, _Bar(),
+                         answer=not args.reuse)
     save(result, Path(args.out))
     print(confirm_fit_table(result))
     print(f"saved {args.out}")
@@ -258,6 +259,7 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--train", default="../shared/train", help="confirm: the training folder (default ../shared/train)")
     p.add_argument("--per-kind", type=int, default=60, help="confirm: answerable and unanswerable questions of the "
                    "choosing split, each")
+    p.add_argument("--reuse", action="store_true", help="confirm: choose again from the answers an earlier run saved")
     p.add_argument("--stores", default="local,milvus", help="store: comma-separated backends to measure")
     p.add_argument("--milvus-uri", default="", help="store: a Milvus server to measure (default: Milvus Lite in a temp folder)")
     p.set_defaults(func=cmd_bench)

@@ -5,12 +5,15 @@ choice between right answers lost and wrong ones stopped, so it is made on data 
 the CRUD-RAG training questions of the choosing split (by article, `reader.heldout.split_of`, the reader's own
 split), answerable ones and CRUD-RAG's unanswerable ones alike, answered over the training news archive by the
 whole pipeline with its doubts saved. Each threshold of a grid is then applied to those saved answers
-(`suite.confirm_report`, no model), and the one with the most right outcomes (a right answer, or a refusal of
-a question the pages do not answer) is chosen; a tie goes to the higher threshold, which refuses less.
+(`suite.confirm_report`, no model), counting right outcomes (a right answer, or a refusal of a question the
+pages do not answer). A hundred-odd questions cannot tell apart thresholds a question or two apart, so the one
+chosen is the highest whose count is within one standard error of the best (Breiman's one-standard-error
+rule): of the thresholds the data cannot tell apart, the one that refuses least.
 """
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -39,39 +42,49 @@ def choosing_questions(train: Path, n: int) -> list[dict]:
 
 
 def fit_confirm(settings, train: Path, work: Path, n: int, log=print, progress=None, base=None,
-                make_embedder=None) -> dict:
-    """Answer the choosing questions (saved under `work`), then the right outcomes at each threshold of `GRID`
-    and the threshold chosen. `base` and `make_embedder` as for `suite.run_suite`."""
+                make_embedder=None, answer: bool = True) -> dict:
+    """Answer the choosing questions (saved under `work`; with `answer` False, the answers saved there by an
+    earlier run are used), then the right outcomes at each threshold of `GRID` and the threshold chosen.
+    `base` and `make_embedder` as for `suite.run_suite`."""
     from rag import suite
 
     work.mkdir(parents=True, exist_ok=True)
     questions = work / "confirm-choose.jsonl"
-    questions.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in choosing_questions(train, n)),
-                         encoding="utf-8")
     qs = suite.QuestionSet("train_choose", str(questions.resolve()), str((train / "crud_train_news.jsonl").resolve()),
                            "m3e-small")
-    run = suite.run_suite(settings, Path("/"), work, (qs,), 0, log, progress, label="confirm-fit", base=base,
-                          make_embedder=make_embedder)
+    if answer:
+        questions.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in choosing_questions(train, n)),
+                             encoding="utf-8")
+        suite.run_suite(settings, Path("/"), work, (qs,), 0, log, progress, label="confirm-fit", base=base,
+                        make_embedder=make_embedder)
+    elif not questions.is_file():
+        raise InputError(f"no saved answers in {work}: run `rag bench confirm` without --reuse first")
     rows, separation = suite.confirm_report(Path("/"), work, settings, GRID, (qs,), label="confirm-fit",
                                             make_embedder=make_embedder)
-    answered = next(r for r in run["rows"] if r["set"] == "all")
-    right_off = _right_with_the_step_off(settings, qs, work, make_embedder)
+    asked, right_off = _right_with_the_step_off(settings, qs, work, make_embedder)
     curve = [{"threshold": t, "right": right_off + row["wrong_to_right"] - row["right_to_wrong"],
               "right_to_wrong": row["right_to_wrong"], "wrong_to_right": row["wrong_to_right"]}
              for t, row in zip(GRID, rows)]
-    best = max(curve, key=lambda c: (c["right"], c["threshold"]))
-    return {"questions": answered["items"], "right_with_step_off": right_off, "curve": curve,
-            "threshold": best["threshold"], "doubt_auc": separation["auc"], "answers_doubted": separation["answers"]}
+    return {"questions": asked, "right_with_step_off": right_off, "curve": curve, "threshold": chosen(curve, asked),
+            "doubt_auc": separation["auc"], "answers_doubted": separation["answers"]}
 
 
-def _right_with_the_step_off(settings, qs, work: Path, make_embedder=None) -> int:
-    """Right outcomes of the saved answers checked again with the confirm step off."""
+def chosen(curve: list[dict], questions: int) -> float:
+    """The highest threshold whose right count is within one standard error of the best count."""
+    best = max(c["right"] for c in curve)
+    share = best / questions if questions else 0.0
+    margin = math.sqrt(share * (1 - share) / questions) * questions if questions else 0.0
+    return max(c["threshold"] for c in curve if c["right"] >= best - margin)
+
+
+def _right_with_the_step_off(settings, qs, work: Path, make_embedder=None) -> tuple[int, int]:
+    """How many saved answers, and how many of them are right when checked again with the confirm step off."""
     from rag import suite
     from rag.steps import steps_of
 
     off = settings.replace(steps=",".join(sorted(steps_of(settings.steps) - {"confirm"})))
     _, records = suite._checked(Path("/"), work, off, (qs,), "confirm-fit", suite._embedders(make_embedder))
-    return sum(suite._right(r) for r in records.values())
+    return len(records), sum(suite._right(r) for r in records.values())
 
 
 def confirm_fit_table(result: dict) -> str:
@@ -85,4 +98,4 @@ def confirm_fit_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["GRID", "choosing_questions", "confirm_fit_table", "fit_confirm"]
+__all__ = ["GRID", "choosing_questions", "chosen", "confirm_fit_table", "fit_confirm"]
