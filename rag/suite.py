@@ -148,7 +148,7 @@ def rescore_suite(folder: Path, work: Path, sets: Sequence[QuestionSet] = SETS, 
     return {"backend": "", "sample": 0, "rescored": True, "rows": rows}
 
 
-def _right(record: dict) -> bool:
+def is_right(record: dict) -> bool:
     """A correct answer, or a refusal of a question the pages do not answer."""
     return bool(record["correct"]) if record["answerable"] else bool(record["refused"])
 
@@ -183,6 +183,14 @@ def confirm_report(folder: Path, work: Path, settings, thresholds: Sequence[floa
     tell the wrong answers the checks let through from the right ones: the chance that a wrong answer was
     doubted more than a right one (AUC; 0.5 is no better than chance), with how many answers and how many of
     them wrong."""
+    off, rows = confirm_curve(folder, work, settings, thresholds, sets, label, make_embedder)
+    return rows, doubt_separation(off)
+
+
+def confirm_curve(folder: Path, work: Path, settings, thresholds: Sequence[float], sets: Sequence[QuestionSet] = SETS,
+                  label: str = "suite", make_embedder=None) -> tuple[dict, list[dict]]:
+    """Run `label`'s saved answers checked once with the confirm step off (a record per (set, id)), and for each
+    threshold the row of what refusing above it changes against them (see `confirm_report`)."""
     from rag.steps import steps_of
 
     if any(not 0.0 <= t <= 1.0 for t in thresholds):
@@ -194,14 +202,14 @@ def confirm_report(folder: Path, work: Path, settings, thresholds: Sequence[floa
                           _checked(folder, work, settings.replace(steps=",".join(sorted(on)), confirm_threshold=t),
                                    sets, label, embedder))
             for t in thresholds]
-    return rows, _separation(base[1])
+    return base[1], rows
 
 
-def _separation(records: dict) -> dict:
+def doubt_separation(records: dict) -> dict:
     """The AUC of the doubts of the answered records: wrong answers doubted more than right ones."""
     doubted = [r for r in records.values() if not r["refused"] and r.get("doubt") is not None]
-    wrong = [r["doubt"] for r in doubted if not _right(r)]
-    right = [r["doubt"] for r in doubted if _right(r)]
+    wrong = [r["doubt"] for r in doubted if not is_right(r)]
+    right = [r["doubt"] for r in doubted if is_right(r)]
     pairs = len(wrong) * len(right)
     auc = sum((w > r) + 0.5 * (w == r) for w in wrong for r in right) / pairs if pairs else None
     return {"answers": len(doubted), "wrong": len(wrong), "auc": auc}
@@ -249,7 +257,7 @@ def _ablation_row(step: str, was_on: bool, base: tuple[dict, dict], other: tuple
              for key, what in (("answer_accuracy", "accuracy"), ("refusal_accuracy", "correct refusals"),
                                ("false_refusal_rate", "false refusals"))
              if _f(row[key]) != _f(base_rows[name][key])]  # as the tables show them
-    flips = [(_right(before[k]), _right(r)) for k, r in after.items()]
+    flips = [(is_right(before[k]), is_right(r)) for k, r in after.items()]
     return {"step": step, "switched": "off" if was_on else "on",
             "changed": sum((before[k]["refused"], before[k]["correct"]) != (r["refused"], r["correct"])
                            for k, r in after.items()),
@@ -318,5 +326,5 @@ def save(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-__all__ = ["SETS", "QuestionSet", "ablate_suite", "ablation_table", "confirm_report", "corpus_folder", "rescore_suite", "run_suite",
-           "sample", "save", "select", "table"]
+__all__ = ["SETS", "QuestionSet", "ablate_suite", "ablation_table", "confirm_curve", "confirm_report", "corpus_folder",
+           "doubt_separation", "is_right", "rescore_suite", "run_suite", "sample", "save", "select", "table"]

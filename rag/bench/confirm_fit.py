@@ -28,11 +28,12 @@ def choosing_questions(train: Path, n: int) -> list[dict]:
     fixed seed (the same on every machine)."""
     from rag.evaluate import load_items
     from rag.reader.heldout import split_of
+    from rag.reader.mine import crud_group
 
     qa = train / "crud_train_qa.jsonl"
     if not qa.is_file():
         raise InputError(f"{train} holds no crud_train_qa.jsonl: give the training folder with --train")
-    items = [it for it in load_items(qa) if it.get("sources") and split_of(f"crud:{it['sources'][0]}") == "choose"]
+    items = [it for it in load_items(qa) if it.get("sources") and split_of(crud_group(it["sources"][0])) == "choose"]
     rng = random.Random(SEED)
     picked = []
     for answerable in (True, False):
@@ -59,13 +60,14 @@ def fit_confirm(settings, train: Path, work: Path, n: int, log=print, progress=N
                         make_embedder=make_embedder)
     elif not questions.is_file():
         raise InputError(f"no saved answers in {work}: run `rag bench confirm` without --reuse first")
-    rows, separation = suite.confirm_report(Path("/"), work, settings, GRID, (qs,), label="confirm-fit",
-                                            make_embedder=make_embedder)
-    asked, right_off = _right_with_the_step_off(settings, qs, work, make_embedder)
+    off, rows = suite.confirm_curve(Path("/"), work, settings, GRID, (qs,), label="confirm-fit",
+                                    make_embedder=make_embedder)
+    right_off = sum(suite.is_right(r) for r in off.values())
+    separation = suite.doubt_separation(off)
     curve = [{"threshold": t, "right": right_off + row["wrong_to_right"] - row["right_to_wrong"],
               "right_to_wrong": row["right_to_wrong"], "wrong_to_right": row["wrong_to_right"]}
              for t, row in zip(GRID, rows)]
-    return {"questions": asked, "right_with_step_off": right_off, "curve": curve, "threshold": chosen(curve, asked),
+    return {"questions": len(off), "right_with_step_off": right_off, "curve": curve, "threshold": chosen(curve, len(off)),
             "doubt_auc": separation["auc"], "answers_doubted": separation["answers"]}
 
 
@@ -75,16 +77,6 @@ def chosen(curve: list[dict], questions: int) -> float:
     share = best / questions if questions else 0.0
     margin = math.sqrt(share * (1 - share) / questions) * questions if questions else 0.0
     return max(c["threshold"] for c in curve if c["right"] >= best - margin)
-
-
-def _right_with_the_step_off(settings, qs, work: Path, make_embedder=None) -> tuple[int, int]:
-    """How many saved answers, and how many of them are right when checked again with the confirm step off."""
-    from rag import suite
-    from rag.steps import steps_of
-
-    off = settings.replace(steps=",".join(sorted(steps_of(settings.steps) - {"confirm"})))
-    _, records = suite._checked(Path("/"), work, off, (qs,), "confirm-fit", suite._embedders(make_embedder))
-    return len(records), sum(suite._right(r) for r in records.values())
 
 
 def confirm_fit_table(result: dict) -> str:

@@ -35,6 +35,11 @@ class Item:
     source: str  # "crud" or "cmrc"
 
 
+def crud_group(article_id: str) -> str:
+    """The held-out split's group of a CRUD-RAG question: its source article (`heldout.split_of` reads it)."""
+    return f"crud:{article_id}"
+
+
 def _sentences(text: str) -> list[Candidate]:
     return [c for _, _, c in sentences_of(text)]
 
@@ -106,7 +111,7 @@ def crud_items(train_dir: Path) -> Iterator[Item]:
             sentences.sort(key=lambda c: -sum(w in c.sentence for w in words))
             hard += sentences[:HARD // OTHER_ARTICLES + 1]
         hard = hard[:HARD]
-        yield Item(question, tuple(own + hard), tuple(labels + [0] * len(hard)), f"crud:{own_id}",
+        yield Item(question, tuple(own + hard), tuple(labels + [0] * len(hard)), crud_group(own_id),
                    bool(r["answerable"]), "crud")
 
 
@@ -133,4 +138,4 @@ def cmrc_items(train_dir: Path, limit: int | None = None) -> Iterator[Item]:
                         return
 
 
-__all__ = ["Item", "cmrc_items", "crud_items"]
+__all__ = ["Item", "cmrc_items", "crud_group", "crud_items"]
