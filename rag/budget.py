@@ -15,6 +15,9 @@ prompt shows the sentences that matter across all the retrieved passages, not a 
    colloquial "要收钱不" is answered by "免费开放" beside the sentence its other words found); when no word
    matched at all (an English question over Chinese passages), the passages' sentences in rank order.
 
+With the reader's scores (`scores`, the `reader_prompt` step), step 1 is the reader's instead: its sentences,
+most likely to answer first, each with the sentence before it (news names its subject there), while they fit.
+
 Sentences are taken while they fit. The taken ones are shown grouped and numbered by passage, in text order,
 with "…" where sentences are left out, so the model's [n] still points at the passage the citation check reads
 (in full).
@@ -62,10 +65,11 @@ def header(p: Passage, body: str = "") -> str:
 
 
 def select(passages: list[Passage], weights: dict[str, float], budget: int,
-           texts: list[str] | None = None) -> dict[int, list[int]]:
+           texts: list[str] | None = None, scores: list[list[float]] | None = None) -> dict[int, list[int]]:
     """For each passage (by index) the sentences (by index) of its text with planted orders masked (`texts`,
     when the caller has them) to show within `budget` tokens, headers included; `weights` weigh the question's
-    words (see the module's steps)."""
+    words, `scores` (each passage's sentences' probability of answering, by the reader) order them instead
+    (see the module's steps)."""
     texts = texts if texts is not None else [masked(p.chunk.text) for p in passages]
     rows = []
     for i, text in enumerate(texts):
@@ -89,9 +93,13 @@ def select(passages: list[Passage], weights: dict[str, float], budget: int,
         taken.setdefault(unit[0].passage, set()).update(s.at for s in unit)
         return True
 
-    units = [row[j:j + n] for row in rows for n in (1, 2) for j in range(len(row) - n + 1)]
+    if scores is not None:  # 1. the reader's sentences, best first, each with the one before it
+        for _, i, j in sorted((-p, i, j) for i, row in enumerate(scores) for j, p in enumerate(row)):
+            if not take(tuple(rows[i][max(0, j - 1):j + 1])):
+                take((rows[i][j],))
+    units = [] if scores is not None else [row[j:j + n] for row in rows for n in (1, 2) for j in range(len(row) - n + 1)]
     shown: dict[str, int] = {}  # how many sentences taken hold each word
-    while True:  # 1. cover the question's words
+    while units:  # 1. cover the question's words
         def gain(unit) -> float:
             fresh = [s for s in unit if s.at not in taken.get(s.passage, ())]
             return sum(weights[w] * REPEAT ** shown.get(w, 0) for w in frozenset().union(*(s.words for s in fresh)))
@@ -121,12 +129,12 @@ def select(passages: list[Passage], weights: dict[str, float], budget: int,
 
 
 def format_budgeted(passages: list[Passage], weights: dict[str, float], budget: int,
-                    texts: list[str] | None = None) -> str:
+                    texts: list[str] | None = None, scores: list[list[float]] | None = None) -> str:
     """The numbered passage blocks of a prompt within `budget` tokens (see `select`), in rank order; a
     passage with no sentence taken is left out. `texts`: the passages' texts with planted orders masked,
-    when the caller has them."""
+    when the caller has them; `scores`: the reader's, as `select` takes them."""
     texts = texts if texts is not None else [masked(p.chunk.text) for p in passages]
-    chosen = select(passages, weights, budget, texts)
+    chosen = select(passages, weights, budget, texts, scores)
     blocks = []
     for i, (p, text) in enumerate(zip(passages, texts)):
         if i not in chosen:

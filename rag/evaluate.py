@@ -32,7 +32,7 @@ def load_items(path: str | Path) -> list[dict]:
     return items
 
 
-def _holds_golds(item: dict, text: str) -> bool:
+def holds_golds(item: dict, text: str) -> bool:
     """All gold answers in `text` (match=all) or any one (match=any), whitespace and case ignored."""
     golds = [_norm(a) for a in item.get("answers", [])]
     if not golds:
@@ -44,13 +44,13 @@ def _holds_golds(item: dict, text: str) -> bool:
 
 def answer_correct(item: dict, answer: Answer) -> bool:
     """All gold answers present (match=all) or any one (match=any), whitespace and case ignored."""
-    return not answer.refused and _holds_golds(item, answer.text)
+    return not answer.refused and holds_golds(item, answer.text)
 
 
 def draft_holds_answer(item: dict, raw: str) -> bool:
     """Whether what the model said, before any checking, holds the gold answers (as `answer_correct` counts
     them): with the final answer, what the checking layer kept of the model's right answers."""
-    return bool(raw) and _holds_golds(item, raw)
+    return bool(raw) and holds_golds(item, raw)
 
 
 def evidence_rank(item: dict, passages: Sequence[Passage]) -> int | None:

@@ -68,12 +68,15 @@ class Pipeline:
         self.steps = steps_of(self.settings.steps)
         if self.live is None:
             self.live = LiveIndex(self.settings, self.embedder, "part_passages" in self.steps)
-        self.prompts = Prompts.of(self.settings)  # the prompts an answer sends, from the settings that shape them
+        # which sentences answer (rag/reader): a question none answers is refused before any model call (the
+        # `reader` step), and the prompt shows the best of them (`reader_prompt`)
+        reader = Reader.load() if self.steps & {"reader", "reader_prompt"} else None
+        self.reader = reader if "reader" in self.steps else None
+        # the prompts an answer sends, from the settings that shape them
+        self.prompts = Prompts.of(self.settings, reader if "reader_prompt" in self.steps else None)
         # the answer policy: what the model said, checked into an Answer (rag/steps.py)
         self.checker = Checker(self.settings, self.steps, Similarity(self.embedder) if "meaning" in self.steps else None,
                                self._article_text)
-        # which sentences answer: a question none answers is refused before any model call (rag/reader)
-        self.reader = Reader.load() if "reader" in self.steps else None
 
     @property
     def meaning(self) -> Similarity | None:

@@ -12,6 +12,7 @@ from rag.asked import is_english, question_parts
 from rag.figures import annotate
 from rag.budget import format_budgeted
 from rag.guard import masked
+from rag.reader.model import Reads
 from rag.types import Passage
 
 REFUSAL_ZH = "资料中没有找到这个问题的答案。"
@@ -95,15 +96,19 @@ def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, fl
     return ("…" if runs[0][0] > 0 else "") + body + ("…" if runs[-1][1] < len(sents) - 1 else "")
 
 
-def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0, budget: int = 0) -> str:
-    """The numbered passage blocks: within `budget` prompt tokens when that is set (`budget.format_budgeted`),
-    else each passage cut to `max_chars` around its best sentence (0: whole)."""
+def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0, budget: int = 0,
+                    reader: Reads | None = None) -> str:
+    """The numbered passage blocks: within `budget` prompt tokens when that is set (`budget.format_budgeted`;
+    with a `reader`, a Chinese question's sentences are taken in the order it scores them), else each passage
+    cut to `max_chars` around its best sentence (0: whole)."""
     texts = [masked(p.chunk.text) for p in passages]  # sentences that give the model orders are not shown
     if budget > 0:
         # An English question's words match none of the Chinese passages: its passages are then shown in rank
         # order. (Its pinyin names as the passages write them, "Changsha": 长沙, were tried as its words: a common
-        # place name spent the budget on every passage naming it, and the answer sentence was left out.)
-        return format_budgeted(passages, term_weights(question, texts), budget, texts)
+        # place name spent the budget on every passage naming it, and the answer sentence was left out.) The
+        # reader reads Chinese words too.
+        scores = reader.scores(question, texts) if reader is not None and not is_english(question) else None
+        return format_budgeted(passages, term_weights(question, texts), budget, texts, scores)
     weights = term_weights(question, texts) if max_chars > 0 else None
     blocks = []
     for p, text in zip(passages, texts):
@@ -136,10 +141,11 @@ def question_hint(question: str) -> str:
 
 
 def build_messages(question: str, passages: list[Passage], passage_chars: int = 0,
-                   system: str = SYSTEM, budget: int = 0) -> list[dict[str, str]]:
+                   system: str = SYSTEM, budget: int = 0, reader: Reads | None = None) -> list[dict[str, str]]:
     """Chat messages: the fixed system prefix, then the numbered passages (within `budget` prompt tokens, or
-    each cut to `passage_chars` around its best sentence, when set) and the question."""
-    shown = format_passages(passages, question, passage_chars, budget)
+    each cut to `passage_chars` around its best sentence, when set; see `format_passages` for `reader`) and
+    the question."""
+    shown = format_passages(passages, question, passage_chars, budget, reader)
     if is_english(question):  # each 万/亿 figure in English: the model copies it rather than converts it
         shown = annotate(shown)
     user = f"资料：\n{shown}\n\n问题：{question.strip()}{question_hint(question)}"
@@ -156,10 +162,11 @@ class Prompts:
 
     prompt_tokens: int
     passage_chars: int
+    reader: Reads | None = None  # orders the sentences the first prompt shows (the `reader_prompt` step)
 
     @classmethod
-    def of(cls, settings) -> Prompts:
-        return cls(settings.prompt_tokens, settings.passage_chars)
+    def of(cls, settings, reader: Reads | None = None) -> Prompts:
+        return cls(settings.prompt_tokens, settings.passage_chars, reader)
 
     def budgets(self, question: str) -> tuple[int, int]:
         """The first prompt's passage_chars and prompt_tokens for `question`. Under the earlier cut a list
@@ -175,7 +182,7 @@ class Prompts:
         """The prompt of the first pass: the passages within the budget (or cut to passage_chars) and the
         question. Prefilling while the question is typed fills this same prompt."""
         chars, budget = self.budgets(question)
-        return build_messages(question, passages, chars, SYSTEM, budget)
+        return build_messages(question, passages, chars, SYSTEM, budget, self.reader)
 
     def second_look(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
         """The prompt of the second look after a refusal (or no fact of the kind asked): the best two passages

@@ -25,6 +25,9 @@ from rag.types import Answer, Passage
 STEPS = {
     "reader": "the trained reader (rag/reader) scores every sentence of the passages; when none reaches its "
               "threshold the answer is the refusal, at once, without a model call (Chinese questions)",
+    "reader_prompt": "the first prompt shows the sentences the trained reader scores highest, each with the one "
+                     "before it, within the prompt budget (Chinese questions; off: the sentences that cover most of "
+                     "the question's words)",
     "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "
                    "passages in full (within twice the prompt budget, when there is one)",
     "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",

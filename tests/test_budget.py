@@ -105,3 +105,49 @@ def test_a_title_the_passage_opens_with_is_not_repeated_in_its_header(text: str,
     block = format_budgeted([p], {"油菜籽": 1.0, "企业": 1.0}, 300)
     assert block.startswith("[1]") and (f"《{title}》" in block) is shown and "（2022-01-17）" in block
     assert header(p) == f"[1] 《{title}》（2022-01-17）" if title else header(p) == "[1]（2022-01-17）"
+
+
+class _FakeReader:
+    """Scores a sentence by the figure it holds: which sentence answers is the reader's to say, not the words'."""
+
+    def scores(self, question: str, texts: list[str]) -> list[list[float]]:
+        from rag.chunk import sentence_spans
+
+        return [[0.9 if "十二班" in t[s:e] else 0.5 if "八百米" in t[s:e] else 0.1 for s, e in sentence_spans(t)]
+                for t in texts]
+
+
+def test_with_the_reader_its_best_sentence_comes_first_with_the_one_before_it():
+    question = "候船厅一天开出多少趟？"  # its words point at the 候船厅 sentences, the reader at the one that answers
+    passages = [FERRY, MARKET, BRIDGE]
+    weights = term_weights(question, [p.chunk.text for p in passages])
+    scores = _FakeReader().scores(question, [p.chunk.text for p in passages])
+    by_words = format_budgeted(passages, weights, 24)
+    by_reader = format_budgeted(passages, weights, 24, scores=scores)
+    assert "每天往返航班共十二班。" not in by_words
+    assert "候船厅面积为六百平方米。每天往返航班共十二班。" in by_reader  # the sentence before it, for its subject
+    more = format_budgeted(passages, weights, 40, scores=scores)
+    assert "大桥主跨长八百米。" in more and "农贸市场" not in more  # the next best, in its own numbered block
+    assert more.index("[1]") < more.index("[3]")
+
+
+def test_the_reader_orders_only_a_chinese_questions_prompt():
+    from rag.prompt import format_passages
+
+    passages = [FERRY, BRIDGE]
+    english = format_passages(passages, "How many ferries a day?", 0, 24, _FakeReader())
+    assert english == format_passages(passages, "How many ferries a day?", 0, 24)
+    assert "十二班" in format_passages(passages, "候船厅每天有几班船？", 0, 24, _FakeReader())
+
+
+def test_the_prompt_bench_counts_the_answers_and_evidence_each_order_shows():
+    from rag.bench.prompt import holds_evidence, shown_rows
+
+    item = {"question": "候船厅一天开出多少趟？", "answers": ["十二班"], "match": "any",
+            "evidence": ["每天往返航班共十二班。"]}
+    rows = shown_rows("made-up", [(item, [FERRY, MARKET, BRIDGE])], [24], _FakeReader())
+    by_order = {r["order"]: r for r in rows}
+    assert by_order["words"]["answer_shown"] == 0.0 and by_order["reader"]["answer_shown"] == 1.0
+    assert by_order["reader"]["evidence_shown"] == 1.0 and by_order["reader"]["tokens_p50"] <= 28
+    assert not holds_evidence({"evidence": []}, "anything")  # nothing to find is not found
+    assert holds_evidence({"evidence": ["每天 往返"]}, "每天往返航班")  # spaces do not count

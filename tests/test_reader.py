@@ -142,6 +142,20 @@ def test_the_reader_leaves_english_questions_and_a_pipeline_without_it_alone(fak
     assert fake_pipeline("x", steps="kind_check").reader is None
 
 
+def test_with_reader_prompt_the_model_is_shown_the_readers_order_and_nothing_is_refused_by_it(fake_pipeline) -> None:
+    from rag.prompt import build_messages
+
+    question = "对接会上有多少家单位签约？"
+    pipe = fake_pipeline("16家单位签约[1]。", steps="reader_prompt")
+    assert pipe.reader is None and pipe.prompts.reader is not None  # orders the prompt, refuses nothing
+    answer = pipe.ask(question)
+    shown = pipe.generator.prompts[0]
+    budget = pipe.settings.prompt_tokens
+    assert shown == build_messages(question, answer.passages, 0, budget=budget, reader=pipe.prompts.reader)
+    assert shown != build_messages(question, answer.passages, 0, budget=budget)  # the words would pick others
+    assert fake_pipeline("x", steps="kind_check").prompts.reader is None
+
+
 def test_probabilities_are_probabilities() -> None:
     reader = Reader.load()
     p = reader.probabilities(QUESTION, [Candidate(s) for s in (ANSWERING, TOPIC_ONLY, ELSEWHERE, "。", "")])

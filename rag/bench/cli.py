@@ -15,7 +15,8 @@ from rag.errors import RagError
 def cmd_bench(args: argparse.Namespace) -> int:
     args.out = args.out or f"bench/{args.what}.json"
     others = {"answer": _bench_answer, "store": _bench_store, "budget": _bench_budget, "typing": _bench_typing,
-              "draft": _bench_draft, "soak": _bench_soak, "reader": _bench_reader, "confirm": _bench_confirm}
+              "draft": _bench_draft, "soak": _bench_soak, "reader": _bench_reader, "confirm": _bench_confirm,
+              "prompt": _bench_prompt}
     if args.what in others:
         return others[args.what](args)
     from rag.bench import retrieval
@@ -183,6 +184,22 @@ def _bench_reader(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_prompt(args: argparse.Namespace) -> int:
+    """What the first prompt shows at each budget, by the question's words or by the reader (no model)."""
+    from rag import suite
+    from rag.bench.prompt import prompt_bench, prompt_table
+
+    budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    if not budgets or min(budgets) <= 0:
+        raise RagError("prompt: give positive token budgets, e.g. --budgets 150,200,300")
+    result = prompt_bench(_settings(args), Path(args.shared) / "eval", Path(args.work), Path(args.train), budgets,
+                          _log, suite.select(args.sets))
+    save(result, Path(args.out))
+    print(prompt_table(result))
+    print(f"saved {args.out}")
+    return 0
+
+
 def _bench_confirm(args: argparse.Namespace) -> int:
     """The confirm step's threshold, chosen on held-out training questions answered by the whole pipeline."""
     from rag.bench.confirm_fit import confirm_fit_table, fit_confirm
@@ -234,11 +251,11 @@ def add_bench_parser(sub) -> None:
     """The `rag bench` subcommand and its options."""
     p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
     p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft", "soak",
-                                                                      "reader", "confirm"])
+                                                                      "reader", "confirm", "prompt"])
     p.add_argument("--drafts", default="ngram_simple:4:8,ngram_simple:3:4,ngram_map_k:4:8",
                    help="draft: speculative configurations KIND:MATCH:MAX to compare with plain decoding")
-    p.add_argument("--budgets", default="0,80,120,160,240", help="budget: prompt token budgets to compare "
-                   "(0: the earlier per-passage cut, the before)")
+    p.add_argument("--budgets", default="0,80,120,160,240", help="budget, prompt: prompt token budgets to compare "
+                   "(budget's 0: the earlier per-passage cut, the before)")
     p.add_argument("--sample", type=int, default=10, help="budget, typing: questions per suite set (0: all)")
     p.add_argument("--sets", default="all", help="budget, typing: suite sets (dev, dev_en, crud, rgb)")
     p.add_argument("--backends", default="llamacpp", help="answer: comma-separated, e.g. llamacpp,transformers")
@@ -256,7 +273,7 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--against", default="", help="reader: a whole-suite run's per-question outcomes "
                    "(default: the newest bench/suite-*.jsonl)")
     p.add_argument("--cross", default="", help="reader: the folder of a cross-encoder reader to measure instead")
-    p.add_argument("--train", default="../shared/train", help="confirm: the training folder (default ../shared/train)")
+    p.add_argument("--train", default="../shared/train", help="confirm, prompt: the training folder (default ../shared/train)")
     p.add_argument("--per-kind", type=int, default=60, help="confirm: answerable and unanswerable questions of the "
                    "choosing split, each")
     p.add_argument("--reuse", action="store_true", help="confirm: choose again from the answers an earlier run saved")

@@ -54,6 +54,15 @@ class Reads:
         reads = [Read(i, s, e, c.sentence, float(p)) for (i, s, e, c), p in zip(found, probs)]
         return sorted(reads, key=lambda r: -r.p)
 
+    def scores(self, question: str, texts: list[str]) -> list[list[float]]:
+        """For each of `texts` (read together), its sentences' probabilities of answering `question`, in text
+        order (the sentences of `chunk.sentence_spans`)."""
+        found = [(i, c) for i, text in enumerate(texts) for _, _, c in sentences_of(text, i)]
+        out: list[list[float]] = [[] for _ in texts]
+        for (i, _), p in zip(found, self.probabilities(question, [c for _, c in found])):
+            out[i].append(float(p))
+        return out
+
     def answerable(self, reads: list[Read]) -> bool:
         return bool(reads) and reads[0].p >= self.threshold
 
