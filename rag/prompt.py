@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 
 from rag.asked import is_english, question_parts
-from rag.figures import annotate
 from rag.budget import format_budgeted
+from rag.figures import annotate
 from rag.guard import masked
 from rag.reader.model import Reads
 from rag.types import Passage
