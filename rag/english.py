@@ -77,7 +77,9 @@ def pinyin_names(text: str) -> list[tuple[list[str], bool]]:
     out = []
     for run in _CAPITALISED_RUN.finditer(text):
         words = [w.lower() for w in re.split(r"[\s-]+", run.group(0))]
-        whole = _split("".join(words))
+        # a run is a name in pinyin when each of its words is pinyin: "Meixi Lake New Area" run together spells
+        # "mei xi la ke ne wa re a", yet "New" is English
+        whole = _split("".join(words)) if all(_split(w) for w in words) else None
         if whole and not (len(words) == 1 and words[0] in _NOT_NAMES):
             out.append((whole, True))
             continue
