@@ -139,10 +139,10 @@ def scopes(question: str) -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p) for p in found)
 
 
-def in_scope(question: str, source: str) -> bool:
+def in_scope(question: Question | str, source: str) -> bool:
     """Whether `source` (an article's title, date and text) names every year, edition and holiday that the
     question, or one of its parts, is scoped to: for "2019年和2020年的冠军" a page on 2019 will do."""
-    q = analyse(question)
+    q = question_of(question)
     return not q.scopes or any(all(p.search(source) for p in part.scopes or q.scopes) for part in q.parts)
 
 
@@ -169,6 +169,12 @@ def analyse(question: str) -> Question:
     sentences = [p.strip() for p in _PART_END.split(question) if p and p.strip()]
     parts = tuple(Part(q, tuple(asked_kinds(q)), scopes(q)) for s in sentences for q in coordinated(s))
     return Question(question, is_english(question), parts, scopes(question))
+
+
+def question_of(question: Question | str) -> Question:
+    """The analysed question: the one the answer path passes along, or one analysed from the text a caller
+    outside it gives (a test, a benchmark)."""
+    return question if isinstance(question, Question) else analyse(question)
 
 
 def question_parts(question: str) -> list[str]:
@@ -217,25 +223,27 @@ def _dates_joined(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def answers_asked(question: str, answer: str) -> bool:
+def answers_asked(question: Question | str, answer: str) -> bool:
     """False only when every part of the question asks for a number, ratio, date, place or organisation and
     the answer gives none of the kinds asked; a question with any other kind of part ("谁拍的", "哪些领域")
     is not judged."""
-    parts = [p.kinds for p in analyse(question).parts]
+    q = question_of(question)
+    parts = [p.kinds for p in q.parts]
     if not parts or not all(parts):
         return True
     answer = MARKER.sub("", answer)  # a citation's [2] is not a number of the answer
-    return any(gives(kind, answer, question) for kinds in parts for kind in kinds)
+    return any(gives(kind, answer, q.text) for kinds in parts for kind in kinds)
 
 
-def unanswered_parts(question: str, claims: list[str]) -> list[str]:
+def unanswered_parts(question: Question | str, claims: list[str]) -> list[str]:
     """The parts of a question of several that no claim answers: no claim holds a third of the part's content
     words (see `retrieve.content_words`) and more of them than of another part's, or the part asks for a kind
     of fact and the claims holding most of its words give none. "开幕式由谁主持？" is unanswered by
     "展览是5月8日开幕的". A one-part question has none."""
     from rag.retrieve import content_words
 
-    analysed = analyse(question).parts
+    q = question_of(question)
+    analysed = q.parts
     parts = [p.text for p in analysed]
     if len(parts) < 2:
         return []
@@ -252,10 +260,10 @@ def unanswered_parts(question: str, claims: list[str]) -> list[str]:
         most = max((share[i][j] for i in mine), default=0.0)
         near = [claims[i] for i in mine if share[i][j] == most]  # the claims about it
         kinds = analysed[j].kinds
-        if words and not near or near and kinds and not any(gives(k, c, question) for k in kinds for c in near):
+        if words and not near or near and kinds and not any(gives(k, c, q.text) for k in kinds for c in near):
             left.append(part)
     return left
 
 
-__all__ = ["KINDS", "SCOPES", "Part", "Question", "analyse", "answers_asked", "asked_kinds", "coordinated", "gives", "in_scope", "is_english", "question_parts", "scopes",
+__all__ = ["KINDS", "SCOPES", "Part", "Question", "analyse", "answers_asked", "asked_kinds", "coordinated", "gives", "in_scope", "is_english", "question_of", "question_parts", "scopes",
            "unanswered_parts"]

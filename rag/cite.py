@@ -7,11 +7,10 @@ passage gets its citation moved to the one that supports it; a claim nothing sup
 """
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 
-from rag.asked import in_scope, is_english, question_parts
+from rag.asked import Question, in_scope, question_of
 from rag.claims import CONTENT as _CONTENT
 from rag.claims import claim_clauses, split_claims
 from rag.english import Meaning, anchored, english_span, values
@@ -141,38 +140,11 @@ def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, 
     return score, passage.chunk.start + s, passage.chunk.start + e
 
 
-TOPIC_THRESHOLD = 0.25
-
-
-def is_about(question: str, passage: Passage) -> bool:
-    """Whether the passage (with its title) is about what a Chinese question asks: it holds at least a
-    quarter of the content words of the question or of one of its parts. A passage on another matter can
-    share a date or a number with a claim ("活动是4月2日举办的" from a page that names another event on
-    4月2日); it cannot support an answer to this question. English questions are not judged (their words
-    are not the passages' words)."""
-    from rag.retrieve import coverage
-
-    if not question.strip() or is_english(question):
-        return True
-    text = f"{passage.chunk.title}\n{passage.chunk.text}"
-    return any(coverage(words, text) >= TOPIC_THRESHOLD for words in _asked_words(question))
-
-
-@functools.lru_cache(maxsize=256)
-def _asked_words(question: str) -> tuple[tuple[str, ...], ...]:
-    """The tokens of the question and, when it has several parts, of each part (one tokenizing per
-    question, not per passage)."""
-    from rag.tokens import tokenize
-
-    parts = question_parts(question)
-    return tuple(tuple(tokenize(q)) for q in [question] + (parts if len(parts) > 1 else []))
-
-
 def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text))
 
 
-def check_answer(answer: str, passages: list[Passage], question: str = "", meaning: Meaning | None = None,
+def check_answer(answer: str, passages: list[Passage], question: Question | str = "", meaning: Meaning | None = None,
                  source: Callable[[Passage], str] | None = None,
                  clauses: bool = True) -> tuple[str, list[Citation], list[str]]:
     """Check every claim of `answer` against the passages; `meaning` (see `english.Similarity`) judges English
@@ -183,8 +155,10 @@ def check_answer(answer: str, passages: list[Passage], question: str = "", meani
 
     Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
     """
+    q = question_of(question)
+    question = q.text  # the claims are judged against its words; its analysis is `q`'s
     by_rank = {p.rank: p for p in passages}
-    about = [p for p in passages if source is None or in_scope(question, source(p))]
+    about = [p for p in passages if source is None or in_scope(q, source(p))]
     kept, citations, dropped = [], [], []
     seen: set[str] = set()
     for claim in split_claims(answer):

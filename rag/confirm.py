@@ -6,14 +6,14 @@ film's 5月6日 for ChatGPT's release). The model can, shown only the cited sent
 next-token probabilities of "是" and "否" (llama.cpp's top log-probabilities) give P(否), the model's doubt,
 and an answer it doubts more than `confirm_threshold` is a refusal. The answer itself is not shown: on the
 suite's 277 answered questions the model told wrong answers from right ones better without it (AUC 0.73
-against 0.69 with it; README, *Figures*), a fluent answer being easy to agree with. The threshold is the
-suite's choice: at 0.2, 8 wrong answers to questions the pages do not answer were refused for 3 right ones.
+against 0.69 with it; README, *Figures*), a fluent answer being easy to agree with. The threshold is chosen on
+held-out training questions, not on the suite (`rag bench confirm`, docs/evaluation.md).
 """
 from __future__ import annotations
 
 import logging
 
-from rag.asked import analyse, is_english
+from rag.asked import Question, question_of
 from rag.chunk import sentence_spans
 from rag.errors import ModelError
 from rag.types import Answer
@@ -64,23 +64,31 @@ def cited_texts(answer: Answer, before: int = 1) -> list[str]:
     return list(dict.fromkeys(texts + loose))
 
 
-def answered_question(question: str, answer: Answer) -> str:
+def _kept_parts(q: Question, answer: Answer) -> list[str]:
+    return [p.text for p in q.parts if p.text not in answer.missing]
+
+
+def answered_question(question: Question | str, answer: Answer) -> str:
     """What the answer answers of `question`: the question itself, or, when parts of it are said to be missing
     (`Answer.missing`), only its other parts. A part the pages do not cover is not what the cited sentences
     are to be judged against: the parts found are still answered."""
+    q = question_of(question)
     if not answer.missing:
-        return question
-    english = is_english(question)
-    kept = [p.text for p in analyse(question).parts if p.text not in answer.missing]
-    return ("? " if english else "？").join(kept) + ("?" if english else "？") if kept else question
+        return q.text
+    kept = _kept_parts(q, answer)
+    return ("? " if q.english else "？").join(kept) + ("?" if q.english else "？") if kept else q.text
 
 
-def confirm_messages(question: str, answer: Answer, before: int = 1, quotes: str | None = None) -> list[dict[str, str]]:
+def _asking(q: Question, quotes: str, asked: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": PROMPTS["en" if q.english else "zh"].format(quotes=quotes, question=asked)}]
+
+
+def confirm_messages(question: Question | str, answer: Answer, before: int = 1,
+                     quotes: str | None = None) -> list[dict[str, str]]:
     """The confirming prompt for a checked answer: its cited sentences (see `cited_texts`; `quotes`, when the
     caller has them already) and what it answers of the question (`answered_question`)."""
     quotes = "\n".join(cited_texts(answer, before)) if quotes is None else quotes
-    prompt = PROMPTS["en" if is_english(question) else "zh"]
-    return [{"role": "user", "content": prompt.format(quotes=quotes, question=answered_question(question, answer))}]
+    return _asking(question_of(question), quotes, answered_question(question, answer))
 
 
 def doubt_of(probabilities: dict[str, float]) -> float | None:
@@ -90,27 +98,27 @@ def doubt_of(probabilities: dict[str, float]) -> float | None:
     return no / (yes + no) if yes + no > 0 else None
 
 
-def asked_questions(question: str, answer: Answer) -> list[str]:
+def asked_questions(question: Question | str, answer: Answer) -> list[str]:
     """What the confirm step asks about: what the answer answers of `question` (`answered_question`) and, when
     that is several parts, each part alone. The parts found are still answered: an answer stands when its
     cited sentences answer one part, though the model doubts the question as a whole (of the suite's 23
     answered questions of several parts, it changed two at 0.2, wrong answers both, and refused none)."""
-    asked = answered_question(question, answer)
-    parts = [p.text for p in analyse(asked).parts]
-    return [asked] + parts if len(parts) > 1 else [asked]
+    q = question_of(question)
+    parts = _kept_parts(q, answer)
+    return [answered_question(q, answer)] + parts if len(parts) > 1 else [answered_question(q, answer)]
 
 
-def doubt(generator, question: str, answer: Answer) -> float | None:
+def doubt(generator, question: Question | str, answer: Answer) -> float | None:
     """How much the model doubts that the answer's cited sentences answer `question` (0-1): the least of its
     doubts over `asked_questions`. None for a refusal, a backend that gives no token probabilities, or a model
     that fails (the answer then stands as checked)."""
     probabilities = getattr(generator, "next_token_probs", None)
     if answer.refused or not answer.citations or probabilities is None:
         return None
+    q = question_of(question)
     try:
         quotes = "\n".join(cited_texts(answer))  # the same sentences for the question and each part
-        doubts = [doubt_of(probabilities(confirm_messages(q, answer, quotes=quotes)))
-                  for q in asked_questions(question, answer)]
+        doubts = [doubt_of(probabilities(_asking(q, quotes, asked))) for asked in asked_questions(q, answer)]
     except ModelError as exc:
         log.warning("the confirm step was skipped: %s", exc)
         return None

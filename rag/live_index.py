@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from rag.asked import question_parts
+from rag.asked import Question, question_of
 from rag.embed import Embedder
 from rag.errors import IndexMismatchError, InputError
 from rag.index import Index, Progress, build_index, index_is_stale, load_index
@@ -79,14 +79,15 @@ class LiveIndex:
                                                rerank_weight=s.rerank_weight)
         return retrievers[mode]
 
-    def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
+    def retrieve(self, question: Question | str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
         """The k best passages, neighbours in one article joined into one (see `join_touching`); the places
         joining frees go to the next `extra_passages` passages. With `part_passages`, each part of a question
         of several brings its own best passage (`with_part_passages`)."""
         k = k or self.settings.top_k
         retriever = self.retriever_for(mode)
-        found = retriever.search(question, k + self.settings.extra_passages)
-        parts = question_parts(question) if self.part_passages else []
+        q = question_of(question)
+        found = retriever.search(q.text, k + self.settings.extra_passages)
+        parts = [p.text for p in q.parts] if self.part_passages else []
         if len(parts) > 1:
             found = with_part_passages(found, [retriever.search(part, 1) for part in parts], k)
         return join_touching(found, k)

@@ -9,7 +9,7 @@ from collections import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rag.asked import analyse
+from rag.asked import Question, analyse, is_english
 from rag.confirm import doubt
 from rag.embed import Embedder
 from rag.english import Similarity
@@ -20,7 +20,7 @@ from rag.generate import Generator
 from rag.index import Index, Progress
 from rag.line import Line
 from rag.live_index import RETRIEVAL_MODES, LiveIndex
-from rag.prompt import Prompts, is_english
+from rag.prompt import Prompts
 from rag.reader.model import Reader
 from rag.retrieve import HybridRetriever
 from rag.rewrite import Rewrite, Turn, rewrite, rewrite_without_model
@@ -138,7 +138,7 @@ class Pipeline:
         return self.live.retriever_for(mode)
 
     # -- answering -----------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
+    def retrieve(self, question: Question | str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
         """The k best passages (`LiveIndex.retrieve`)."""
         return self.live.retrieve(question, k, mode)
 
@@ -160,17 +160,17 @@ class Pipeline:
         key = key or uuid.uuid4().hex
         rw = yield from self._rewrite(question, history, generator, key)
         query = rw.question
-        analysed = analyse(query)  # read by every later step (asked.analyse keeps it)
-        log.debug("question: %s", analysed)
+        asked = analyse(query)  # analysed once: every later step receives this value
+        log.debug("question: %s", asked)
         t1 = time.perf_counter()
-        passages = self.retrieve(query, top_k, mode)
+        passages = self.retrieve(asked, top_k, mode)
         timings = {"retrieve_ms": (time.perf_counter() - t1) * 1000}
         if rw.changed:
             timings["rewrite_ms"] = (t1 - t0) * 1000
         yield Event("passages", text=query if rw.changed else "", passages=tuple(passages))
         said = _Said()
         stopped = False
-        if passages and self._worth_reading(query, passages, timings):
+        if passages and self._worth_reading(asked, passages, timings):
             # a ticket of its own: a second question of the same session is a second place in line
             ticket, held = (self.line.join(key) if generator is not None else ""), False
             try:
@@ -180,7 +180,7 @@ class Pipeline:
                     held = self.line.holds(ticket)
                     stopped = not held
                 if not stopped:
-                    yield from self._answer_steps(generator, query, passages, max_tokens, ticket, timings, said)
+                    yield from self._answer_steps(generator, asked, passages, max_tokens, ticket, timings, said)
             except ModelBusyError:
                 raise  # the model stays on: this question ends with the message, the next may find it free
             except ModelError as exc:
@@ -196,18 +196,18 @@ class Pipeline:
         timings["first_token_ms"] = ((said.first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
         answer = self.checker.confirmed(said.checked) if said.checked is not None else \
-            self.finish(query, said.raw, passages, timings, self.notice)
+            self.finish(asked, said.raw, passages, timings, self.notice)
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
 
-    def _worth_reading(self, query: str, passages: list[Passage], timings: dict) -> bool:
+    def _worth_reading(self, query: Question, passages: list[Passage], timings: dict) -> bool:
         """Whether some sentence of `passages` may answer `query`, by the reader (always, when it is off or
         the question is English: it reads Chinese words). Not: the answer is the refusal, no model asked."""
-        if self.reader is None or is_english(query):
+        if self.reader is None or query.english:
             return True
         t = time.perf_counter()
-        reads = self.reader.read(query, passages)
+        reads = self.reader.read(query.text, passages)
         timings["reader_ms"] = (time.perf_counter() - t) * 1000
         return self.reader.answerable(reads)
 
@@ -228,7 +228,7 @@ class Pipeline:
         finally:
             self.line.leave(ticket, held)
 
-    def _answer_steps(self, generator: Generator | None, query: str, passages: list[Passage], max_tokens: int | None,
+    def _answer_steps(self, generator: Generator | None, query: Question, passages: list[Passage], max_tokens: int | None,
                       ticket: str, timings: dict, said: _Said) -> Iterator[Event]:
         """The generating steps, once the model is this question's: the first answer (or the extractive one),
         the second look, the parts asked again and the confirm step's question, as
@@ -236,7 +236,7 @@ class Pipeline:
         messages = None
         if generator is not None:
             messages = self.prompts.first(query, passages)
-        for piece in self._generate(generator, query, passages, max_tokens, messages):
+        for piece in self._generate(generator, query.text, passages, max_tokens, messages):
             said.first = said.first or time.perf_counter()
             said.raw += piece
             yield Event("token", text=piece)
@@ -250,7 +250,7 @@ class Pipeline:
             timings["retried"] = 1.0
             messages = self.prompts.second_look(query, passages)
             said.raw = ""
-            for piece in self._generate(generator, query, passages[:2], max_tokens, messages):
+            for piece in self._generate(generator, query.text, passages[:2], max_tokens, messages):
                 said.raw += piece
                 yield Event("token", text=piece)
         if generator is not None and messages is not None:
@@ -280,7 +280,7 @@ class Pipeline:
             return
         yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
 
-    def _follow_up(self, generator: Generator, question: str, passages: list[Passage], messages: list[dict],
+    def _follow_up(self, generator: Generator, question: Question, passages: list[Passage], messages: list[dict],
                    raw: str, max_tokens: int | None, ticket: str) -> Iterator[str]:
         """Ask again, in the conversation that `messages` began, for each part of the question the answer
         left out (`Checker.parts_to_ask`).
@@ -294,7 +294,7 @@ class Pipeline:
             if self._was_stopped(ticket):
                 return
             ask = (f"You have not answered this part yet: {part} Answer it from the passages above, citing [n]."
-                   if is_english(question) else f"还有这一问没有回答：{part}。请根据上面的资料回答，句末注明资料编号。")
+                   if question.english else f"还有这一问没有回答：{part}。请根据上面的资料回答，句末注明资料编号。")
             messages = messages + [{"role": "assistant", "content": said}, {"role": "user", "content": ask}]
             said = ""
             yield "\n"
@@ -302,7 +302,7 @@ class Pipeline:
                 said += piece
                 yield piece
 
-    def finish(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
+    def finish(self, question: Question | str, raw: str, passages: list[Passage], timings: dict | None = None,
                notice: str = "", doubt: float | None = None) -> Answer:
         """The checked Answer (`Checker.finish`)."""
         return self.checker.finish(question, raw, passages, timings, notice, doubt)

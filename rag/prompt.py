@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.asked import is_english, question_parts
+from rag.asked import Question, question_of
 from rag.budget import format_budgeted
 from rag.figures import annotate
 from rag.guard import masked
@@ -32,8 +32,8 @@ SYSTEM = _RULES + f"如果资料中没有答案，只回答：{REFUSAL_ZH}（英
 SECOND_LOOK = _RULES + "资料里找不到的内容不要编造。"
 
 
-def refusal_for(question: str) -> str:
-    return REFUSAL_EN if is_english(question) else REFUSAL_ZH
+def refusal_for(question: Question | str) -> str:
+    return REFUSAL_EN if question_of(question).english else REFUSAL_ZH
 
 
 def term_weights(question: str, texts: list[str]) -> dict[str, float]:
@@ -96,18 +96,20 @@ def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, fl
     return ("…" if runs[0][0] > 0 else "") + body + ("…" if runs[-1][1] < len(sents) - 1 else "")
 
 
-def format_passages(passages: list[Passage], question: str = "", max_chars: int = 0, budget: int = 0,
+def format_passages(passages: list[Passage], question: Question | str = "", max_chars: int = 0, budget: int = 0,
                     reader: Reads | None = None) -> str:
     """The numbered passage blocks: within `budget` prompt tokens when that is set (`budget.format_budgeted`;
     with a `reader`, a Chinese question's sentences are taken in the order it scores them), else each passage
     cut to `max_chars` around its best sentence (0: whole)."""
+    q = question_of(question)
+    question = q.text
     texts = [masked(p.chunk.text) for p in passages]  # sentences that give the model orders are not shown
     if budget > 0:
         # An English question's words match none of the Chinese passages: its passages are then shown in rank
         # order. (Its pinyin names as the passages write them, "Changsha": 长沙, were tried as its words: a common
         # place name spent the budget on every passage naming it, and the answer sentence was left out.) The
         # reader reads Chinese words too.
-        scores = reader.scores(question, texts) if reader is not None and not is_english(question) else None
+        scores = reader.scores(question, texts) if reader is not None and not q.english else None
         return format_budgeted(passages, term_weights(question, texts), budget, texts, scores)
     weights = term_weights(question, texts) if max_chars > 0 else None
     blocks = []
@@ -126,30 +128,31 @@ def asks_for_list(question: str) -> bool:
     return bool(_LISTING.search(question))
 
 
-def question_hint(question: str) -> str:
+def question_hint(question: Question | str) -> str:
     """A reminder after a Chinese question that asks several things or a list, where a small model most
     often stops after the first item."""
-    if is_english(question):
+    q = question_of(question)
+    if q.english:
         return ""
     hints = []
-    parts = question_parts(question)
-    if len(parts) >= 2:
-        hints.append(f"这个问题有{len(parts)}问，每一问都要回答")
-    if asks_for_list(question):
+    if len(q.parts) >= 2:
+        hints.append(f"这个问题有{len(q.parts)}问，每一问都要回答")
+    if asks_for_list(q.text):
         hints.append("资料列出的各项都要写全")
     return f"（{'；'.join(hints)}。）" if hints else ""
 
 
-def build_messages(question: str, passages: list[Passage], passage_chars: int = 0,
+def build_messages(question: Question | str, passages: list[Passage], passage_chars: int = 0,
                    system: str = SYSTEM, budget: int = 0, reader: Reads | None = None) -> list[dict[str, str]]:
     """Chat messages: the fixed system prefix, then the numbered passages (within `budget` prompt tokens, or
     each cut to `passage_chars` around its best sentence, when set; see `format_passages` for `reader`) and
     the question."""
-    shown = format_passages(passages, question, passage_chars, budget, reader)
-    if is_english(question):  # each 万/亿 figure in English: the model copies it rather than converts it
+    q = question_of(question)
+    shown = format_passages(passages, q, passage_chars, budget, reader)
+    if q.english:  # each 万/亿 figure in English: the model copies it rather than converts it
         shown = annotate(shown)
-    user = f"资料：\n{shown}\n\n问题：{question.strip()}{question_hint(question)}"
-    if is_english(question):  # small models drift into the passages' language; say it where it is read last
+    user = f"资料：\n{shown}\n\n问题：{q.text.strip()}{question_hint(q)}"
+    if q.english:  # small models drift into the passages' language; say it where it is read last
         user += ("\n\nAnswer in English, citing [n]. Give figures exactly as the passages give them, with their "
                  "words such as less than, about and over. "
                  "Write the names of people and organisations in Chinese, as the passages write them.")
@@ -168,23 +171,23 @@ class Prompts:
     def of(cls, settings, reader: Reads | None = None) -> Prompts:
         return cls(settings.prompt_tokens, settings.passage_chars, reader)
 
-    def budgets(self, question: str) -> tuple[int, int]:
+    def budgets(self, question: Question | str) -> tuple[int, int]:
         """The first prompt's passage_chars and prompt_tokens for `question`. Under the earlier cut a list
         question reads twice as much of each passage (a trimmed passage holds a list's first items only); the
         token budget gives it no more: over the suite's 38 list questions, twice the budget answered 17 right
         and one and a half times 19, against 20 with the same budget, whose first token came in 3.7 s (p50)
         rather than 6.3 s. The budget's selection follows a list's words across the passages already."""
-        if asks_for_list(question):
+        if asks_for_list(question_of(question).text):
             return self.passage_chars * 2, self.prompt_tokens
         return self.passage_chars, self.prompt_tokens
 
-    def first(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
+    def first(self, question: Question | str, passages: list[Passage]) -> list[dict[str, str]]:
         """The prompt of the first pass: the passages within the budget (or cut to passage_chars) and the
         question. Prefilling while the question is typed fills this same prompt."""
         chars, budget = self.budgets(question)
         return build_messages(question, passages, chars, SYSTEM, budget, self.reader)
 
-    def second_look(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
+    def second_look(self, question: Question | str, passages: list[Passage]) -> list[dict[str, str]]:
         """The prompt of the second look after a refusal (or no fact of the kind asked): the best two passages
         in full, within twice the budget, with no refusal line to fall back on. (Asked again in the first
         conversation instead, with the sentences of the two that the prompt left out, the model said its

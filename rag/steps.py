@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.asked import analyse, answers_asked, unanswered_parts
+from rag.asked import Question, answers_asked, question_of, unanswered_parts
 from rag.cite import check_answer, is_refusal
 from rag.claims import split_claims
 from rag.english import Similarity
@@ -70,18 +70,26 @@ class Checker:
     meaning: Similarity | None = None  # judges English claims by what they say (the `meaning` step)
     # a passage's whole article (title, date, text), for the scope check; the passage alone by default
     article_text: Callable[[Passage], str] = passage_text
+    _last: tuple | None = dataclasses.field(default=None, init=False, repr=False)  # the last check made
 
-    def check(self, raw: str, passages: list[Passage], question: str):
-        """`cite.check_answer` with the steps that are on."""
-        return check_answer(raw, passages, question, meaning=self.meaning,
-                            source=self.article_text if "scope_check" in self.steps else None,
-                            clauses="clauses" in self.steps)
+    def check(self, raw: str, passages: list[Passage], question: Question | str):
+        """`cite.check_answer` with the steps that are on. The follow-up step, the confirm step and the answer
+        all read the check of the same text: it is made once (the last one is kept, with what it was of)."""
+        key = (raw, tuple((p.rank, p.chunk.id, p.chunk.text) for p in passages), question_of(question).text)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        result = check_answer(raw, passages, question, meaning=self.meaning,
+                              source=self.article_text if "scope_check" in self.steps else None,
+                              clauses="clauses" in self.steps)
+        self._last = (key, result)  # one assignment: another thread reads the old pair or the new one whole
+        return result
 
-    def supported(self, raw: str, passages: list[Passage], question: str) -> list[str]:
+    def supported(self, raw: str, passages: list[Passage], question: Question | str) -> list[str]:
         """The claims of `raw` that the passages support (empty when it only refused)."""
         return [c.claim for c in self.check(raw, passages, question)[1]] if claims_of(raw) else []
 
-    def wants_second_look(self, query: str, raw: str) -> bool:
+    def wants_second_look(self, query: Question | str, raw: str) -> bool:
         """Nothing but a refusal, or an answer on the topic without the figure, date or name asked for: the
         trimmed passages may have cut it off."""
         if "second_look" not in self.steps or not raw.strip():
@@ -89,7 +97,7 @@ class Checker:
         claims = claims_of(raw)
         return not claims or "kind_check" in self.steps and not answers_asked(query, " ".join(c.text for c in claims))
 
-    def parts_to_ask(self, question: str, passages: list[Passage], raw: str) -> list[str]:
+    def parts_to_ask(self, question: Question | str, passages: list[Passage], raw: str) -> list[str]:
         """The parts of the question to ask again (the `follow_up` step, at most `follow_up_parts`): those no
         supported claim answers. A part counts as answered only by a claim the passages support: "在审企业有
         7家" for a part whose figure is 14 asks that part again. Nothing supported: the model is off the
@@ -99,12 +107,12 @@ class Checker:
         supported = self.supported(raw, passages, question)
         return unanswered_parts(question, supported)[:self.settings.follow_up_parts] if supported else []
 
-    def finish(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
+    def finish(self, question: Question | str, raw: str, passages: list[Passage], timings: dict | None = None,
                notice: str = "", doubt: float | None = None) -> Answer:
         """The checked Answer to `question` from what was said (`raw`) over `passages`: the check and the
         refusal steps, with the steps that are on; `doubt` is the confirm step's P(no) for it, when asked
         (a saved answer's, checked again)."""
-        answer = self._checked(question, raw, passages, timings, notice)
+        answer = self._checked(question_of(question), raw, passages, timings, notice)
         return answer if doubt is None or answer.refused else self.confirmed(dataclasses.replace(answer, doubt=doubt))
 
     def confirmed(self, answer: Answer) -> Answer:
@@ -116,28 +124,29 @@ class Checker:
                       answer.notice, unsupported=tuple(c.claim for c in answer.citations) + answer.unsupported,
                       raw=answer.raw, doubt=answer.doubt)
 
-    def _checked(self, question: str, raw: str, passages: list[Passage], timings: dict | None = None,
+    def _checked(self, q: Question, raw: str, passages: list[Passage], timings: dict | None = None,
                  notice: str = "") -> Answer:
         timings = {} if timings is None else timings
-        text, citations, dropped = self.check(raw, passages, question) if claims_of(raw) else ("", [], [])
+        text, citations, dropped = self.check(raw, passages, q) if claims_of(raw) else ("", [], [])
         # No supported claim, or claims on the topic without the figure, date or name asked for: a refusal,
         # and a refusal quotes nothing (the closest passages are shown beside it instead).
-        if not citations or "kind_check" in self.steps and not answers_asked(question, text):
-            return Answer(question, refusal_for(question), True, (), tuple(passages), timings, notice.strip(),
+        if not citations or "kind_check" in self.steps and not answers_asked(q, text):
+            return Answer(q.text, refusal_for(q), True, (), tuple(passages), timings, notice.strip(),
                           unsupported=tuple(dropped), raw=raw)
-        missing = self.missing(question, raw, citations)
-        return Answer(question, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
+        missing = self.missing(q, raw, citations)
+        return Answer(q.text, text, False, tuple(citations), tuple(passages), timings, notice.strip(),
                       unsupported=tuple(dropped), missing=missing, raw=raw)
 
     @staticmethod
-    def missing(question: str, raw: str, citations) -> tuple[str, ...]:
+    def missing(question: Question | str, raw: str, citations) -> tuple[str, ...]:
         """The parts of several that the answer does not cover, to be said so, not passed over in silence: a
         part no supported claim answers that asks for a kind of fact none gives, or any such part when the
         model itself said the pages lack something. Word overlap alone does not tell: "免费向大众开放" answers
         "要收钱不" with no word in common."""
-        left = unanswered_parts(question, [c.claim for c in citations])
+        q = question_of(question)
+        left = unanswered_parts(q, [c.claim for c in citations])
         said_lacking = any(is_refusal(c.text) for c in split_claims(raw))
-        asks_kind = {part.text for part in analyse(question).parts if part.kinds}
+        asks_kind = {part.text for part in q.parts if part.kinds}
         return tuple(part for part in left if said_lacking or part in asks_kind)
 
 

@@ -321,20 +321,6 @@ def test_question_hint(question: str, hint: str) -> None:
     assert build_messages(question, [])[-1]["content"].endswith(question.strip() + hint) or hint == ""
 
 
-ABOUT_Q = "汨罗的“端午龙舟赛”在哪天开赛？"
-
-
-@pytest.mark.parametrize("title,text,about", [
-    ("全省“传承屈子文化·端午龙舟赛”主题活动在汨罗举行", "活动现场,青少年代表宣读倡议。", True),
-    ("一场对接会背后的产业耦合新棋局", "4月2日,2026电机·铸造赋能电动化装备供需对接会在长沙举行。", False),
-])
-def test_a_passage_on_another_matter_is_not_about_the_question(title: str, text: str, about: bool) -> None:
-    from rag.cite import is_about
-
-    passage = Passage(Chunk("c", "a", text, 0, len(text), title=title), 1, 1.0)
-    assert is_about(ABOUT_Q, passage) is about
-
-
 def test_highlight_prefers_the_sentence_over_a_headline_naming_the_figure() -> None:
     from rag.cite import best_span
     from rag.types import Chunk, Passage

@@ -148,6 +148,22 @@ def test_answer_with_checked_citation(fake_pipeline) -> None:
     assert set(answer.timings) == {"retrieve_ms", "first_token_ms", "total_ms"}
 
 
+def test_the_question_is_analysed_once_and_an_answer_checked_once(fake_pipeline, monkeypatch) -> None:
+    import rag.asked
+    import rag.steps
+
+    pipe = fake_pipeline(reply="总签约采购金额约3亿元[1]。")  # the follow-up and confirm steps read this check too
+    analysed, checked = [], []
+    analyse, check = rag.asked.analyse.__wrapped__, rag.steps.check_answer
+    rag.asked.analyse.cache_clear()
+    monkeypatch.setattr(rag.asked, "analyse", lambda q: analysed.append(q) or analyse(q))
+    monkeypatch.setattr(rag.steps, "check_answer", lambda *a, **k: checked.append(a[0]) or check(*a, **k))
+    monkeypatch.setattr("rag.pipeline.analyse", rag.asked.analyse)
+    answer = pipe.ask("对接会签约采购金额是多少？")
+    assert not answer.refused and len(checked) == 1
+    assert analysed == ["对接会签约采购金额是多少？"]  # by the pipeline; the steps get the value
+
+
 def test_stream_yields_passages_tokens_then_answer(fake_pipeline) -> None:
     pipe = fake_pipeline(reply="总签约采购金额约3亿元[1]。")
     kinds = [e.kind for e in pipe.stream("对接会签约采购金额是多少？")]

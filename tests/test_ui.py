@@ -299,7 +299,7 @@ def test_models_load_in_the_background_with_a_status(fake_pipeline, fail: bool) 
     ("a < b 的时候怎么办？", False),
 ])
 def test_the_answer_language_follows_the_words_not_the_markup(question: str, english: bool) -> None:
-    from rag.prompt import is_english
+    from rag.asked import is_english
 
     assert is_english(question) is english
 

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from rag.evaluate import load_items
-from rag.prompt import is_english
+from rag.asked import is_english
 from rag.reader.model import Reader, Reads
 
 
