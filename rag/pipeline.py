@@ -1,4 +1,9 @@
-"""The one way to answer a question: retrieve -> prompt -> generate -> cite. The CLI and the UI both use it."""
+"""The one way to answer a question, which the CLI and the UI both use: the question rewritten when it follows
+up, analysed once, its passages retrieved, then the answer stage (`rag/answer/`: read -> refuse, or prompt ->
+generate -> check -> answer) in its turn for the model.
+
+The pipeline itself wires the models, fronts the live index, keeps the line in front of the model and the
+failure policy (a model that fails gives way to extractive answers)."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,8 +14,8 @@ from collections import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from rag.answer.stage import AnswerStage, Event, Said
 from rag.asked import Question, analyse, is_english
-from rag.confirm import doubt
 from rag.embed import Embedder
 from rag.english import Similarity
 from rag.errors import InputError, ModelBusyError, ModelError, RagError
@@ -33,26 +38,6 @@ MAX_QUESTION_CHARS = 1000
 EXTRACTIVE_NOTICE = "语言模型不可用，已改用摘录模式（直接引用原文句子）。(The language model is unavailable: quoting sources.)"
 
 
-@dataclass(frozen=True)
-class Event:
-    """One step of a streamed answer: kind is "passages", "waiting" (answers ahead in `text`), "token",
-    "retry" (the tokens so far are dropped: a second look follows) or "answer"."""
-
-    kind: str
-    text: str = ""
-    passages: tuple[Passage, ...] = ()
-    answer: Answer | None = None
-
-
-@dataclass
-class _Said:
-    """What the generating steps of one answer said: the text, when its first piece came, and the answer
-    as checked for the confirm step (None: not asked)."""
-    raw: str = ""
-    first: float | None = None
-    checked: Answer | None = None
-
-
 @dataclass
 class Pipeline:
     settings: Settings
@@ -65,18 +50,35 @@ class Pipeline:
     line: Line = field(default_factory=Line, repr=False)  # questions waiting for the model
 
     def __post_init__(self) -> None:
-        self.steps = steps_of(self.settings.steps)
+        steps = steps_of(self.settings.steps)
         if self.live is None:
-            self.live = LiveIndex(self.settings, self.embedder, "part_passages" in self.steps)
+            self.live = LiveIndex(self.settings, self.embedder, "part_passages" in steps)
         # which sentences answer (rag/reader): a question none answers is refused before any model call (the
         # `reader` step), and the prompt shows the best of them (`reader_prompt`)
-        reader = Reader.load() if self.steps & {"reader", "reader_prompt"} else None
-        self.reader = reader if "reader" in self.steps else None
-        # the prompts an answer sends, from the settings that shape them
-        self.prompts = Prompts.of(self.settings, reader if "reader_prompt" in self.steps else None)
-        # the answer policy: what the model said, checked into an Answer (rag/steps.py)
-        self.checker = Checker(self.settings, self.steps, Similarity(self.embedder) if "meaning" in self.steps else None,
-                               self._article_text)
+        reader = Reader.load() if steps & {"reader", "reader_prompt"} else None
+        self.stage = AnswerStage(
+            steps,
+            Prompts.of(self.settings, reader if "reader_prompt" in steps else None),
+            # the answer policy: what the model said, checked into an Answer (rag/steps.py)
+            Checker(self.settings, steps, Similarity(self.embedder) if "meaning" in steps else None, self._article_text),
+            reader if "reader" in steps else None,
+            self.settings.max_new_tokens)
+
+    @property
+    def steps(self) -> frozenset[str]:
+        return self.stage.steps
+
+    @property
+    def prompts(self) -> Prompts:
+        return self.stage.prompts
+
+    @property
+    def checker(self) -> Checker:
+        return self.stage.checker
+
+    @property
+    def reader(self) -> Reader | None:
+        return self.stage.reader
 
     @property
     def meaning(self) -> Similarity | None:
@@ -168,9 +170,9 @@ class Pipeline:
         if rw.changed:
             timings["rewrite_ms"] = (t1 - t0) * 1000
         yield Event("passages", text=query if rw.changed else "", passages=tuple(passages))
-        said = _Said()
+        said = Said()
         stopped = False
-        if passages and self._worth_reading(asked, passages, timings):
+        if passages and self.stage.worth_reading(asked, passages, timings):
             # a ticket of its own: a second question of the same session is a second place in line
             ticket, held = (self.line.join(key) if generator is not None else ""), False
             try:
@@ -180,7 +182,8 @@ class Pipeline:
                     held = self.line.holds(ticket)
                     stopped = not held
                 if not stopped:
-                    yield from self._answer_steps(generator, asked, passages, max_tokens, ticket, timings, said)
+                    yield from self.stage.generate(generator, asked, passages, max_tokens,
+                                                   lambda: self._was_stopped(ticket), timings, said, self.notice)
             except ModelBusyError:
                 raise  # the model stays on: this question ends with the message, the next may find it free
             except ModelError as exc:
@@ -195,21 +198,10 @@ class Pipeline:
         end = time.perf_counter()
         timings["first_token_ms"] = ((said.first or end) - t0) * 1000
         timings["total_ms"] = (end - t0) * 1000
-        answer = self.checker.confirmed(said.checked) if said.checked is not None else \
-            self.finish(asked, said.raw, passages, timings, self.notice)
+        answer = self.stage.answer(asked, said, passages, timings, self.notice)
         if stopped:
             answer = dataclasses.replace(answer, text=stopped_text(question))
         yield Event("answer", answer=dataclasses.replace(answer, question=question, query=query if rw.changed else ""))
-
-    def _worth_reading(self, query: Question, passages: list[Passage], timings: dict) -> bool:
-        """Whether some sentence of `passages` may answer `query`, by the reader (always, when it is off or
-        the question is English: it reads Chinese words). Not: the answer is the refusal, no model asked."""
-        if self.reader is None or query.english:
-            return True
-        t = time.perf_counter()
-        reads = self.reader.read(query.text, passages)
-        timings["reader_ms"] = (time.perf_counter() - t) * 1000
-        return self.reader.answerable(reads)
 
     def _rewrite(self, question: str, history: Sequence[Turn], generator: Generator | None,
                  key: str) -> abc.Generator[Event, None, Rewrite]:
@@ -228,79 +220,12 @@ class Pipeline:
         finally:
             self.line.leave(ticket, held)
 
-    def _answer_steps(self, generator: Generator | None, query: Question, passages: list[Passage], max_tokens: int | None,
-                      ticket: str, timings: dict, said: _Said) -> Iterator[Event]:
-        """The generating steps, once the model is this question's: the first answer (or the extractive one),
-        the second look, the parts asked again and the confirm step's question, as
-        events; what was said, and the answer checked for the confirm step, go into `said`."""
-        messages = None
-        if generator is not None:
-            messages = self.prompts.first(query, passages)
-        for piece in self._generate(generator, query.text, passages, max_tokens, messages):
-            said.first = said.first or time.perf_counter()
-            said.raw += piece
-            yield Event("token", text=piece)
-        if filled := (getattr(generator, "last_timings", None) or {}).get("prompt_n"):
-            timings["prompt_filled"] = float(filled)  # beyond the cache: what the first token waited for
-        if generator is not None and not self._was_stopped(ticket) and self.checker.wants_second_look(query, said.raw):
-            # A small model often gives up on a trimmed passage that does hold the answer, or on a question
-            # asked colloquially: one more look at the best two passages in full, with no refusal line to fall
-            # back on. What it says is checked like any answer.
-            yield Event("retry")
-            timings["retried"] = 1.0
-            messages = self.prompts.second_look(query, passages)
-            said.raw = ""
-            for piece in self._generate(generator, query.text, passages[:2], max_tokens, messages):
-                said.raw += piece
-                yield Event("token", text=piece)
-        if generator is not None and messages is not None:
-            for piece in self._follow_up(generator, query, passages, messages, said.raw, max_tokens, ticket):
-                said.raw += piece
-                yield Event("token", text=piece)
-        if generator is not None and "confirm" in self.steps and not self._was_stopped(ticket):
-            checked = self.finish(query, said.raw, passages, timings, self.notice)
-            t = time.perf_counter()
-            if (doubted := doubt(generator, query, checked)) is not None:
-                timings["confirm_ms"] = (time.perf_counter() - t) * 1000
-                checked = dataclasses.replace(checked, doubt=doubted)
-            said.checked = checked
-
     def _article_text(self, passage: Passage) -> str:
         """The title, date and text of the passage's article (the passage alone when the index lacks it)."""
         article = self.index.articles.get(passage.chunk.article_id) if self.index is not None else None
         if article is None:
             return passage_text(passage)
         return f"{article.title}\n{article.date}\n{article.text}"
-
-    def _generate(self, generator: Generator | None, question: str, passages: list[Passage],
-                  max_tokens: int | None, messages: list[dict] | None) -> Iterator[str]:
-        """The answer's pieces: the model's over `messages`, or the extractive answer when there is no model."""
-        if generator is None:
-            yield extractive_answer(question, passages)
-            return
-        yield from generator.stream(messages, max_tokens or self.settings.max_new_tokens)
-
-    def _follow_up(self, generator: Generator, question: Question, passages: list[Passage], messages: list[dict],
-                   raw: str, max_tokens: int | None, ticket: str) -> Iterator[str]:
-        """Ask again, in the conversation that `messages` began, for each part of the question the answer
-        left out (`Checker.parts_to_ask`).
-
-        Asked "哪天出现的？谁拍的？", a small model often answers the first and stops; told which part is
-        still open, it answers that one. The conversation so far is the prompt's prefix, so the backend's
-        prompt cache prefills only the new turn. Each reply is checked like the rest of the answer.
-        """
-        said = raw
-        for part in self.checker.parts_to_ask(question, passages, raw):
-            if self._was_stopped(ticket):
-                return
-            ask = (f"You have not answered this part yet: {part} Answer it from the passages above, citing [n]."
-                   if question.english else f"还有这一问没有回答：{part}。请根据上面的资料回答，句末注明资料编号。")
-            messages = messages + [{"role": "assistant", "content": said}, {"role": "user", "content": ask}]
-            said = ""
-            yield "\n"
-            for piece in generator.stream(messages, max_tokens or self.settings.max_new_tokens):
-                said += piece
-                yield piece
 
     def finish(self, question: Question | str, raw: str, passages: list[Passage], timings: dict | None = None,
                notice: str = "", doubt: float | None = None) -> Answer:
