@@ -103,6 +103,7 @@ def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = No
         "total_ms": answer.timings.get("total_ms", 0.0), "first_token_ms": answer.timings.get("first_token_ms", 0.0),
         "prompt_filled": answer.timings.get("prompt_filled"),
         "looked_again": bool(answer.timings.get("retried")),
+        "model_calls": answer.timings.get("model_calls"),
         "confirm_ms": answer.timings.get("confirm_ms"),
         "doubt": answer.doubt,
     }
@@ -168,6 +169,12 @@ def summarise(records: Sequence[dict]) -> dict:
         "looked_again": sum(bool(r.get("looked_again")) for r in records),
         "looked_again_ms_p50": round(statistics.median(again)) if (again := [r["total_ms"] for r in records
                                                                              if r.get("looked_again")]) else None,
+        # how often the model was called for an answer (first answer, second look, parts asked again, the
+        # confirm step's questions), where the answers say (None for saved answers without it)
+        "model_calls_mean": round(statistics.mean(calls), 2) if (calls := [r["model_calls"] for r in records
+                                                                           if r.get("model_calls") is not None]) else None,
+        "model_calls_max": max(calls) if calls else None,
+        "one_model_call": _share([c <= 1 for c in calls]),
         # the confirm step's question to the model, for the answers it was asked of
         "confirm_ms_p50": round(statistics.median(asked)) if (asked := [r["confirm_ms"] for r in records
                                                                          if r.get("confirm_ms")]) else None,

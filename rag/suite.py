@@ -308,13 +308,15 @@ def table(result: dict) -> str:
     """The suite's figures as a Markdown table, one row per set."""
     head = ("| set | embedder | questions | accuracy | correct refusals | false refusals | checker kept "
             "| citation precision | citation recall | recall@5 | prompt tokens p50 | first token p50 | first token p95 "
-            "| answer p50 |")
+            "| answer p50 | model calls: mean / max |")
     lines = [head, "| " + " | ".join(["---"] * (head.count("|") - 1)) + " |"]
     for r in result["rows"]:
         cells = [r["set"], r["embedder"], str(r["items"]), _f(r["answer_accuracy"]), _f(r["refusal_accuracy"]),
                  _f(r["false_refusal_rate"]), _f(r.get("checker_kept")), _f(r["citation_precision"]),
                  _f(r["citation_recall"]), _f(r["recall"]["@5"]), str(r.get("prompt_filled_p50") or ""),
-                 _s(r["first_token_ms_p50"]), _s(r.get("first_token_ms_p95")), _s(r["latency_ms"].get("p50"))]
+                 _s(r["first_token_ms_p50"]), _s(r.get("first_token_ms_p95")), _s(r["latency_ms"].get("p50")),
+                 f"{_f(r['model_calls_mean'])} / {r['model_calls_max']:.0f}" if r.get("model_calls_mean") is not None
+                 else ""]
         if r["set"] == "all":
             cells = [f"**{c}**" if c else c for c in cells]
         lines.append("| " + " | ".join(cells) + " |")

@@ -84,6 +84,7 @@ def test_an_answer_the_model_doubts_beyond_the_threshold_is_a_refusal(fake_pipel
     answer = pipe.ask(QUESTION)
     assert answer.refused is refused and answer.doubt == pytest.approx(no)
     assert len(pipe.generator.confirms) == 1 and "confirm_ms" in answer.timings
+    assert answer.timings["model_calls"] == 2  # the answer and the confirm step's question
     if refused:
         assert answer.text == REFUSAL_ZH and answer.citations == ()
         assert any("3亿元" in c for c in answer.unsupported)  # what was doubted is kept for the record

@@ -126,3 +126,14 @@ def test_the_checkers_cost_counts_right_drafts_that_were_not_shown_right() -> No
     assert [r["draft_right"] for r in records] == [True, True, False, None]
     assert summarise(records)["checker_kept"] == 0.5
     assert not draft_holds_answer(item, "") and draft_holds_answer({"answers": ["3 亿元"]}, "约3亿元")
+
+
+def test_model_calls_are_summarised_where_the_answers_count_them() -> None:
+    from rag.evaluate import score_item, summarise
+
+    item = {"id": "a", "question": "签约金额是多少？", "answers": ["3亿元"], "match": "any", "answerable": True}
+    records = [score_item(item, Answer("q", "约3亿元[1]。", False, timings={"model_calls": float(n)}))
+               for n in (1, 1, 2, 4)]
+    summary = summarise(records + [score_item(item, Answer("q", "x", False))])  # saved before counting: left out
+    assert (summary["model_calls_mean"], summary["model_calls_max"], summary["one_model_call"]) == (2.0, 4.0, 0.5)
+    assert summarise([score_item(item, Answer("q", "x", False))])["model_calls_mean"] is None

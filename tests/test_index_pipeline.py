@@ -145,7 +145,8 @@ def test_answer_with_checked_citation(fake_pipeline) -> None:
     (cit,) = answer.citations
     article = pipe.index.articles[cit.article_id]
     assert article.text[cit.start:cit.end] == cit.quote and "3亿元" in cit.quote
-    assert set(answer.timings) == {"retrieve_ms", "first_token_ms", "total_ms"}
+    assert set(answer.timings) == {"retrieve_ms", "first_token_ms", "total_ms", "model_calls"}
+    assert answer.timings["model_calls"] == 1  # the scripted model gives no token probabilities: no confirm step
 
 
 def test_the_question_is_analysed_once_and_an_answer_checked_once(fake_pipeline, monkeypatch) -> None:
@@ -189,7 +190,7 @@ def test_an_answer_without_the_asked_figure_is_a_refusal(fake_pipeline, retry: b
     assert answer.refused and answer.citations == () and answer.passages
     assert answer.text == REFUSAL_ZH
     assert [e.kind for e in events].count("retry") == (1 if retry else 0)
-    assert len(pipe.generator.prompts) == (2 if retry else 1)
+    assert len(pipe.generator.prompts) == (2 if retry else 1) == answer.timings["model_calls"]
 
 
 def test_an_answer_with_the_asked_figure_stands(fake_pipeline) -> None:
@@ -213,6 +214,7 @@ def test_a_part_left_out_is_asked_again(fake_pipeline, replies: list[str], asked
     answer = pipe.ask(SNOW)
     prompts = pipe.generator.prompts
     assert len(prompts) == 1 + asked_again and not answer.refused
+    assert answer.timings["model_calls"] == len(prompts)  # each call counted (no confirm: no probabilities)
     assert all(fact in answer.text for fact in expected) and answer.unsupported == ()
     if asked_again:
         first, again = prompts

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from rag.asked import Question
-from rag.confirm import doubt
+from rag.confirm import asked_questions, doubt
 from rag.extract import extractive_answer
 from rag.generate import Generator
 from rag.prompt import Prompts
@@ -69,6 +69,7 @@ class AnswerStage:
         messages = None
         if generator is not None:
             messages = self.prompts.first(question, passages)
+            _called(timings)
         for piece in self._pieces(generator, question.text, passages, max_tokens, messages):
             said.first = said.first or time.perf_counter()
             said.raw += piece
@@ -82,12 +83,14 @@ class AnswerStage:
             yield Event("retry")
             timings["retried"] = 1.0
             messages = self.prompts.second_look(question, passages)
+            _called(timings)
             said.raw = ""
             for piece in self._pieces(generator, question.text, passages[:2], max_tokens, messages):
                 said.raw += piece
                 yield Event("token", text=piece)
         if generator is not None and messages is not None:
-            for piece in self._follow_up(generator, question, passages, messages, said.raw, max_tokens, stopped):
+            for piece in self._follow_up(generator, question, passages, messages, said.raw, max_tokens, stopped,
+                                         timings):
                 said.raw += piece
                 yield Event("token", text=piece)
         if generator is not None and "confirm" in self.steps and not stopped():
@@ -95,6 +98,7 @@ class AnswerStage:
             t = time.perf_counter()
             if (doubted := doubt(generator, question, checked)) is not None:
                 timings["confirm_ms"] = (time.perf_counter() - t) * 1000
+                _called(timings, len(asked_questions(question, checked)))
                 checked = dataclasses.replace(checked, doubt=doubted)
             said.checked = checked
 
@@ -114,7 +118,7 @@ class AnswerStage:
         yield from generator.stream(messages, max_tokens or self.max_new_tokens)
 
     def _follow_up(self, generator: Generator, question: Question, passages: list[Passage], messages: list[dict],
-                   raw: str, max_tokens: int | None, stopped: Callable[[], bool]) -> Iterator[str]:
+                   raw: str, max_tokens: int | None, stopped: Callable[[], bool], timings: dict) -> Iterator[str]:
         """Ask again, in the conversation that `messages` began, for each part of the question the answer
         left out (`Checker.parts_to_ask`).
 
@@ -130,10 +134,16 @@ class AnswerStage:
                    if question.english else f"还有这一问没有回答：{part}。请根据上面的资料回答，句末注明资料编号。")
             messages = messages + [{"role": "assistant", "content": said}, {"role": "user", "content": ask}]
             said = ""
+            _called(timings)
             yield "\n"
             for piece in generator.stream(messages, max_tokens or self.max_new_tokens):
                 said += piece
                 yield piece
+
+
+def _called(timings: dict, n: int = 1) -> None:
+    """Count `n` more calls of the model for this answer (`timings["model_calls"]`)."""
+    timings["model_calls"] = timings.get("model_calls", 0.0) + n
 
 
 __all__ = ["AnswerStage", "Event", "Said"]
