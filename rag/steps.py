@@ -75,7 +75,8 @@ class Checker:
     def check(self, raw: str, passages: list[Passage], question: Question | str):
         """`cite.check_answer` with the steps that are on. The follow-up step, the confirm step and the answer
         all read the check of the same text: it is made once (the last one is kept, with what it was of)."""
-        key = (raw, tuple((p.rank, p.chunk.id, p.chunk.text) for p in passages), question_of(question).text)
+        key = (raw, tuple((p.rank, p.chunk.id, p.chunk.text) for p in passages), question_of(question).text,
+               id(self.meaning))
         last = self._last
         if last is not None and last[0] == key:
             return last[1]
