@@ -15,6 +15,7 @@ from rag.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_ON = Settings().steps
 STEPS_OFF_RETRY = ",".join(s for s in STEPS_ON.split(",") if s != "second_look")
+WITH_FOLLOW_UP = STEPS_ON + ",follow_up"  # off by default since the 2026-12-07 ablation
 
 
 def test_build_then_incremental_reuses_vectors(seeds_copy: Path, tmp_path: Path) -> None:
@@ -210,7 +211,7 @@ SNOW = "南岳雪后的雾凇奇观出现在哪一天？这组图片的摄影者
 ])
 def test_a_part_left_out_is_asked_again(fake_pipeline, replies: list[str], asked_again: int,
                                         expected: list[str]) -> None:
-    pipe = fake_pipeline(reply=replies)
+    pipe = fake_pipeline(reply=replies, steps=WITH_FOLLOW_UP)
     answer = pipe.ask(SNOW)
     prompts = pipe.generator.prompts
     assert len(prompts) == 1 + asked_again and not answer.refused
@@ -227,7 +228,7 @@ def test_the_second_look_offers_no_refusal_and_asks_the_left_out_part(fake_pipel
     from rag.prompt import SECOND_LOOK
 
     pipe = fake_pipeline(reply=["资料中没有找到这个问题的答案。", "南岳衡山的雪后雾凇是12月13日出现的[1]。",
-                                "这组图片的摄影者是曹正平、文兰[1]。"])
+                                "这组图片的摄影者是曹正平、文兰[1]。"], steps=WITH_FOLLOW_UP)
     answer = pipe.ask(SNOW)
     first, look, again = pipe.generator.prompts
     assert first[0]["content"] == SYSTEM and look[0]["content"] == SECOND_LOOK
@@ -243,15 +244,16 @@ def test_the_second_look_offers_no_refusal_and_asks_the_left_out_part(fake_pipel
 ])
 def test_only_supported_claims_answer_a_part(fake_pipeline, replies: list[str], prompts: int, expected: str,
                                              unsupported: int) -> None:
-    pipe = fake_pipeline(reply=replies, steps=STEPS_OFF_RETRY)
+    pipe = fake_pipeline(reply=replies, steps=STEPS_OFF_RETRY + ",follow_up")
     answer = pipe.ask(SNOW)
     assert len(pipe.generator.prompts) == prompts and len(answer.unsupported) == unsupported
     assert (expected in answer.text) if expected else answer.refused
 
 
-def test_no_part_is_asked_again_when_turned_off(fake_pipeline) -> None:
+@pytest.mark.parametrize("settings", [{"steps": WITH_FOLLOW_UP, "follow_up_parts": 0}, {}])  # {}: the default
+def test_no_part_is_asked_again_when_turned_off(fake_pipeline, settings: dict) -> None:
     pipe = fake_pipeline(reply=["南岳衡山的雪后雾凇是12月13日出现的[1]。", "这组图片的摄影者是曹正平、文兰[1]。"],
-                         follow_up_parts=0)
+                         **settings)
     assert "曹正平" not in pipe.ask(SNOW).text and len(pipe.generator.prompts) == 1
 
 
