@@ -53,7 +53,7 @@ class Settings:
     follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
     # The answer steps that are on (see rag/steps.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
-    steps: str = "part_passages,second_look,kind_check,scope_check,clauses,meaning,confirm"
+    steps: str = "second_look,kind_check,scope_check,clauses,meaning,confirm"
     confirm_threshold: float = 0.25  # the confirm step refuses an answer the model doubts more than this (rag/confirm.py)
     prompt_tokens: int = 300  # the passages in the prompt, in all, within this many tokens (rag/budget.py); 0: passage_chars
     passage_chars: int = 120  # each passage in the prompt is cut to about this many characters around its best sentence; 0: whole
