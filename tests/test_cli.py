@@ -62,3 +62,13 @@ def test_a_confirm_curve_that_is_not_numbers_is_a_clear_message(monkeypatch, tmp
     monkeypatch.chdir(tmp_path)
     assert main(["eval", "--suite", str(tmp_path), "--rescore", "r", "--confirm-curve", curve]) == 2
     assert "--confirm-curve takes numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("budgets", ["x", "0", "0,-5"])
+def test_prompt_bench_budgets_that_are_not_positive_numbers_are_a_clear_message(monkeypatch, tmp_path, capsys,
+                                                                                  budgets: str) -> None:
+    from rag.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "prompt", "--budgets", budgets]) == 2
+    assert "give positive token budgets" in capsys.readouterr().err

@@ -189,9 +189,12 @@ def _bench_prompt(args: argparse.Namespace) -> int:
     from rag import suite
     from rag.bench.prompt import prompt_bench, prompt_table
 
-    budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
-    if not budgets or min(budgets) <= 0:
-        raise RagError("prompt: give positive token budgets, e.g. --budgets 150,200,300")
+    try:  # the budget bench's 0 (the earlier per-passage cut) has no sentences to order: left out here
+        budgets = [b for b in (int(x) for x in args.budgets.split(",") if x.strip()) if b > 0]
+    except ValueError:
+        budgets = []
+    if not budgets:
+        raise RagError(f"prompt: give positive token budgets, e.g. --budgets 160,200,300 (got {args.budgets!r})")
     result = prompt_bench(_settings(args), Path(args.shared) / "eval", Path(args.work), Path(args.train), budgets,
                           _log, suite.select(args.sets))
     save(result, Path(args.out))
