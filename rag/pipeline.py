@@ -57,12 +57,10 @@ class Pipeline:
         # `reader` step), and the prompt shows the best of them (`reader_prompt`)
         reader = Reader.load() if steps & {"reader", "reader_prompt"} else None
         self.stage = AnswerStage(
-            steps,
             Prompts.of(self.settings, reader if "reader_prompt" in steps else None),
             # the answer policy: what the model said, checked into an Answer (rag/steps.py)
             Checker(self.settings, steps, Similarity(self.embedder) if "meaning" in steps else None, self._article_text),
-            reader if "reader" in steps else None,
-            self.settings.max_new_tokens)
+            reader if "reader" in steps else None)
 
     @property
     def steps(self) -> frozenset[str]:

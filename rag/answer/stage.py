@@ -43,11 +43,17 @@ class Said:
 
 @dataclass
 class AnswerStage:
-    steps: frozenset[str]
     prompts: Prompts  # the prompts an answer sends
-    checker: Checker  # what the model said, checked into an Answer
+    checker: Checker  # what the model said, checked into an Answer; it holds the settings and the steps on
     reader: Reads | None  # refuses a question no sentence answers, before any model call (the `reader` step)
-    max_new_tokens: int
+
+    @property
+    def steps(self) -> frozenset[str]:
+        return self.checker.steps
+
+    @property
+    def max_new_tokens(self) -> int:
+        return self.checker.settings.max_new_tokens
 
     def worth_reading(self, question: Question, passages: list[Passage], timings: dict) -> bool:
         """Whether some sentence of `passages` may answer `question`, by the reader (always, when it is off or
