@@ -165,7 +165,9 @@ class Question:
 
 @functools.lru_cache(maxsize=512)
 def analyse(question: str) -> Question:
-    """The question's language, its parts with the kinds of fact each asks for, and its scope."""
+    """The question's language, its parts with the kinds of fact each asks for, and its scope. The parts are its
+    sentences ("…是哪天？…是谁拍的？"), and of a sentence that asks the same of two things joined by 和/及
+    ("株洲和湘潭的常住人口？", "2019年和2020年的冠军"), one part for each."""
     sentences = [p.strip() for p in _PART_END.split(question) if p and p.strip()]
     parts = tuple(Part(q, tuple(asked_kinds(q)), scopes(q)) for s in sentences for q in coordinated(s))
     return Question(question, is_english(question), parts, scopes(question))
@@ -175,12 +177,6 @@ def question_of(question: Question | str) -> Question:
     """The analysed question: the one the answer path passes along, or one analysed from the text a caller
     outside it gives (a test, a benchmark)."""
     return question if isinstance(question, Question) else analyse(question)
-
-
-def question_parts(question: str) -> list[str]:
-    """The parts of a question: its sentences ("…是哪天？…是谁拍的？"), and of a sentence that asks the same of
-    two things joined by 和/及 ("株洲和湘潭的常住人口？", "2019年和2020年的冠军"), one part for each."""
-    return [p.text for p in analyse(question).parts]
 
 
 _COORDINATORS = {"和", "及", "以及"}  # not 与: it joins the words of many names ("速度与激情")
@@ -265,5 +261,5 @@ def unanswered_parts(question: Question | str, claims: list[str]) -> list[str]:
     return left
 
 
-__all__ = ["KINDS", "SCOPES", "Part", "Question", "analyse", "answers_asked", "asked_kinds", "coordinated", "gives", "in_scope", "is_english", "question_of", "question_parts", "scopes",
+__all__ = ["KINDS", "SCOPES", "Part", "Question", "analyse", "answers_asked", "asked_kinds", "coordinated", "gives", "in_scope", "is_english", "question_of", "scopes",
            "unanswered_parts"]

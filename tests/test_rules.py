@@ -182,9 +182,9 @@ def test_the_library_has_no_import_cycles() -> None:
     ("报告提出了哪些行动和举措？", ["报告提出了哪些行动和举措"]),
 ])
 def test_question_parts_split_two_things_asked_of(question: str, parts: list[str]) -> None:
-    from rag.asked import question_parts
+    from rag.asked import analyse
 
-    assert question_parts(question) == parts
+    assert [p.text for p in analyse(question).parts] == parts
 
 
 def test_a_part_scoped_to_one_year_is_answered_by_a_page_on_it() -> None:
