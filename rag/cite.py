@@ -147,7 +147,7 @@ def is_refusal(text: str) -> bool:
 def check_answer(answer: str, passages: list[Passage], question: Question | str = "", meaning: Meaning | None = None,
                  source: Callable[[Passage], str] | None = None,
                  clauses: bool = True) -> tuple[str, list[Citation], list[str]]:
-    """Check every claim of `answer` against the passages; `meaning` (see `english.Similarity`) judges English
+    """Check every claim of `answer` against the passages; `meaning` (see `embed.Similarity`) judges English
     claims by what they say as well as by their numbers and names; with `source` (a passage's whole
     article), only passages whose article names the year, edition or holiday the question is scoped to
     (`asked.in_scope`); with `clauses`, a claim no one passage supports is checked clause by clause

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
@@ -76,6 +77,49 @@ class SentenceTransformerEmbedder:
             encode = getattr(model, "encode_query", model.encode)
             vec = encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vec, dtype=np.float32).reshape(-1)
+
+
+class Similarity:
+    """Cosine similarity over an embedder: the query (a claim, a question) embedded as a query, the texts as
+    documents, the texts not seen yet in one batch; each vector is kept for the next call (an answer's claims
+    are checked against the same few passages several times, and a question's sentences are read again by
+    the checks after the reader)."""
+
+    def __init__(self, embedder: Embedder, size: int = 512) -> None:
+        self.embedder, self.size = embedder, size
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+
+    def _keep(self, key: tuple[str, str], vec) -> None:
+        self._cache[key] = np.asarray(vec, dtype=np.float32)
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+
+    def _documents(self, texts: list[str]) -> list[np.ndarray]:
+        fresh: dict[str, np.ndarray] = {}
+        new = list(dict.fromkeys(t for t in texts if ("d", t) not in self._cache))
+        if new:
+            fresh = dict(zip(new, np.asarray(self.embedder.embed_documents(new), dtype=np.float32)))
+        out = []
+        for t in texts:
+            if t in fresh:
+                out.append(fresh[t])
+            else:
+                self._cache.move_to_end(("d", t))
+                out.append(self._cache[("d", t)])
+        for t, vec in fresh.items():
+            self._keep(("d", t), vec)
+        return out
+
+    def embed(self, texts: list[str]) -> None:
+        """Embed `texts` as documents now, for later calls to find."""
+        self._documents(texts)
+
+    def __call__(self, query: str, texts: list[str]) -> list[float]:
+        if ("q", query) not in self._cache:
+            self._keep(("q", query), self.embedder.embed_query(query))
+        self._cache.move_to_end(("q", query))
+        q = self._cache[("q", query)]
+        return [float(v @ q) for v in self._documents(texts)]
 
 
 def cpu_has_bf16() -> bool:

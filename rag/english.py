@@ -10,10 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable
-
-import numpy as np
 
 from rag.figures import degree_conflict, values
 from rag.guard import source_windows
@@ -154,27 +151,4 @@ def english_span(claim: str, passages: list[Passage], question: str = "", meanin
 
 
 
-class Similarity:
-    """`Meaning` over an embedder, the claim as a query and the texts as documents, each vector kept for
-    the next call (an answer's claims are checked against the same few passages several times)."""
-
-    def __init__(self, embedder, size: int = 512) -> None:
-        self.embedder, self.size = embedder, size
-        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-
-    def _vector(self, text: str, role: str) -> np.ndarray:
-        key = (role, text)
-        if key not in self._cache:
-            vec = self.embedder.embed_query(text) if role == "q" else self.embedder.embed_documents([text])[0]
-            self._cache[key] = np.asarray(vec, dtype=np.float32)
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
-        self._cache.move_to_end(key)
-        return self._cache[key]
-
-    def __call__(self, claim: str, texts: list[str]) -> list[float]:
-        q = self._vector(claim, "q")
-        return [float(self._vector(t, "d") @ q) for t in texts]
-
-
-__all__ = ["ANCHORED_THRESHOLD", "MEANING_THRESHOLD", "Meaning", "Similarity", "anchored", "english_span", "pinyin_names", "sounds_in", "values"]
+__all__ = ["ANCHORED_THRESHOLD", "MEANING_THRESHOLD", "Meaning", "anchored", "english_span", "pinyin_names", "sounds_in", "values"]

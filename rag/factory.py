@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.embed import Embedder, OpenAICompatibleEmbedder, SentenceTransformerEmbedder
+from rag.embed import Embedder, OpenAICompatibleEmbedder, SentenceTransformerEmbedder, Similarity
 from rag.generate import Generator, LlamaCppGenerator, OpenAICompatibleGenerator, TransformersGenerator
 from rag.models import resolve
 from rag.settings import Settings
@@ -18,6 +18,20 @@ def embedder_for(settings: Settings, progress=None) -> Embedder:
     dim = settings.embed_dim if settings.embed_dim and settings.embed_dim < 768 else None
     return SentenceTransformerEmbedder(str(emb_path), settings.embedder, dim=dim, batch_size=settings.embed_batch,
                                        dtype=settings.embed_dtype)
+
+
+def reader_for(settings: Settings, embedder: Embedder | None = None, path: Path | None = None):
+    """The shipped reader (or the weights at `path`), with the embedder its weights were trained with when they
+    read meaning too: the one given when it is that one, else that packaged model."""
+    from rag.reader.model import WEIGHTS, Reader
+
+    path = path or WEIGHTS
+    name = Reader.embedder_of(path)
+    if not name:
+        return Reader.load(path)
+    if embedder is None or getattr(embedder, "name", "") != name or settings.embed_url:
+        embedder = embedder_for(settings.replace(embedder=name, embed_url="", embed_batch=32))
+    return Reader.load(path, similarity=Similarity(embedder, size=2048))
 
 
 def generator_for(settings: Settings, progress=None) -> Generator:

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 
 from rag.answer.stage import AnswerStage, Event, Said
 from rag.asked import Question, analyse, is_english
-from rag.embed import Embedder
-from rag.english import Similarity
+from rag.embed import Embedder, Similarity
 from rag.errors import InputError, ModelBusyError, ModelError, RagError
 from rag.extract import extractive_answer
-from rag.factory import embedder_for, generator_for
+from rag.factory import embedder_for, generator_for, reader_for
 from rag.generate import Generator
 from rag.index import Index, Progress
 from rag.line import Line
@@ -55,7 +54,7 @@ class Pipeline:
             self.live = LiveIndex(self.settings, self.embedder, "part_passages" in steps)
         # which sentences answer (rag/reader): a question none answers is refused before any model call (the
         # `reader` step), and the prompt shows the best of them (`reader_prompt`)
-        reader = Reader.load() if steps & {"reader", "reader_prompt"} else None
+        reader = reader_for(self.settings, self.embedder) if steps & {"reader", "reader_prompt"} else None
         self.stage = AnswerStage(
             Prompts.of(self.settings, reader if "reader_prompt" in steps else None),
             # the answer policy: what the model said, checked into an Answer (rag/steps.py)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rag.asked import Question, answers_asked, question_of, unanswered_parts
 from rag.cite import check_answer, is_refusal
 from rag.claims import split_claims
-from rag.english import Similarity
+from rag.embed import Similarity
 from rag.errors import InputError
 from rag.prompt import refusal_for
 from rag.settings import Settings

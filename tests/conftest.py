@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))  # app.py lives at the top of the repo
 
 from fakes import HashingEmbedder, ScriptedGenerator  # noqa: E402
 
-from rag.english import Similarity  # noqa: E402
+from rag.embed import Similarity  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from rag.cite import check_answer
-from rag.english import Similarity, anchored, pinyin_names, sounds_in, values
+from rag.embed import Similarity
+from rag.english import anchored, pinyin_names, sounds_in, values
 from rag.steps import STEPS, steps_of
 from rag.errors import InputError
 from rag.types import Chunk, Passage
@@ -103,8 +104,10 @@ def test_similarity_keeps_vectors() -> None:
 
     embedder = HashingEmbedder(dim=4096)
     sim = Similarity(embedder)
-    first = sim("隆平厅", [MUSEUM.chunk.text, FLOOD.chunk.text])
+    first = sim("隆平厅", [MUSEUM.chunk.text, FLOOD.chunk.text, MUSEUM.chunk.text])
     calls = embedder.calls
+    assert calls == 1  # the texts not seen yet, in one batch
+    assert first[2] == first[0]
     assert sim("隆平厅", [MUSEUM.chunk.text]) == first[:1] and embedder.calls == calls
     assert first[0] > first[1]
 

@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from rag.errors import RagError
-from rag.reader.features import BASE, Candidate, base_features, expand, feature_names
+from rag.reader.features import (
+    BASE,
+    DENSE,
+    Candidate,
+    base_features,
+    candidate_features,
+    dense_features,
+    expand,
+    feature_names,
+)
 from rag.reader.heldout import split_of
 from rag.reader.mine import cmrc_items, crud_items
 from rag.reader.model import WEIGHTS, Reader
@@ -48,6 +57,32 @@ def test_a_question_word_found_nowhere_lowers_what_is_found() -> None:
     assert elsewhere[0, found] < here[0, found]
 
 
+def test_the_dense_features_say_which_sentence_means_most_what_is_asked() -> None:
+    x = dense_features(np.array([0.2, 0.7, 0.5]), np.array([0.9, 0.0, 0.1]))
+    f = dict(zip(DENSE, x.T))
+    assert f["sim_best"].tolist() == [0.0, 1.0, 0.0]
+    assert f["sim_margin"][1] == pytest.approx(0.2) and f["sim_margin"][0] == pytest.approx(-0.5)
+    assert f["sim_context"][0] == pytest.approx(0.9)  # the sentence before it says more
+    assert f["sim_z"][1] > f["sim_z"][2] > f["sim_z"][0]
+    assert dense_features(np.zeros(0), np.zeros(0)).shape == (0, len(DENSE))
+
+
+def test_with_a_similarity_the_candidates_get_both_kinds_of_features() -> None:
+    seen = []
+
+    def similarity(query: str, texts: list[str]) -> list[float]:
+        seen.append(list(texts))
+        return [1.0 if t == ANSWERING else 0.3 for t in texts]
+
+    candidates = [Candidate(TOPIC_ONLY), Candidate(ANSWERING, before=TOPIC_ONLY)]
+    x = candidate_features(QUESTION, candidates, similarity)
+    assert x.shape == (2, len(BASE) + len(DENSE))
+    assert x[1, len(BASE) + DENSE.index("sim_best")] == 1.0
+    assert seen == [[TOPIC_ONLY, ANSWERING], [TOPIC_ONLY]]  # the sentences, then the ones before them
+    assert candidate_features(QUESTION, candidates).shape == (2, len(BASE))
+    assert expand(x).shape == (2, len(feature_names(dense=True)))
+
+
 def test_the_shipped_weights_load_checked_and_rank_the_answering_sentence_first() -> None:
     reader = Reader.load()
     assert 0.0 < reader.threshold < 1.0 and reader.report["report"]["sentence_auc"] > 0.8
@@ -78,6 +113,19 @@ def test_weights_that_are_not_the_shipped_ones_are_refused_with_a_message(tmp_pa
 
         path.with_suffix(".sha256").write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "  reader.json\n")
     with pytest.raises(RagError, match="reader"):
+        Reader.load(path)
+
+
+def test_weights_that_read_meaning_are_refused_without_their_embedder(tmp_path: Path) -> None:
+    import hashlib
+
+    w = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    w = {**w, "embedder": "m3e-small", "features": feature_names(dense=True)}
+    path = tmp_path / "reader.json"
+    path.write_text(json.dumps(w), encoding="utf-8")
+    path.with_suffix(".sha256").write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "  reader.json\n")
+    assert Reader.embedder_of(path) == "m3e-small"
+    with pytest.raises(RagError, match="embedder m3e-small"):
         Reader.load(path)
 
 

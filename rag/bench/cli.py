@@ -176,6 +176,10 @@ def _bench_reader(args: argparse.Namespace) -> int:
         from rag.reader.cross import CrossReader
 
         reader = CrossReader.load(Path(args.cross))
+    elif args.weights:
+        from rag.factory import reader_for
+
+        reader = reader_for(_settings(args), path=Path(args.weights))
     result = reader_bench(_settings(args), Path(args.shared) / "eval", Path(args.work) / "suite", against, log=_log,
                           reader=reader)
     save(result, Path(args.out))
@@ -196,7 +200,7 @@ def _bench_prompt(args: argparse.Namespace) -> int:
     if not budgets:
         raise RagError(f"prompt: give positive token budgets, e.g. --budgets 160,200,300 (got {args.budgets!r})")
     result = prompt_bench(_settings(args), Path(args.shared) / "eval", Path(args.work), Path(args.train), budgets,
-                          _log, suite.select(args.sets))
+                          _log, suite.select(args.sets), Path(args.weights) if args.weights else None)
     save(result, Path(args.out))
     print(prompt_table(result))
     print(f"saved {args.out}")
@@ -276,6 +280,8 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--against", default="", help="reader: a whole-suite run's per-question outcomes "
                    "(default: the newest bench/suite-*.jsonl)")
     p.add_argument("--cross", default="", help="reader: the folder of a cross-encoder reader to measure instead")
+    p.add_argument("--weights", default="", help="reader, prompt: feature-reader weights to measure instead of the "
+                   "shipped ones (`rag reader train --out`)")
     p.add_argument("--train", default="../shared/train", help="confirm, prompt: the training folder (default ../shared/train)")
     p.add_argument("--per-kind", type=int, default=60, help="confirm: answerable and unanswerable questions of the "
                    "choosing split, each")

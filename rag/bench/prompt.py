@@ -23,7 +23,7 @@ from rag.asked import is_english
 from rag.budget import estimate_tokens
 from rag.evaluate import holds_golds, load_items
 from rag.prompt import format_passages
-from rag.reader.model import Reader, Reads
+from rag.reader.model import Reads
 
 ORDERS = ("words", "reader")
 _SPACE = re.compile(r"\s+")
@@ -60,14 +60,14 @@ def shown_rows(name: str, questions: list[tuple[dict, list]], budgets: Sequence[
 
 
 def prompt_bench(settings, folder: Path, work: Path, train: Path, budgets: Sequence[int], log=print,
-                 sets=None) -> dict:
+                 sets=None, weights: Path | None = None) -> dict:
     """The rows of `shown_rows` for the training questions of the choosing split and for each suite set."""
     from rag.bench.confirm_fit import choosing_questions
-    from rag.factory import embedder_for
+    from rag.factory import embedder_for, reader_for
     from rag.pipeline import Pipeline
     from rag.suite import SETS, QuestionSet, set_settings
 
-    reader = Reader.load()
+    reader = reader_for(settings, path=weights)
     chosen = work / "confirm" / "prompt-choose.jsonl"
     chosen.parent.mkdir(parents=True, exist_ok=True)
     chosen.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in choosing_questions(train, 10_000)

@@ -15,15 +15,15 @@ from pathlib import Path
 
 from rag.evaluate import load_items
 from rag.asked import is_english
-from rag.reader.model import Reader, Reads
+from rag.reader.model import Reads
 
 
 def reader_bench(settings, folder: Path, work: Path, against: Path, log=print, reader: Reads | None = None) -> dict:
-    from rag.factory import embedder_for
+    from rag.factory import embedder_for, reader_for
     from rag.pipeline import Pipeline
     from rag.suite import SETS, set_settings
 
-    reader = reader or Reader.load()
+    reader = reader or reader_for(settings)
     saved = {(r["set"], r["id"]): r for r in map(json.loads, against.read_text(encoding="utf-8").splitlines())}
     settings = settings.replace(steps=",".join(s for s in settings.steps.split(",") if s.strip() != "reader"))
     embedders: dict = {}

@@ -28,7 +28,15 @@ def cmd_reader(args) -> int:
     from rag.reader.train import train
 
     out = Path(args.out) if args.out else WEIGHTS
-    train(train_dir, out)
+    similarity = None
+    if args.similarity:  # the dense features too: the named embedder's cosine of question and sentence
+        from rag.cli_common import _settings
+        from rag.embed import Similarity
+        from rag.factory import embedder_for
+
+        settings = _settings(args).replace(embedder=args.similarity, embed_url="", embed_batch=32)
+        similarity = Similarity(embedder_for(settings), size=1_000_000)  # every training sentence, once
+    train(train_dir, out, similarity=similarity, embedder=args.similarity)
     print(f"saved {out} and {out.with_suffix('.sha256').name}")
     return 0
 
@@ -42,6 +50,9 @@ def add_reader_parser(sub) -> None:
     p.add_argument("--kind", choices=["features", "cross"], default="features",
                    help="features: the logistic regression the product ships (seconds); cross: m3e-small fine-tuned "
                         "as a cross-encoder (about 25 minutes on two cores), measured with `rag bench reader --cross`")
+    p.add_argument("--similarity", default="", choices=["", "m3e-small", "embeddinggemma-300m"],
+                   help="features: read each sentence's meaning too, by this packaged embedder's cosine with the "
+                        "question (the product then loads it for the reader)")
     p.add_argument("--epochs", type=int, default=1, help="cross: passes over the training pairs")
     p.set_defaults(func=cmd_reader)
 

@@ -66,11 +66,14 @@ def train_cross(train_dir: Path, out: Path, base: Path, epochs: int = 1, log=pri
     from sentence_transformers import CrossEncoder
     from torch.utils.data import DataLoader
 
+    from rag.factory import reader_for
+    from rag.settings import Settings
+
     t0 = time.time()
     rng = random.Random(13)
     items = list(crud_items(train_dir)) + list(cmrc_items(train_dir, CMRC_QUESTIONS))
     parts = {name: [i for i in items if split_of(i.group) == name] for name in ("fit", "choose", "report")}
-    examples = _pairs(parts["fit"], Reader.load(), rng)
+    examples = _pairs(parts["fit"], reader_for(Settings()), rng)
     log(f"{len(examples)} pairs from {len(parts['fit'])} questions in {time.time() - t0:.0f} s")
     model = CrossEncoder(str(base), num_labels=1, max_length=MAX_TOKENS, device="cpu")
     loader = DataLoader(examples, shuffle=False, batch_size=32)

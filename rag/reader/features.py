@@ -31,6 +31,10 @@ class Candidate:
 # The base features, in the order of the vector; the model also sees their pairwise products.
 BASE = ("cover", "cover_context", "cover_best", "cover_margin", "words_found", "plain_cover", "pairs",
         "kind_asked", "kind_given", "figures_kept", "length", "passage_rank")
+# What an embedder says of the same candidate, when the reader was trained with one (`rag reader train
+# --similarity NAME`): how alike the question and the sentence are (and the sentence with the one before it),
+# against the others. The words miss a question asked in other words; the meaning does not.
+DENSE = ("sim", "sim_margin", "sim_best", "sim_z", "sim_context")
 
 
 def sentences_of(text: str, rank: int = 0) -> list[tuple[int, int, Candidate]]:
@@ -89,6 +93,33 @@ def base_features(question: str, candidates: list[Candidate]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32)
 
 
+def dense_features(sims: np.ndarray, before_sims: np.ndarray) -> np.ndarray:
+    """One row of DENSE per candidate, from the question's cosine with each sentence and with the sentence
+    before it (0 where there is none). Relative figures carry over between embedders' scales."""
+    sims = np.asarray(sims, dtype=np.float64)
+    if not len(sims):
+        return np.zeros((0, len(DENSE)), dtype=np.float32)
+    context = np.maximum(sims, np.asarray(before_sims, dtype=np.float64))
+    top = sims.max()
+    second = np.sort(sims)[-2] if len(sims) > 1 else 0.0
+    margin = np.where(sims >= top, sims - second, sims - top)  # against the best other candidate
+    z = (sims - sims.mean()) / (sims.std() + 1e-6)
+    return np.column_stack([sims, margin, (sims >= top - 1e-9).astype(float), z, context]).astype(np.float32)
+
+
+def candidate_features(question: str, candidates: list[Candidate], similarity=None) -> np.ndarray:
+    """The base features, and the dense ones when a `similarity` (query, texts -> cosines) is given."""
+    base = base_features(question, candidates)
+    if similarity is None:
+        return base
+    texts = [c.sentence for c in candidates]
+    sims = np.asarray(similarity(question, texts)) if candidates else np.zeros(0)
+    befores = [c.before for c in candidates if c.before]
+    before_of = dict(zip(befores, similarity(question, befores))) if befores else {}
+    before_sims = np.array([before_of.get(c.before, 0.0) for c in candidates])
+    return np.hstack([base, dense_features(sims, before_sims)])
+
+
 def expand(base: np.ndarray) -> np.ndarray:
     """The base features and their pairwise products (a linear model then weighs "covers the words *and*
     gives a figure" apart from either alone)."""
@@ -97,9 +128,11 @@ def expand(base: np.ndarray) -> np.ndarray:
     return np.column_stack([base, *products]) if len(base) else np.zeros((0, n + n * (n + 1) // 2), np.float32)
 
 
-def feature_names() -> list[str]:
-    n = len(BASE)
-    return list(BASE) + [f"{BASE[i]}*{BASE[j]}" for i in range(n) for j in range(i, n)]
+def feature_names(dense: bool = False) -> list[str]:
+    names = BASE + DENSE if dense else BASE
+    n = len(names)
+    return list(names) + [f"{names[i]}*{names[j]}" for i in range(n) for j in range(i, n)]
 
 
-__all__ = ["BASE", "Candidate", "base_features", "expand", "feature_names", "sentences_of"]
+__all__ = ["BASE", "DENSE", "Candidate", "base_features", "candidate_features", "dense_features", "expand", "feature_names",
+           "sentences_of"]

@@ -17,7 +17,7 @@ import numpy as np
 from rag.errors import RagError
 from rag.reader.features import (
     Candidate,
-    base_features,
+    candidate_features,
     expand,
     feature_names,
     sentences_of,
@@ -69,13 +69,24 @@ class Reads:
 
 class Reader(Reads):
     def __init__(self, coef: np.ndarray, intercept: float, mean: np.ndarray, scale: np.ndarray,
-                 threshold: float, report: dict | None = None) -> None:
+                 threshold: float, report: dict | None = None, similarity=None, embedder: str = "") -> None:
         self.coef, self.intercept, self.mean, self.scale = coef, intercept, mean, scale
         self.threshold, self.report = threshold, report or {}
+        self.similarity = similarity  # (query, texts) -> cosines, by the embedder the weights were trained with
+        self.embedder = embedder  # its name; "" for weights over the words alone
+
+    @staticmethod
+    def embedder_of(path: Path = WEIGHTS) -> str:
+        """The embedder the weights at `path` read the sentences with ("" for none), to load before them."""
+        try:
+            return str(json.loads(path.read_bytes()).get("embedder") or "")
+        except (OSError, ValueError):
+            return ""  # `load` says what is wrong with them
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS, sha256: str | None = None) -> Reader:
-        """The weights at `path`, refused if their sha256 is not the one shipped beside them."""
+    def load(cls, path: Path = WEIGHTS, sha256: str | None = None, similarity=None) -> Reader:
+        """The weights at `path`, refused if their sha256 is not the one shipped beside them. Weights trained
+        with an embedder's similarity need that embedder's (`embedder_of` names it), as `similarity`."""
         try:
             data = path.read_bytes()
             want = sha256 or path.with_suffix(".sha256").read_text(encoding="utf-8").split()[0]
@@ -87,13 +98,18 @@ class Reader(Reads):
             raise RagError(f"the reader's weights at {path} are not the ones shipped (sha256 {got[:12]}…, "
                            f"expected {want[:12]}…)")
         w = json.loads(data)
-        if w["features"] != feature_names():
+        embedder = str(w.get("embedder") or "")
+        if w["features"] != feature_names(dense=bool(embedder)):
             raise RagError(f"the reader's weights at {path} were made for other features; retrain them")
+        if embedder and similarity is None:
+            raise RagError(f"the reader's weights at {path} read sentences with the embedder {embedder}: "
+                           "give its similarity")
         return cls(np.asarray(w["coef"], np.float64), float(w["intercept"]), np.asarray(w["mean"], np.float64),
-                   np.asarray(w["scale"], np.float64), float(w["threshold"]), w.get("report"))
+                   np.asarray(w["scale"], np.float64), float(w["threshold"]), w.get("report"),
+                   similarity if embedder else None, embedder)
 
     def probabilities(self, question: str, candidates: list[Candidate]) -> np.ndarray:
-        x = expand(base_features(question, candidates)).astype(np.float64)
+        x = expand(candidate_features(question, candidates, self.similarity)).astype(np.float64)
         if not len(x):
             return np.zeros(0)
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept

@@ -11,24 +11,37 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.reader.features import base_features, expand, feature_names
+from rag.reader.features import candidate_features, expand, feature_names
 from rag.reader.heldout import CMRC_QUESTIONS, FALSE_REFUSALS, judged, split_of
 from rag.reader.mine import Item, cmrc_items, crud_items
 from rag.reader.model import WEIGHTS
 
 
-def _matrix(items: list[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _matrix(items: list[Item], similarity=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, labels and the item each row belongs to."""
     xs, ys, owners = [], [], []
     for n, item in enumerate(items):
-        x = expand(base_features(item.question, list(item.candidates)))
+        x = expand(candidate_features(item.question, list(item.candidates), similarity))
         xs.append(x)
         ys.append(np.asarray(item.labels))
         owners.append(np.full(len(x), n))
     return np.vstack(xs), np.concatenate(ys), np.concatenate(owners)
 
 
-def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
+def _embed_all(items: list[Item], similarity, log) -> None:
+    """Every candidate sentence embedded once, in large batches, before the features read them one question
+    at a time (the similarity keeps the vectors)."""
+    texts = list(dict.fromkeys(t for i in items for c in i.candidates for t in (c.sentence, c.before) if t))
+    t0 = time.time()
+    for at in range(0, len(texts), 512):
+        similarity.embed(texts[at:at + 512])
+        if at % 5120 == 0:
+            log(f"embedded {at + min(512, len(texts) - at)} of {len(texts)} sentences in {time.time() - t0:.0f} s")
+
+
+def train(train_dir: Path, out: Path = WEIGHTS, log=print, similarity=None, embedder: str = "") -> dict:
+    """Fit the reader; with `similarity` (the embedder `embedder`'s, keeping every vector), over the dense
+    features as well as the words."""
     from sklearn.linear_model import LogisticRegression
 
     t0 = time.time()
@@ -36,7 +49,9 @@ def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
     parts = {name: [i for i in items if split_of(i.group) == name] for name in ("fit", "choose", "report")}
     log(f"{len(items)} questions mined in {time.time() - t0:.0f} s: "
         + ", ".join(f"{k} {len(v)}" for k, v in parts.items()))
-    data = {k: _matrix(v) for k, v in parts.items()}
+    if similarity is not None:
+        _embed_all(items, similarity, log)
+    data = {k: _matrix(v, similarity) for k, v in parts.items()}
     x, y, _ = data["fit"]
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
@@ -54,8 +69,13 @@ def train(train_dir: Path, out: Path = WEIGHTS, log=print) -> dict:
               "threshold_rule": f"highest with at most {FALSE_REFUSALS:.0%} of the choosing split's answerable "
                                 "news questions refused",
               "fit_sentences": len(x), **held}  # no time in it: the same data make the same bytes
-    weights = {"features": feature_names(), "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0]),
-               "mean": mean.tolist(), "scale": scale.tolist(), "threshold": threshold, "report": report}
+    if embedder:
+        report["embedder"] = f"{embedder}: the question's and each sentence's cosine, beside the words"
+    weights = {"features": feature_names(dense=bool(embedder)), "coef": model.coef_[0].tolist(),
+               "intercept": float(model.intercept_[0]), "mean": mean.tolist(), "scale": scale.tolist(),
+               "threshold": threshold, "report": report}
+    if embedder:  # weights over the words alone stay the bytes they were
+        weights = {"embedder": embedder, **weights}
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(weights, ensure_ascii=False, indent=1) + "\n"
     out.write_text(text, encoding="utf-8")
