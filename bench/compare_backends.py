@@ -17,7 +17,7 @@ from rag.evaluate import answer_correct
 from rag.generate import LlamaCppGenerator, TransformersGenerator
 from rag.models import resolve
 from rag.pipeline import pipeline_for
-from rag.prompt import build_messages
+from rag.answer.prompt import build_messages
 from rag.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.claims import MARKER, claim_clauses
+from rag.answer.claims import MARKER, claim_clauses
 from rag.names import organisations, places
 
 _CN_DIGITS = "一二两三四五六七八九十百千万亿半几"

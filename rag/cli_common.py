@@ -53,7 +53,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "verbose": True if getattr(args, "verbose", False) else None,
     }.items() if v is not None}
     if getattr(args, "without", ""):
-        from rag.steps import steps_of
+        from rag.answer.steps import steps_of
 
         off = steps_of(args.without)
         changes["steps"] = ",".join(s for s in settings.steps.split(",") if s.strip() not in off)

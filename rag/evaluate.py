@@ -222,7 +222,7 @@ def answer_from_json(row: dict) -> Answer:
     """An Answer back from its `answer_to_json` object (a saved eval answer), for scoring it again. Answers
     saved before citations carried their claim get it from the answer's sentences, which come in the
     citations' order."""
-    from rag.claims import split_claims
+    from rag.answer.claims import split_claims
     from rag.types import Chunk, Citation
 
     claims = [c.text for c in split_claims(row["answer"])] if not row["refused"] else []

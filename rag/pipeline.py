@@ -14,22 +14,22 @@ from collections import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from rag.answer.extract import extractive_answer
+from rag.answer.prompt import Prompts
 from rag.answer.stage import AnswerStage, Event, Said
+from rag.answer.steps import Checker, passage_text, steps_of
 from rag.asked import Question, analyse, is_english
 from rag.embed import Embedder, Similarity
 from rag.errors import InputError, ModelBusyError, ModelError, RagError
-from rag.extract import extractive_answer
 from rag.factory import embedder_for, generator_for, reader_for
 from rag.generate import Generator
 from rag.index import Index, Progress
 from rag.line import Line
 from rag.live_index import RETRIEVAL_MODES, LiveIndex
-from rag.prompt import Prompts
 from rag.reader.model import Reader
 from rag.retrieve import HybridRetriever
 from rag.rewrite import Rewrite, Turn, rewrite, rewrite_without_model
 from rag.settings import Settings
-from rag.steps import Checker, passage_text, steps_of
 from rag.types import Answer, Passage
 
 log = logging.getLogger("rag")
@@ -57,7 +57,7 @@ class Pipeline:
         reader = reader_for(self.settings, self.embedder) if steps & {"reader", "reader_prompt"} else None
         self.stage = AnswerStage(
             Prompts.of(self.settings, reader if "reader_prompt" in steps else None),
-            # the answer policy: what the model said, checked into an Answer (rag/steps.py)
+            # the answer policy: what the model said, checked into an Answer (rag/answer/steps.py)
             Checker(self.settings, steps, Similarity(self.embedder) if "meaning" in steps else None, self._article_text),
             reader if "reader" in steps else None)
 

@@ -51,11 +51,13 @@ class Settings:
     draft_match: int = 4
     draft_max: int = 8
     follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
-    # The answer steps that are on (see rag/steps.py, STEPS); `rag eval --suite … --without STEP` measures
+    # The answer steps that are on (see rag/answer/steps.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
     steps: str = "second_look,kind_check,scope_check,clauses,meaning,confirm"
-    confirm_threshold: float = 0.25  # the confirm step refuses an answer the model doubts more than this (rag/confirm.py)
-    prompt_tokens: int = 300  # the passages in the prompt, in all, within this many tokens (rag/budget.py); 0: passage_chars
+    # the confirm step refuses an answer the model doubts more than this (rag/answer/confirm.py)
+    confirm_threshold: float = 0.25
+    # the passages in the prompt, in all, within this many tokens (rag/answer/budget.py); 0: passage_chars
+    prompt_tokens: int = 300
     passage_chars: int = 120  # each passage in the prompt is cut to about this many characters around its best sentence; 0: whole
     top_k: int = 4
     extra_passages: int = 2  # passages beyond top_k that may take the places freed by joining neighbours

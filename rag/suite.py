@@ -159,7 +159,7 @@ def ablate_suite(folder: Path, work: Path, settings, steps: Sequence[str], sets:
     switched the other way (off when the settings have it on, on when off), against all of them checked
     again as the settings are. One row a step: answers that change, right -> wrong, wrong -> right, and
     the sets whose figures move."""
-    from rag.steps import STEPS, steps_of
+    from rag.answer.steps import STEPS, steps_of
 
     unknown = [x for x in steps if x not in STEPS]
     if unknown:
@@ -191,7 +191,7 @@ def confirm_curve(folder: Path, work: Path, settings, thresholds: Sequence[float
                   label: str = "suite", make_embedder=None) -> tuple[dict, list[dict]]:
     """Run `label`'s saved answers checked once with the confirm step off (a record per (set, id)), and for each
     threshold the row of what refusing above it changes against them (see `confirm_report`)."""
-    from rag.steps import steps_of
+    from rag.answer.steps import steps_of
 
     if any(not 0.0 <= t <= 1.0 for t in thresholds):
         raise InputError("confirm thresholds are between 0 and 1")

@@ -92,4 +92,4 @@ class Answer:
     unsupported: tuple[str, ...] = ()  # claims of the model's answer that no passage supported (removed)
     missing: tuple[str, ...] = ()  # parts of the question the answer does not cover: the pages do not hold them
     raw: str = ""  # what the model (or the extractive answerer) said, before checking
-    doubt: float | None = None  # the confirm step's P(no) for the checked answer (rag/confirm.py); None: not asked
+    doubt: float | None = None  # the confirm step's P(no) for the checked answer (answer/confirm.py); None: not asked

@@ -6,9 +6,9 @@ import logging
 import time
 from collections.abc import Callable
 
+from rag.answer.prompt import build_messages
 from rag.errors import ModelBusyError, RagError
 from rag.pipeline import EXTRACTIVE_NOTICE
-from rag.prompt import build_messages
 
 log = logging.getLogger("rag")
 

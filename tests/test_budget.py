@@ -1,10 +1,10 @@
-"""The prompt's passages within a token budget (rag/budget.py)."""
+"""The prompt's passages within a token budget (rag/answer/budget.py)."""
 from __future__ import annotations
 
 import pytest
 
-from rag.budget import estimate_tokens, format_budgeted, select
-from rag.prompt import build_messages, term_weights
+from rag.answer.budget import estimate_tokens, format_budgeted, select
+from rag.answer.prompt import build_messages, term_weights
 from rag.types import Chunk, Passage
 
 
@@ -99,7 +99,7 @@ def test_the_rest_of_the_budget_goes_to_the_passages_in_rank_order():
     ("第二段的话。", "", False),
 ])
 def test_a_title_the_passage_opens_with_is_not_repeated_in_its_header(text: str, title: str, shown: bool) -> None:
-    from rag.budget import format_budgeted, header
+    from rag.answer.budget import format_budgeted, header
 
     p = Passage(Chunk("c", "a", text, 0, len(text), title=title, date="2022-01-17"), 1, 1.0)
     block = format_budgeted([p], {"油菜籽": 1.0, "企业": 1.0}, 300)
@@ -132,7 +132,7 @@ def test_with_the_reader_its_best_sentence_comes_first_with_the_one_before_it():
 
 
 def test_the_reader_orders_only_a_chinese_questions_prompt():
-    from rag.prompt import format_passages
+    from rag.answer.prompt import format_passages
 
     passages = [FERRY, BRIDGE]
     english = format_passages(passages, "How many ferries a day?", 0, 24, _FakeReader())

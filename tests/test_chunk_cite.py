@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answer.cite import check_answer, is_refusal, split_claims, support
 from rag.chunk import chunk_article, sentence_spans
-from rag.cite import check_answer, is_refusal, split_claims, support
 from rag.types import Article, Chunk, Passage
 
 
@@ -154,7 +154,7 @@ def test_without_the_clauses_step_a_claim_stands_or_falls_whole() -> None:
     ("重庆：2.6%；四川：2.9%", ["重庆：2.6%", "四川：2.9%"]),
 ])
 def test_claim_clauses(claim: str, clauses: list[str]) -> None:
-    from rag.claims import claim_clauses
+    from rag.answer.claims import claim_clauses
 
     assert claim_clauses(claim) == clauses
 
@@ -250,7 +250,7 @@ TRIM_TEXT = "第一句讲别的事情。第二句也无关。当天,16家单位�
     (5, "…当天,16家单位签署合作协议,总签约采购金额约3亿元。…"),  # never cuts inside the best sentence
 ])
 def test_trim_passage_keeps_the_best_sentence(max_chars: int, expected: str) -> None:
-    from rag.prompt import trim_passage
+    from rag.answer.prompt import trim_passage
 
     assert trim_passage("总签约采购金额是多少？", TRIM_TEXT, max_chars) == expected
 
@@ -267,7 +267,7 @@ JOINED_TEXT = ("开头一句无关。强调要抓好打造“三个中心”凝�
     (9, JOINED_TEXT),  # room for the whole text
 ])
 def test_trim_passage_keeps_one_stretch_per_joined_chunk(windows: int, expected: str) -> None:
-    from rag.prompt import trim_passage
+    from rag.answer.prompt import trim_passage
 
     assert trim_passage("市长对各部门领导提了哪四个“抓好”？推进十项行动", JOINED_TEXT, 40, windows=windows) == expected
 
@@ -300,7 +300,7 @@ LETTERS = [  # two passages of one article: the museum's name is in nearly every
 
 def test_trimming_weighs_the_rare_question_words() -> None:
     """"书信" is in one sentence, "湘江美术馆" in most: the sentence naming the letters is kept."""
-    from rag.prompt import format_passages
+    from rag.answer.prompt import format_passages
 
     passages = [Passage(Chunk(f"c{i}", "a", t, 0, len(t), title="湘江美术馆获赠周然珍贵资料"), i + 1, 1.0)
                 for i, t in enumerate(LETTERS)]
@@ -315,14 +315,14 @@ def test_trimming_weighs_the_rare_question_words() -> None:
     ("Which two companies won awards? In which tracks?", ""),  # English questions get the English line
 ])
 def test_question_hint(question: str, hint: str) -> None:
-    from rag.prompt import build_messages, question_hint
+    from rag.answer.prompt import build_messages, question_hint
 
     assert question_hint(question) == hint
     assert build_messages(question, [])[-1]["content"].endswith(question.strip() + hint) or hint == ""
 
 
 def test_highlight_prefers_the_sentence_over_a_headline_naming_the_figure() -> None:
-    from rag.cite import best_span
+    from rag.answer.cite import best_span
     from rag.types import Chunk, Passage
 
     text = "3亿元签约背后的“精准握手”\n\n对接会的成果很多。当天,16家单位签署合作协议,总签约采购金额约3亿元。"
@@ -332,7 +332,7 @@ def test_highlight_prefers_the_sentence_over_a_headline_naming_the_figure() -> N
 
 
 def test_a_body_sentence_is_cited_rather_than_a_headline_repeating_the_figure() -> None:
-    from rag.cite import best_span
+    from rag.answer.cite import best_span
     from rag.types import Chunk, Passage
 
     text = "3亿元签约背后的“精准握手”\n\n对接会的成果,首先体现在供需清单上。\n\n当天,16家单位签署合作协议,总签约采购金额约3亿元。"
@@ -358,7 +358,7 @@ def test_a_restated_question_plus_a_number_is_judged_by_the_number_and_unit(clai
 
 @pytest.mark.parametrize("answer", ["一[-0]", "签约金额约3亿元[-1]。", "签约金额约3亿元[1，-2]。"])
 def test_malformed_markers_never_reach_the_answer_text(answer: str) -> None:
-    from rag.cite import check_answer
+    from rag.answer.cite import check_answer
     from rag.types import Chunk, Passage
 
     text = "当天,16家单位签署合作协议,总签约采购金额约3亿元。"

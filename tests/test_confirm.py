@@ -1,4 +1,4 @@
-"""The confirm step (rag/confirm.py): the model's doubt that the cited sentences state what was asked."""
+"""The confirm step (rag/answer/confirm.py): the model's doubt that the cited sentences state what was asked."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 from fakes import DoubtingGenerator
 
-from rag.confirm import answered_question, asked_questions, cited_texts, confirm_messages, doubt, doubt_of
+from rag.answer.confirm import answered_question, asked_questions, cited_texts, confirm_messages, doubt, doubt_of
+from rag.answer.prompt import REFUSAL_ZH
 from rag.errors import ConfigError
-from rag.prompt import REFUSAL_ZH
 from rag.settings import Settings, load_settings
 from rag.types import Answer, Chunk, Citation, Passage
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.cite import check_answer
+from rag.answer.cite import check_answer
 from rag.embed import Similarity
-from rag.english import anchored, pinyin_names, sounds_in, values
-from rag.steps import STEPS, steps_of
+from rag.answer.english import anchored, pinyin_names, sounds_in, values
+from rag.answer.steps import STEPS, steps_of
 from rag.errors import InputError
 from rag.types import Chunk, Passage
 
@@ -147,7 +147,7 @@ def test_each_part_brings_its_best_passage() -> None:
     ({"隆平": 0.15, "入汛": 0.1}, []),  # nothing near enough
 ])
 def test_a_claims_passage_is_the_nearest_in_meaning(sims: dict[str, float], cited: list[int]) -> None:
-    from rag.english import english_span
+    from rag.answer.english import english_span
 
     found = [english_span("They moved 300 million people.", [MUSEUM, FLOOD], "How many?", _meaning(sims))]
     assert [f[1] for f in found if f] == ([2] if 2 in cited else [])

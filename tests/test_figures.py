@@ -1,11 +1,11 @@
-"""Chinese figures said in English (rag/figures.py): 万 and 亿 by value, words of degree kept."""
+"""Chinese figures said in English (rag/answer/figures.py): 万 and 亿 by value, words of degree kept."""
 from __future__ import annotations
 
 import pytest
 
-from rag.english import values
-from rag.figures import annotate, degree_conflict, in_english
-from rag.prompt import build_messages
+from rag.answer.english import values
+from rag.answer.figures import annotate, degree_conflict, in_english
+from rag.answer.prompt import build_messages
 
 
 @pytest.mark.parametrize("figure, english", [
@@ -83,7 +83,7 @@ def test_an_english_figure_keeps_the_degree_its_chinese_span_gives_it(claim: str
 
 
 def test_a_claim_that_changes_a_figures_degree_finds_no_span() -> None:
-    from rag.english import anchored
+    from rag.answer.english import anchored
 
     span = "益阳与湘江新区地缘相近，相距不到70公里。"
     assert anchored("Yiyang is approximately 70 km from the new area.", span) is False

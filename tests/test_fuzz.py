@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rag.answer.cite import check_answer, split_claims
 from rag.chunk import chunk_article
-from rag.cite import check_answer, split_claims
 from rag.errors import InputError
 from rag.ingest import read_file
 from rag.ingest.page import parse_page

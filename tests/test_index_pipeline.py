@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from fakes import BrokenGenerator, HashingEmbedder, ScriptedGenerator, text_pdf
 
+from rag.answer.prompt import REFUSAL_EN, REFUSAL_ZH, SYSTEM, build_messages
 from rag.errors import ConfigError, IndexMismatchError, IndexMissingError, InputError
 from rag.index import build_index, index_is_stale, load_index
 from rag.pipeline import Pipeline
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH, SYSTEM, build_messages
 from rag.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,15 +151,15 @@ def test_answer_with_checked_citation(fake_pipeline) -> None:
 
 
 def test_the_question_is_analysed_once_and_an_answer_checked_once(fake_pipeline, monkeypatch) -> None:
+    import rag.answer.steps
     import rag.asked
-    import rag.steps
 
     pipe = fake_pipeline(reply="总签约采购金额约3亿元[1]。")  # the follow-up and confirm steps read this check too
     analysed, checked = [], []
-    analyse, check = rag.asked.analyse.__wrapped__, rag.steps.check_answer
+    analyse, check = rag.asked.analyse.__wrapped__, rag.answer.steps.check_answer
     rag.asked.analyse.cache_clear()
     monkeypatch.setattr(rag.asked, "analyse", lambda q: analysed.append(q) or analyse(q))
-    monkeypatch.setattr(rag.steps, "check_answer", lambda *a, **k: checked.append(a[0]) or check(*a, **k))
+    monkeypatch.setattr(rag.answer.steps, "check_answer", lambda *a, **k: checked.append(a[0]) or check(*a, **k))
     monkeypatch.setattr("rag.pipeline.analyse", rag.asked.analyse)
     answer = pipe.ask("对接会签约采购金额是多少？")
     assert not answer.refused and len(checked) == 1
@@ -225,7 +225,7 @@ def test_a_part_left_out_is_asked_again(fake_pipeline, replies: list[str], asked
 
 
 def test_the_second_look_offers_no_refusal_and_asks_the_left_out_part(fake_pipeline) -> None:
-    from rag.prompt import SECOND_LOOK
+    from rag.answer.prompt import SECOND_LOOK
 
     pipe = fake_pipeline(reply=["资料中没有找到这个问题的答案。", "南岳衡山的雪后雾凇是12月13日出现的[1]。",
                                 "这组图片的摄影者是曹正平、文兰[1]。"], steps=WITH_FOLLOW_UP)
@@ -259,7 +259,7 @@ def test_no_part_is_asked_again_when_turned_off(fake_pipeline, settings: dict) -
 
 @pytest.mark.parametrize("cut", [{"prompt_tokens": 0, "passage_chars": 60}, {"prompt_tokens": 100}])
 def test_a_list_question_reads_twice_as_much_of_each_passage_under_the_earlier_cut_only(fake_pipeline, cut) -> None:
-    from rag.budget import estimate_tokens
+    from rag.answer.budget import estimate_tokens
 
     pipe = fake_pipeline(reply="工程机械零部件、先进储能材料、半导体材料加工等领域[1]。", **cut)
     pipe.ask("融入湘江新区产业链，益阳企业重点在哪些领域协作配套？")

@@ -166,7 +166,7 @@ def test_try_hold_takes_a_free_model_only():
 
 
 def test_warm_up_loads_both_models_and_puts_the_fixed_prefix_in_the_cache(fake_pipeline):
-    from rag.prompt import SYSTEM
+    from rag.answer.prompt import SYSTEM
     from rag.warm import warm_up
 
     pipe = fake_pipeline("好")

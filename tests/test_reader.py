@@ -191,7 +191,7 @@ def test_the_reader_leaves_english_questions_and_a_pipeline_without_it_alone(fak
 
 
 def test_with_reader_prompt_the_model_is_shown_the_readers_order_and_nothing_is_refused_by_it(fake_pipeline) -> None:
-    from rag.prompt import build_messages
+    from rag.answer.prompt import build_messages
 
     question = "对接会上有多少家单位签约？"
     pipe = fake_pipeline("16家单位签约[1]。", steps="reader_prompt")

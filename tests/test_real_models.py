@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from fakes import free_port, listening_tcp_ports
 
+from rag.answer.prompt import REFUSAL_ZH
 from rag.asked import is_english
 from rag.pipeline import pipeline_for
-from rag.prompt import REFUSAL_ZH
 from rag.settings import load_settings
 from rag.ui import EXAMPLE_QUESTIONS, EXAMPLE_QUESTIONS_EN
 
@@ -82,7 +82,7 @@ def test_the_pages_example_questions_are_answered_with_a_checked_citation(real_p
 def test_an_english_question_gets_an_english_answer_cited_to_the_chinese_span(real_pipeline) -> None:
     # The English claim shares no characters with its source: its figure, by value, and its meaning are what
     # is checked, and the citation is the exact Chinese span.
-    from rag.english import values
+    from rag.answer.english import values
 
     answer = real_pipeline.ask("How many organisations signed cooperation agreements at the motor and casting "
                                "supply-demand matchmaking event in Changsha?")

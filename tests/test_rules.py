@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answer.cite import _identifiers, is_refusal, support
 from rag.asked import answers_asked, gives, in_scope
-from rag.cite import _identifiers, is_refusal, support
 from rag.names import NOT_ORGS, NOT_PLACES, ORG_HEADS, organisations, places
 from rag.rewrite import NOT_PRONOUNS, PRONOUNS, Turn, is_follow_up
 
@@ -131,7 +131,7 @@ def test_in_scope(question: str, source: str, scoped: bool) -> None:
 
 
 def test_a_claim_from_another_year_is_not_supported() -> None:
-    from rag.cite import check_answer
+    from rag.answer.cite import check_answer
     from rag.types import Chunk, Passage
 
     text = "2020年全省油菜籽总产量236万吨，比上年增加6万吨。"
@@ -211,7 +211,7 @@ def test_a_question_is_analysed_once_into_parts_kinds_and_scope() -> None:
     ("根据规划，新区明年建成[1]。", "根据规划，新区明年建成。"),
 ])
 def test_talk_about_the_sources_is_no_part_of_a_claim(answer: str, claim: str) -> None:
-    from rag.claims import split_claims
+    from rag.answer.claims import split_claims
 
     assert [c.text for c in split_claims(answer)] == [claim]
 

@@ -135,8 +135,8 @@ def test_the_budget_bench_counts_the_answers_that_took_a_second_look_and_their_w
                                                                                      tmp_path: Path) -> None:
     from fakes import ScriptedGenerator
 
+    from rag.answer.prompt import SECOND_LOOK
     from rag.bench.budget import budget_bench, budget_table
-    from rag.prompt import SECOND_LOOK
 
     class RefusesFirst(ScriptedGenerator):
         """Refuses every first prompt; answers when it looks again."""

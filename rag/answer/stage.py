@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from rag.answer.confirm import asked_questions, doubt
+from rag.answer.extract import extractive_answer
+from rag.answer.prompt import Prompts
+from rag.answer.steps import Checker
 from rag.asked import Question
-from rag.confirm import asked_questions, doubt
-from rag.extract import extractive_answer
 from rag.generate import Generator
-from rag.prompt import Prompts
 from rag.reader.model import Reads
-from rag.steps import Checker
 from rag.types import Answer, Passage
 
 

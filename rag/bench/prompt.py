@@ -19,10 +19,10 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from rag.answer.budget import estimate_tokens
+from rag.answer.prompt import format_passages
 from rag.asked import is_english
-from rag.budget import estimate_tokens
 from rag.evaluate import holds_golds, load_items
-from rag.prompt import format_passages
 from rag.reader.model import Reads
 
 ORDERS = ("words", "reader")

@@ -101,8 +101,8 @@ def followup_bench(index: Index, embedder: Embedder, items: list[dict]) -> dict:
                 for item, rw in scored]
         return round(sum(h is not None for h in hits) / len(hits), 3) if hits else 0.0
 
-    from rag.budget import estimate_tokens
-    from rag.prompt import Prompts
+    from rag.answer.budget import estimate_tokens
+    from rag.answer.prompt import Prompts
     from rag.settings import Settings
 
     defaults = Settings()

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from rag.answer.claims import CONTENT as _CONTENT
+from rag.answer.claims import claim_clauses, split_claims
+from rag.answer.english import Meaning, anchored, english_span, values
 from rag.asked import Question, in_scope, question_of
-from rag.claims import CONTENT as _CONTENT
-from rag.claims import claim_clauses, split_claims
-from rag.english import Meaning, anchored, english_span, values
 from rag.guard import source_windows
 from rag.names import names
 from rag.types import Citation, Passage

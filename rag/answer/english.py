@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from rag.figures import degree_conflict, values
+from rag.answer.figures import degree_conflict, values
 from rag.guard import source_windows
 from rag.types import Passage
 

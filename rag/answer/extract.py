@@ -1,9 +1,9 @@
 """Extractive answering: the best-matching source sentence, cited. Needs no LLM; the fallback and baseline."""
 from __future__ import annotations
 
+from rag.answer.cite import _bigrams
+from rag.answer.prompt import refusal_for
 from rag.chunk import sentence_spans
-from rag.cite import _bigrams
-from rag.prompt import refusal_for
 from rag.types import Passage
 
 MIN_OVERLAP = 0.25

@@ -12,12 +12,12 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rag.answer.cite import check_answer, is_refusal
+from rag.answer.claims import split_claims
+from rag.answer.prompt import refusal_for
 from rag.asked import Question, answers_asked, question_of, unanswered_parts
-from rag.cite import check_answer, is_refusal
-from rag.claims import split_claims
 from rag.embed import Similarity
 from rag.errors import InputError
-from rag.prompt import refusal_for
 from rag.settings import Settings
 from rag.types import Answer, Passage
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.answer.budget import format_budgeted
+from rag.answer.figures import annotate
 from rag.asked import Question, question_of
-from rag.budget import format_budgeted
-from rag.figures import annotate
 from rag.guard import masked
 from rag.reader.model import Reads
 from rag.types import Passage
