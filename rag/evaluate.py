@@ -8,6 +8,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rag.answer.certainty import CERTAINTY
 from rag.errors import InputError
 from rag.types import Answer, Passage
 
@@ -106,6 +107,7 @@ def score_item(item: dict, answer: Answer, ranked: Sequence[Passage] | None = No
         "model_calls": answer.timings.get("model_calls"),
         "confirm_ms": answer.timings.get("confirm_ms"),
         "doubt": answer.doubt,
+        **{k: answer.timings[k] for k in CERTAINTY if k in answer.timings},
     }
 
 

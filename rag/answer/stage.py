@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from rag.answer.certainty import certainty
 from rag.answer.confirm import asked_questions, doubt
 from rag.answer.extract import extractive_answer
 from rag.answer.prompt import Prompts
@@ -94,6 +95,8 @@ class AnswerStage:
             for piece in self._pieces(generator, question.text, passages[:2], max_tokens, messages):
                 said.raw += piece
                 yield Event("token", text=piece)
+        if sure := certainty(getattr(generator, "last_logprobs", None) or []):
+            timings.update(sure)  # how sure the model was of the answer it stands by (after a second look)
         if generator is not None and messages is not None:
             for piece in self._follow_up(generator, question, passages, messages, said.raw, max_tokens, stopped,
                                          timings):

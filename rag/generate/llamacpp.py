@@ -49,6 +49,7 @@ class LlamaCppGenerator:
         self._turns = Turns()
         self._key = secrets.token_urlsafe(24)  # the core's HTTP key: never leaves this process
         self.last_timings: dict = {}
+        self.last_logprobs: list[tuple[str, float]] = []  # the last answer's tokens, each with its log-probability
         self.state_dir = Path(state_dir) if state_dir else None  # saved KV states of the fixed prompt prefix
         # draft-free speculative decoding: "off", or an n-gram drafter of llama.cpp's ("ngram_simple",
         # "ngram_map_k") that proposes up to `draft_max` tokens where the last `draft_match` were seen before
@@ -202,14 +203,15 @@ class LlamaCppGenerator:
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int = 160) -> Iterator[str]:
         server = self._load()
+        # each token's log-probability comes along (`last_logprobs`: how sure the model was of what it said)
         request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
-                   "stream": True, "cache_prompt": True}
+                   "stream": True, "cache_prompt": True, "logprobs": True, "top_logprobs": 1}
 
         def generate(emit, stop: threading.Event) -> None:
             # Returning True from the chunk callback tells the server core to stop generating.
             server.handle_chat_completions(request, lambda item: emit(item) or stop.is_set())
 
-        self.last_timings = {}
+        self.last_timings, self.last_logprobs = {}, []
         for item in self._turns.run(generate):
             # The core hands one chunk, or several as a list (the server's stream of one step: a role delta and
             # the first content delta, say); every chunk's text is the answer's.
@@ -221,6 +223,9 @@ class LlamaCppGenerator:
                 if isinstance(chunk.get("timings"), dict):
                     self.last_timings = chunk["timings"]  # prompt_n, cache_n, predicted_per_second, … (for rag bench)
                 for choice in chunk.get("choices") or []:
+                    self.last_logprobs += [(t.get("token", ""), float(t["logprob"]))
+                                           for t in (choice.get("logprobs") or {}).get("content") or []
+                                           if isinstance(t, dict) and "logprob" in t]
                     text = (choice.get("delta") or {}).get("content")
                     if text:
                         yield text

@@ -1,0 +1,26 @@
+"""How sure the model was of its answer, from the log-probabilities of the words it wrote."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rag.answer.certainty import certainty, word_logprobs
+
+
+@pytest.mark.parametrize(("tokens", "kept"), [
+    ([("共", -0.1), ("接待", -0.2), ("12", -1.5), ("万", -0.3), ("[", -0.01), ("1", -0.02), ("]", -0.01),
+      ("。", -0.05)], [-0.1, -0.2, -1.5, -0.3]),  # the mark's digit is not a figure of the answer
+    ([("About", -0.4), (" 12", -0.9), (" thousand", -0.3), (" [1", -0.01), ("].", -0.02)], [-0.4, -0.9, -0.3]),
+    ([("，", -0.3), (" ", -0.1), ("\n", -0.2)], []),  # no word at all
+])
+def test_only_the_tokens_that_carry_words_count(tokens, kept) -> None:
+    assert word_logprobs(tokens) == kept
+
+
+def test_the_summaries_weigh_the_least_sure_words() -> None:
+    sure = certainty([("共", -0.1), ("接待", -0.2), ("12", -2.0), ("万", -0.3), ("人次", -0.1)])
+    assert sure["logprob_min"] == -2.0
+    assert sure["logprob_low3"] == pytest.approx((-2.0 - 0.3 - 0.2) / 3, abs=1e-4)
+    assert sure["p_geomean"] == pytest.approx(math.exp(-2.7 / 5), abs=1e-4)
+    assert certainty([("。", -0.1)]) is None and certainty([]) is None
