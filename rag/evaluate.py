@@ -211,7 +211,7 @@ def answer_to_json(answer: Answer) -> dict:
         "passages": [{"rank": p.rank, "article_id": p.chunk.article_id, "title": p.chunk.title,
                       "source": p.chunk.source, "text": p.chunk.text, "score": round(p.score, 6)}
                      for p in answer.passages],
-        "timings": {k: round(v, 1) for k, v in answer.timings.items()},
+        "timings": {k: round(v, 4 if k in CERTAINTY else 1) for k, v in answer.timings.items()},  # ms, or log-probs
         "notice": answer.notice,
         "unsupported_claims": list(answer.unsupported),
         "missing_parts": list(answer.missing),

@@ -24,3 +24,17 @@ def test_the_summaries_weigh_the_least_sure_words() -> None:
     assert sure["logprob_low3"] == pytest.approx((-2.0 - 0.3 - 0.2) / 3, abs=1e-4)
     assert sure["p_geomean"] == pytest.approx(math.exp(-2.7 / 5), abs=1e-4)
     assert certainty([("。", -0.1)]) is None and certainty([]) is None
+
+
+def test_the_answer_s_certainty_reaches_its_result_record(fake_pipeline) -> None:
+    """What the model's tokens said of its sureness goes with the answer into the suite's record, beside the
+    confirm step's doubt, so the two can be compared on saved runs."""
+    from rag.evaluate import score_item
+
+    pipe = fake_pipeline("签约采购金额约3亿元[1]。")
+    pipe.generator.last_logprobs = [("签约", -0.1), ("采购", -0.2), ("金额", -0.1), ("约", -0.9), ("3", -0.4),
+                                    ("亿元", -0.3), ("[", -0.01), ("1", -0.01), ("]。", -0.01)]
+    answer = pipe.ask("对接会签约采购金额是多少？")
+    assert answer.timings["logprob_min"] == -0.9
+    record = score_item({"id": "x", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"]}, answer)
+    assert record["logprob_low3"] == pytest.approx(-0.5333, abs=1e-3)
