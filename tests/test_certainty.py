@@ -38,3 +38,24 @@ def test_the_answer_s_certainty_reaches_its_result_record(fake_pipeline) -> None
     assert answer.timings["logprob_min"] == -0.9
     record = score_item({"id": "x", "question": "对接会签约采购金额是多少？", "answers": ["3亿元"]}, answer)
     assert record["logprob_low3"] == pytest.approx(-0.5333, abs=1e-3)
+
+
+def test_the_certainty_threshold_is_chosen_like_the_doubt_s(tmp_path) -> None:
+    """On saved answers: right ones sure, an unanswerable question answered unsure; refusing below a threshold
+    wins the unsure one back, and the AUC says the wrong answers were the less sure."""
+    import json
+
+    from rag.bench.confirm_fit import certainty_fit
+
+    off = {("t", f"r{i}"): {"answerable": True, "correct": True, "refused": False} for i in range(8)}
+    off[("t", "u1")] = {"answerable": False, "correct": False, "refused": False}
+    off[("t", "u2")] = {"answerable": False, "correct": False, "refused": True}
+    sure = {f"r{i}": -0.1 - 0.05 * i for i in range(8)} | {"u1": -2.0}
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps({"set": "t", "id": i, "logprob_low3": v}) + "\n" for i, v in sure.items()))
+    fit = certainty_fit(off, results)
+    assert fit["answers"] == 9 and fit["auc"] == 1.0
+    assert fit["curve"][0]["right"] == 9  # refusing nothing: eight right answers and one right refusal
+    best = max(fit["curve"], key=lambda c: c["right"])
+    assert best["right"] == 10 and best["wrong_to_right"] == 1 and best["right_to_wrong"] == 0
+    assert certainty_fit(off, tmp_path / "none.jsonl") is None

@@ -68,7 +68,40 @@ def fit_confirm(settings, train: Path, work: Path, n: int, log=print, progress=N
               "right_to_wrong": row["right_to_wrong"], "wrong_to_right": row["wrong_to_right"]}
              for t, row in zip(GRID, rows)]
     return {"questions": len(off), "right_with_step_off": right_off, "curve": curve, "threshold": chosen(curve, len(off)),
-            "doubt_auc": separation["auc"], "answers_doubted": separation["answers"]}
+            "doubt_auc": separation["auc"], "answers_doubted": separation["answers"],
+            "certainty": certainty_fit(off, work / "results-confirm-fit.jsonl")}
+
+
+def certainty_fit(off: dict, results: Path, key: str = "logprob_low3") -> dict | None:
+    """The same choice for the model's own certainty (`answer.certainty`: no second call), on the same answers:
+    an answer whose least sure words are below a threshold is refused. The thresholds are the deciles of the
+    answers' values; the AUC is of wrong answers being less sure than right ones. `off`: the run's records
+    checked with the confirm step off, by (set, id); `results`: its records as written, which hold the
+    certainty."""
+    from rag import suite
+
+    if not results.is_file():
+        return None
+    sure = {(r.get("set"), r["id"]): r.get(key) for r in map(json.loads, results.read_text(encoding="utf-8").splitlines())}
+    answered = [(r, sure.get(k)) for k, r in off.items() if not r["refused"] and sure.get(k) is not None]
+    if not answered:
+        return None
+    right_off = sum(suite.is_right(r) for r in off.values())
+    wrong = [v for r, v in answered if not suite.is_right(r)]
+    right = [v for r, v in answered if suite.is_right(r)]
+    pairs = len(wrong) * len(right)
+    auc = sum((w < r) + 0.5 * (w == r) for w in wrong for r in right) / pairs if pairs else None
+    values = sorted(v for _, v in answered)
+    curve = []
+    for t in sorted({values[int(q / 10 * (len(values) - 1))] for q in range(10)}):
+        refused = [r for r, v in answered if v < t]
+        lost = sum(suite.is_right(r) for r in refused)
+        won = sum(not r.get("answerable", True) for r in refused)
+        curve.append({"threshold": round(t, 4), "right": right_off - lost + won, "right_to_wrong": lost,
+                      "wrong_to_right": won})
+    # one standard error, as for the doubts; of the thresholds within it, the lowest refuses least
+    pick = chosen([{**c, "threshold": -c["threshold"]} for c in curve], len(off))
+    return {"signal": key, "auc": auc, "answers": len(answered), "curve": curve, "threshold": -pick}
 
 
 def chosen(curve: list[dict], questions: int) -> float:
@@ -87,7 +120,14 @@ def confirm_fit_table(result: dict) -> str:
     lines += [f"| {c['threshold']:g} | {c['right']} | {c['right_to_wrong']} | {c['wrong_to_right']} |"
               for c in result["curve"]]
     lines.append(f"\nchosen: {result['threshold']:g}")
+    if sure := result.get("certainty"):
+        lines += [f"\nthe model's own certainty instead ({sure['signal']}, no second call): AUC {sure['auc']:.2f} over "
+                  f"{sure['answers']} answers", "", "| refuses below | right | right → wrong | wrong → right |",
+                  "| --- | --- | --- | --- |"]
+        lines += [f"| {c['threshold']:g} | {c['right']} | {c['right_to_wrong']} | {c['wrong_to_right']} |"
+                  for c in sure["curve"]]
+        lines.append(f"\nchosen: {sure['threshold']:g}")
     return "\n".join(lines)
 
 
-__all__ = ["GRID", "choosing_questions", "chosen", "confirm_fit_table", "fit_confirm"]
+__all__ = ["GRID", "certainty_fit", "choosing_questions", "chosen", "confirm_fit_table", "fit_confirm"]
