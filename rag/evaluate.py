@@ -242,10 +242,11 @@ def answer_from_json(row: dict) -> Answer:
 
 
 def rescore(items: list[dict], answers: Path,
-            check: Callable[[str, str, Sequence[Passage], float | None], Answer] | None = None) -> list[dict]:
+            check: Callable[..., Answer] | None = None) -> list[dict]:
     """Records of the items answered in a saved answers file (`run_items`' `out`), scored again; recall@k
-    is judged on the answer's own passages. With `check` ((question, raw, passages, doubt) -> Answer), what
-    the model said is checked again first; `doubt` is the confirm step's saved P(no), None when not asked."""
+    is judged on the answer's own passages. With `check` ((question, raw, passages, doubt, timings) -> Answer),
+    what the model said is checked again first; `doubt` is the confirm step's saved P(no), None when not asked,
+    and `timings` the answer's saved ones (its certainty among them)."""
     by_id = {it.get("id"): it for it in items}
     records = []
     for line in Path(answers).read_text(encoding="utf-8").splitlines():
@@ -256,7 +257,8 @@ def rescore(items: list[dict], answers: Path,
                 if check is not None:
                     if "raw" not in row:
                         raise InputError("these answers were saved without what the model said: run them again")
-                    checked = check(answer.query or answer.question, answer.raw, answer.passages, answer.doubt)
+                    checked = check(answer.query or answer.question, answer.raw, answer.passages, answer.doubt,
+                                    answer.timings)
                     answer = dataclasses.replace(checked, timings=answer.timings)
                 records.append(score_item(by_id[row["id"]], answer))
     return records

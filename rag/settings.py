@@ -56,6 +56,9 @@ class Settings:
     steps: str = "second_look,kind_check,scope_check,clauses,meaning,confirm"
     # the confirm step refuses an answer the model doubts more than this (rag/answer/confirm.py)
     confirm_threshold: float = 0.25
+    # the certainty step refuses an answer whose least sure words are below this log-probability (rag/answer/
+    # certainty.py); chosen on held-out training answers by `rag bench confirm`
+    certainty_threshold: float = -0.879
     # the passages in the prompt, in all, within this many tokens (rag/answer/budget.py); 0: passage_chars
     prompt_tokens: int = 300
     passage_chars: int = 120  # each passage in the prompt is cut to about this many characters around its best sentence; 0: whole
@@ -126,6 +129,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}; got {getattr(settings, name)!r}")
     if not 0.0 <= settings.confirm_threshold <= 1.0:
         raise ConfigError(f"confirm_threshold must be between 0 and 1; got {settings.confirm_threshold}")
+    if not settings.certainty_threshold <= 0.0:
+        raise ConfigError(f"certainty_threshold is a log-probability, 0 or below; got {settings.certainty_threshold}")
     parse_store(settings.store)
     if settings.backend not in {"llamacpp", "transformers", "extractive"}:
         raise ConfigError(f"backend must be one of llamacpp, transformers, extractive; got {settings.backend!r}")

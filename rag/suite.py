@@ -283,7 +283,8 @@ def _checker(settings, qs: QuestionSet, folder: Path, work: Path, make_embedder=
     s = set_settings(settings, qs, folder, work)
     pipe = Pipeline(s, (make_embedder or embedder_for)(s), None)
     pipe.load_index()
-    return lambda question, raw, passages, doubt=None: pipe.finish(question, raw, list(passages), doubt=doubt)
+    return lambda question, raw, passages, doubt=None, timings=None: pipe.finish(
+        question, raw, list(passages), dict(timings or {}), doubt=doubt)
 
 
 def _rows(qs: QuestionSet, embedder: str, records: list[dict]) -> list[dict]:

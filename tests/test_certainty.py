@@ -59,3 +59,36 @@ def test_the_certainty_threshold_is_chosen_like_the_doubt_s(tmp_path) -> None:
     best = max(fit["curve"], key=lambda c: c["right"])
     assert best["right"] == 10 and best["wrong_to_right"] == 1 and best["right_to_wrong"] == 0
     assert certainty_fit(off, tmp_path / "none.jsonl") is None
+
+
+@pytest.mark.parametrize(("least", "steps", "refused"), [
+    (-2.0, "kind_check,certainty", True),  # unsure of its figure: a refusal, with no second call
+    (-0.2, "kind_check,certainty", False),
+    (-2.0, "kind_check", False),  # the step off: the answer stands however unsure
+])
+def test_the_certainty_step_refuses_an_answer_the_model_was_unsure_of(fake_pipeline, least, steps, refused) -> None:
+    pipe = fake_pipeline("签约采购金额约3亿元[1]。", steps=steps)
+    pipe.generator.last_logprobs = [("签约", -0.1), ("采购", least), ("金额", least), ("约", least), ("3", -0.1),
+                                    ("亿元", -0.1), ("[", -0.01), ("1", -0.01), ("]。", -0.01)]
+    answer = pipe.ask("对接会签约采购金额是多少？")
+    assert answer.refused is refused and answer.timings["model_calls"] == 1.0
+    assert ("3亿元" in answer.text) is not refused
+
+
+def test_a_saved_answer_checked_again_keeps_its_certainty_step(fake_pipeline) -> None:
+    """`rag eval --rescore --recheck` hands the saved timings back, so the step judges the saved certainty."""
+    pipe = fake_pipeline("签约采购金额约3亿元[1]。", steps="kind_check,certainty")
+    passages = pipe.retrieve("对接会签约采购金额是多少？")
+    raw = "签约采购金额约3亿元[1]。"
+    assert pipe.finish("对接会签约采购金额是多少？", raw, passages, {"logprob_low3": -1.5}).refused
+    assert not pipe.finish("对接会签约采购金额是多少？", raw, passages, {"logprob_low3": -0.3}).refused
+    assert not pipe.finish("对接会签约采购金额是多少？", raw, passages).refused  # nothing recorded: it stands
+
+
+@pytest.mark.parametrize("raw", ["0.5", "1"])
+def test_a_certainty_threshold_above_zero_is_refused(raw: str) -> None:
+    from rag.errors import ConfigError
+    from rag.settings import load_settings
+
+    with pytest.raises(ConfigError, match="certainty_threshold"):
+        load_settings(env={"RAG_CERTAINTY_THRESHOLD": raw})

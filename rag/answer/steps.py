@@ -41,6 +41,8 @@ STEPS = {
     "confirm": "the model, shown the question (and each of its parts) and the sentences the answer cites (each with "
                "the one before it), is asked whether they answer it; an answer it doubts (P(no) above "
                "confirm_threshold) for the question and every part is a refusal",
+    "certainty": "an answer whose least sure words, as the model wrote them (the mean log-probability of its three "
+                 "least likely word tokens), are below certainty_threshold is a refusal; it costs no model call",
 }
 
 
@@ -114,12 +116,19 @@ class Checker:
         refusal steps, with the steps that are on; `doubt` is the confirm step's P(no) for it, when asked
         (a saved answer's, checked again)."""
         answer = self._checked(question_of(question), raw, passages, timings, notice)
-        return answer if doubt is None or answer.refused else self.confirmed(dataclasses.replace(answer, doubt=doubt))
+        if doubt is not None and not answer.refused:
+            answer = dataclasses.replace(answer, doubt=doubt)
+        return self.confirmed(answer)
 
     def confirmed(self, answer: Answer) -> Answer:
-        """`answer`, or a refusal when the confirm step is on and the model doubts it more than the threshold."""
-        if answer.refused or answer.doubt is None or "confirm" not in self.steps \
-                or answer.doubt <= self.settings.confirm_threshold:
+        """`answer`, or a refusal when the model does not stand by it: the confirm step is on and the model
+        doubts it more than its threshold, or the certainty step is on and the answer's least sure words
+        (`answer/certainty.py`, recorded in its timings) are below its threshold."""
+        doubted = "confirm" in self.steps and answer.doubt is not None \
+            and answer.doubt > self.settings.confirm_threshold
+        unsure = "certainty" in self.steps and answer.timings.get("logprob_low3") is not None \
+            and answer.timings["logprob_low3"] < self.settings.certainty_threshold
+        if answer.refused or not (doubted or unsure):
             return answer
         return Answer(answer.question, refusal_for(answer.question), True, (), answer.passages, answer.timings,
                       answer.notice, unsupported=tuple(c.claim for c in answer.citations) + answer.unsupported,
