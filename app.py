@@ -323,6 +323,19 @@ def serve(pipe: Pipeline, port: int, host: str | None = None, users: dict[str, s
     return demo
 
 
+def close_page(demo: gr.Blocks, wait_s: float = 5.0) -> None:
+    """Close a page that `serve` launched without blocking, from any thread. Gradio's close sets the app's stop
+    event (an asyncio.Event its streams wait on) from the calling thread, which races the server's own loop
+    ("deque mutated during iteration"); setting it on that loop first leaves the close nothing to wake."""
+    event = getattr(getattr(demo, "app", None), "stop_event", None)
+    loop = getattr(event, "_loop", None)  # bound on the first wait: with no waiter yet there is nothing to race
+    if event is not None and loop is not None and loop.is_running():
+        done = threading.Event()
+        loop.call_soon_threadsafe(lambda: (event.set(), done.set()))
+        done.wait(wait_s)
+    demo.close()
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings = load_settings()

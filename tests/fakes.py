@@ -140,3 +140,10 @@ def listening_tcp_ports(pid: int | None = None) -> set[int]:
             if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
                 ports.add(int(cols[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def close_page(demo) -> None:
+    """Close a page a test served (`app.close_page`: its stop event set on the server's own loop first)."""
+    from app import close_page as close
+
+    close(demo)

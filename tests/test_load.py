@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import HashingEmbedder, ScriptedGenerator, free_port
+from fakes import HashingEmbedder, ScriptedGenerator, close_page, free_port
 
 from rag.bench.load import run_load
 from rag.pipeline import Pipeline
@@ -69,7 +69,7 @@ def test_twenty_sessions_are_served_one_answer_at_a_time(seeds_copy: Path, tmp_p
     try:
         result = run_load(url, CASES[:2], sessions=20)
     finally:
-        demo.close()
+        close_page(demo)
     assert result["errors"] == 0 and result["wrong_or_uncited"] == 0, result["failures"]
     assert result["requests"] == 20
     assert pipe.generator.most == 1  # generation is serialized by the queue, not by luck
@@ -88,7 +88,7 @@ def test_a_full_queue_says_busy_instead_of_hanging(seeds_copy: Path, tmp_path: P
         result = run_load(url, CASES[:1], sessions=app_module.ANSWERING + 6)
         took = time.perf_counter() - t
     finally:
-        demo.close()
+        close_page(demo)
     refused = [f for f in result["failures"] if f["error"]]
     assert refused and all("queue" in f["error"].lower() or "full" in f["error"].lower() for f in refused), refused
     assert result["requests"] - len(refused) >= 1 and took < 60
@@ -112,7 +112,7 @@ def test_twenty_sessions_against_the_real_models(tmp_path: Path) -> None:
     try:
         result = run_load(url, CASES, sessions=20, log=print)
     finally:
-        demo.close()
+        close_page(demo)
     out = ROOT / "test-artifacts"
     out.mkdir(exist_ok=True)
     (out / "load.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

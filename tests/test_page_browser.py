@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fakes import HashingEmbedder, free_port
+from fakes import HashingEmbedder, close_page, free_port
 
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -54,7 +54,7 @@ def page_url(seeds_copy: Path, tmp_path: Path):
     port = free_port()
     demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
     yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    close_page(demo)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import free_port, listening_tcp_ports
+from fakes import close_page, free_port, listening_tcp_ports
 
 from rag.answer.prompt import REFUSAL_ZH
 from rag.asked import is_english
@@ -128,7 +128,7 @@ def served_app(real_pipeline):
     yield f"http://127.0.0.1:{port}/"
     # A process that exits while llama.cpp is still generating in another thread aborts: let the warm-up end.
     warmup.done.wait(300)
-    demo.close()
+    close_page(demo)
 
 
 def test_gradio_api_answers_with_citations(served_app) -> None:

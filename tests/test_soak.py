@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from fakes import HashingEmbedder, free_port
+import pytest
+
+from fakes import HashingEmbedder, close_page, free_port
 from test_load import SlowScripted
 
 from rag.bench.soak import judge, outcome, run_soak
@@ -36,7 +38,7 @@ def test_sessions_using_the_page_at_once_leave_no_question_hung_or_lost(seeds_co
         result = run_soak(f"http://127.0.0.1:{port}/", QUESTIONS, sessions=4, seconds=25, hang_s=40,
                           upload=upload, upload_every=6, log=print)
     finally:
-        demo.close()
+        close_page(demo)
     print("soak:", result)
     assert result["hung"] == 0 and result["lost"] == 0, result
     assert result["sent"] == result["answered"] + result["refused"] + result["abandoned"], result
@@ -102,7 +104,7 @@ def test_a_page_that_leaves_while_its_questions_wait_lets_them_go_at_once(seeds_
         time.sleep(2.0)
         assert pipe.generator.running == 0 and pipe.line.try_hold("after")  # and no answer for the page gone
     finally:
-        demo.close()
+        close_page(demo)
 
 
 def _until(condition, seconds: float) -> bool:
@@ -112,3 +114,28 @@ def _until(condition, seconds: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_a_page_closed_while_answers_stream_closes_cleanly(seeds_copy: Path, tmp_path: Path) -> None:
+    """Closing the page from another thread while a question streams: the stop event its streams wait on is
+    set on the server's own loop (Gradio sets it from the caller's thread, which raced that loop: "deque
+    mutated during iteration" in a teardown), and the port is free again."""
+    import socket
+
+    from gradio_client import Client
+
+    import app as app_module
+
+    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
+                 data_dir=str(tmp_path / "data"))
+    pipe = Pipeline(s, HashingEmbedder(), SlowScripted(REPLIES, delay=1.0))
+    pipe.ensure_index()
+    port = free_port()
+    demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
+    Client(f"http://127.0.0.1:{port}/", verbose=False).submit(QUESTIONS[0], [], api_name="/chat")
+    assert _until(lambda: pipe.generator.running == 1, 20)
+    event = demo.app.stop_event
+    close_page(demo)
+    assert event.is_set()
+    with pytest.raises(OSError):  # nothing listens on the page's port any more
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()

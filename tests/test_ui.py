@@ -208,7 +208,7 @@ def served_fake(fake_pipeline):
 
     yield serve
     for demo in demos:
-        demo.close()
+        app_module.close_page(demo)
 
 
 def _text(message: dict) -> str:
