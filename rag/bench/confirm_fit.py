@@ -82,7 +82,8 @@ def certainty_fit(off: dict, results: Path, key: str = "logprob_low3") -> dict |
 
     if not results.is_file():
         return None
-    sure = {(r.get("set"), r["id"]): r.get(key) for r in map(json.loads, results.read_text(encoding="utf-8").splitlines())}
+    rows = map(json.loads, results.read_text(encoding="utf-8").splitlines())
+    sure = {(r.get("set"), r["id"]): r.get(key) for r in rows}
     answered = [(r, sure.get(k)) for k, r in off.items() if not r["refused"] and sure.get(k) is not None]
     if not answered:
         return None

@@ -134,5 +134,5 @@ def feature_names(dense: bool = False) -> list[str]:
     return list(names) + [f"{names[i]}*{names[j]}" for i in range(n) for j in range(i, n)]
 
 
-__all__ = ["BASE", "DENSE", "Candidate", "base_features", "candidate_features", "dense_features", "expand", "feature_names",
-           "sentences_of"]
+__all__ = ["BASE", "DENSE", "Candidate", "base_features", "candidate_features", "dense_features", "expand",
+           "feature_names", "sentences_of"]
