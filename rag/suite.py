@@ -210,9 +210,14 @@ def doubt_separation(records: dict) -> dict:
     doubted = [r for r in records.values() if not r["refused"] and r.get("doubt") is not None]
     wrong = [r["doubt"] for r in doubted if not is_right(r)]
     right = [r["doubt"] for r in doubted if is_right(r)]
+    return {"answers": len(doubted), "wrong": len(wrong), "auc": wrong_above(wrong, right)}
+
+
+def wrong_above(wrong: Sequence[float], right: Sequence[float]) -> float | None:
+    """The AUC of a signal that should be higher for wrong answers: the chance that a wrong answer's value is
+    above a right one's (ties count half); None without both."""
     pairs = len(wrong) * len(right)
-    auc = sum((w > r) + 0.5 * (w == r) for w in wrong for r in right) / pairs if pairs else None
-    return {"answers": len(doubted), "wrong": len(wrong), "auc": auc}
+    return sum((w > r) + 0.5 * (w == r) for w in wrong for r in right) / pairs if pairs else None
 
 
 def _embedders(make_embedder=None):
@@ -330,4 +335,4 @@ def save(result: dict, path: Path) -> None:
 
 
 __all__ = ["SETS", "QuestionSet", "ablate_suite", "ablation_table", "confirm_curve", "confirm_report", "corpus_folder",
-           "doubt_separation", "is_right", "rescore_suite", "run_suite", "sample", "save", "select", "table"]
+           "doubt_separation", "is_right", "wrong_above", "rescore_suite", "run_suite", "sample", "save", "select", "table"]

@@ -19,13 +19,20 @@ QUESTIONS = ["对接会签约采购金额是多少？", "麓宇光电打算在�
 REPLIES = {"签约采购金额": "总签约采购金额约3亿元[1]。", "麓宇光电": "该公司拟在益阳投资光电子集成产业化项目[1]。"}
 
 
+def _pipeline(seeds_copy: Path, tmp_path: Path, delay: float) -> Pipeline:
+    """A pipeline over the seed pages whose scripted model waits `delay` seconds before each piece it says, its
+    index built."""
+    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
+                 data_dir=str(tmp_path / "data"))
+    pipe = Pipeline(s, HashingEmbedder(), SlowScripted(REPLIES, delay=delay))
+    pipe.ensure_index()
+    return pipe
+
+
 def test_sessions_using_the_page_at_once_leave_no_question_hung_or_lost(seeds_copy: Path, tmp_path: Path) -> None:
     import app as app_module
 
-    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
-                 data_dir=str(tmp_path / "data"))
-    pipe = Pipeline(s, HashingEmbedder(), SlowScripted(REPLIES, delay=0.04))
-    pipe.ensure_index()
+    pipe = _pipeline(seeds_copy, tmp_path, delay=0.04)
 
     def upload(i: int) -> None:  # what the library tab's upload does: the file into seeds/, then the index
         (seeds_copy / f"soak-{i}.md").write_text(f"# 测试稿件{i}\n\n第{i}篇稿件说，测试会议在长沙召开。\n",
@@ -79,10 +86,7 @@ def test_a_page_that_leaves_while_its_questions_wait_lets_them_go_at_once(seeds_
 
     import app as app_module
 
-    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
-                 data_dir=str(tmp_path / "data"))
-    pipe = Pipeline(s, HashingEmbedder(), SlowScripted(REPLIES, delay=1.5))
-    pipe.ensure_index()
+    pipe = _pipeline(seeds_copy, tmp_path, delay=1.5)
     port = free_port()
     demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
     try:
@@ -126,10 +130,7 @@ def test_a_page_closed_while_answers_stream_closes_cleanly(seeds_copy: Path, tmp
 
     import app as app_module
 
-    s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
-                 data_dir=str(tmp_path / "data"))
-    pipe = Pipeline(s, HashingEmbedder(), SlowScripted(REPLIES, delay=1.0))
-    pipe.ensure_index()
+    pipe = _pipeline(seeds_copy, tmp_path, delay=1.0)
     port = free_port()
     demo = app_module.serve(pipe, port, "127.0.0.1", users={}, block=False)
     Client(f"http://127.0.0.1:{port}/", verbose=False).submit(QUESTIONS[0], [], api_name="/chat")

@@ -88,10 +88,9 @@ def certainty_fit(off: dict, results: Path, key: str = "logprob_low3") -> dict |
     if not answered:
         return None
     right_off = sum(suite.is_right(r) for r in off.values())
-    wrong = [v for r, v in answered if not suite.is_right(r)]
-    right = [v for r, v in answered if suite.is_right(r)]
-    pairs = len(wrong) * len(right)
-    auc = sum((w < r) + 0.5 * (w == r) for w in wrong for r in right) / pairs if pairs else None
+    # less sure is worse: the values negated, wrong answers should stand above right ones
+    auc = suite.wrong_above([-v for r, v in answered if not suite.is_right(r)],
+                            [-v for r, v in answered if suite.is_right(r)])
     values = sorted(v for _, v in answered)
     curve = []
     for t in sorted({values[int(q / 10 * (len(values) - 1))] for q in range(10)}):
