@@ -63,6 +63,16 @@ def test_split_claims(answer: str, cited: list[tuple[int, ...]]) -> None:
     assert [c.cited for c in split_claims(answer)] == cited
 
 
+@pytest.mark.parametrize("answer,text", [
+    ("The fund is worth 2 billion yuan [1] [2] [3] [4] [", "The fund is worth 2 billion yuan"),  # cut at the limit
+    ("共建园区12个[1][2]【", "共建园区12个"),
+    ("Sales rose 5% [1], profits 3% [2].", "Sales rose 5%, profits 3%."),
+    ("A [1]  B", "A B"),
+])
+def test_a_claims_text_keeps_no_marker_cut_off_and_no_run_of_spaces_the_markers_left(answer: str, text: str) -> None:
+    assert [c.text for c in split_claims(answer)] == [text]
+
+
 def test_supported_claim_gets_exact_span() -> None:
     text, cits, dropped = check_answer("总签约采购金额约3亿元[1]。", PASSAGES)
     assert text == "总签约采购金额约3亿元[1]。" and not dropped

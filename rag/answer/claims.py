@@ -7,6 +7,10 @@ from dataclasses import dataclass
 # A citation marker [n], also a malformed one such as [-1] (taken out of the text; it cites no passage).
 MARKER = re.compile(r"[\[【]\s*(-?\d+(?:\s*[,，、]\s*-?\d+)*)\s*[\]】]")
 _CLAIM_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n+")
+# A marker with the spaces before it ("yuan [1]."), and what one cut off by the token limit leaves at the end
+# of an answer ("… is [1] [2] [").
+_SPACED_MARKER = re.compile(r"\s*" + MARKER.pattern)
+_CUT_MARKER = re.compile(r"\s*[\[【]\s*-?\d*\s*$")
 CONTENT = re.compile(r"[\w\u4e00-\u9fff]")  # a character that carries content (not punctuation or space)
 # Talk about the sources, which states no fact and is no part of a claim: "根据资料[1]和[2]，" at the start (its
 # markers already taken out), "资料中提到的" inside ("吴京是资料中提到的……演员"). Examples in tests/test_rules.py.
@@ -33,7 +37,9 @@ def split_claims(answer: str) -> list[Claim]:
             continue
         cited = tuple(int(n) for m in MARKER.finditer(raw) for n in re.split(r"[,，、]", m.group(1))
                       if n.strip() and not n.strip().startswith("-"))
-        text = SOURCE_TALK.sub("", MARKER.sub("", raw).strip()).strip()
+        # the markers out with the spaces before them ("yuan [1] [2] [3]." is "yuan.")
+        bare = re.sub(r"\s{2,}", " ", _CUT_MARKER.sub("", _SPACED_MARKER.sub("", raw)))
+        text = SOURCE_TALK.sub("", bare.strip()).strip()
         if len(CONTENT.findall(text)) >= 2:
             claims.append(Claim(text, tuple(dict.fromkeys(cited))))
         elif claims and cited:  # a marker left alone after the sentence end belongs to the sentence before
