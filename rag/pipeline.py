@@ -53,12 +53,14 @@ class Pipeline:
         if self.live is None:
             self.live = LiveIndex(self.settings, self.embedder, "part_passages" in steps)
         # which sentences answer (rag/reader): a question none answers is refused before any model call (the
-        # `reader` step), and the prompt shows the best of them (`reader_prompt`)
-        reader = reader_for(self.settings, self.embedder) if steps & {"reader", "reader_prompt"} else None
+        # `reader` step), the prompt shows the best of them (`reader_prompt`), and a claim that several passages
+        # hold alike is cited to the one that answers best (`reader_cite`)
+        reader = reader_for(self.settings, self.embedder) if steps & {"reader", "reader_prompt", "reader_cite"} else None
         self.stage = AnswerStage(
             Prompts.of(self.settings, reader if "reader_prompt" in steps else None),
             # the answer policy: what the model said, checked into an Answer (rag/answer/steps.py)
-            Checker(self.settings, steps, Similarity(self.embedder) if "meaning" in steps else None, self._article_text),
+            Checker(self.settings, steps, Similarity(self.embedder) if "meaning" in steps else None, self._article_text,
+                    reader),
             reader if "reader" in steps else None)
 
     @property

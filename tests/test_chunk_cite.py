@@ -412,3 +412,27 @@ def test_a_sentence_giving_orders_supports_no_claim() -> None:
 ])
 def test_a_number_must_stand_whole_in_the_span(claim: str, span: str, supported: bool) -> None:
     assert (support(claim, span, "金额是多少？") >= 0.5) == supported
+
+
+STORE = [passage(1, "据悉，这家公司在当地的招聘页面列出了多个岗位。这些岗位涉及甲州、乙州等多个工作地点。"),
+         passage(2, "当地时间18日，这家公司的第一家旗舰店在甲州开业。首席执行官亲自开门迎接顾客。")]
+
+
+@pytest.mark.parametrize("answer,question,with_reader,cited", [
+    ("甲州", "这家公司的第一家旗舰店开在哪个城市？", False, 1),  # alike in both: the first passage
+    ("甲州", "这家公司的第一家旗舰店开在哪个城市？", True, 2),  # the reader: the sentence that answers
+    ("甲州[1]", "这家公司的第一家旗舰店开在哪个城市？", True, 1),  # the model's own [n] holds it: kept
+])
+def test_a_claim_that_several_passages_hold_alike_is_cited_to_the_one_the_reader_says_answers(
+        answer: str, question: str, with_reader: bool, cited: int | None) -> None:
+    from rag.reader.model import Reader
+
+    _, cits, _ = check_answer(answer, STORE, question, reader=Reader.load() if with_reader else None)
+    assert [c.n for c in cits] == ([cited] if cited else [])
+
+
+def test_the_reader_leaves_the_citations_of_an_english_question_as_they_were() -> None:
+    from rag.reader.model import Reader
+
+    asked = "In which city did the company open its first flagship store?"
+    assert check_answer("甲州", STORE, asked, reader=Reader.load()) == check_answer("甲州", STORE, asked)

@@ -120,6 +120,26 @@ def _novel(claim: str, asked: set[str]) -> set[str]:
 _ENDS_SENTENCE = re.compile(r"[。！？；!?;…][”」』）)]*\s*$")
 
 
+# How well each sentence of a passage answers the question, by the trained reader (the `reader_cite` step):
+# (start, end, P) of each sentence, offsets in the passage's text, by passage rank.
+Answering = dict[int, list[tuple[int, int, float]]]
+
+
+def answering(reader, question: str, passages: list[Passage]) -> Answering:
+    """The reader's probability that each sentence of `passages` answers `question`, read together."""
+    table: Answering = {p.rank: [] for p in passages}
+    for r in reader.read(question, passages):
+        table[passages[r.passage].rank].append((r.start, r.end, r.p))
+    return table
+
+
+def _answers(table: Answering | None, rank: int, start: int, end: int) -> float:
+    """The best reader probability among the sentences of passage `rank` that overlap [start, end)."""
+    if not table:
+        return 0.0
+    return max((p for s, e, p in table.get(rank, ()) if s < end and start < e), default=0.0)
+
+
 def best_span(claim: str, passage: Passage, question: str = "") -> tuple[float, int, int]:
     """(score, start, end) of the best 1-2 sentence window of the passage, offsets in the article."""
     text = passage.chunk.text
@@ -146,12 +166,13 @@ def is_refusal(text: str) -> bool:
 
 def check_answer(answer: str, passages: list[Passage], question: Question | str = "", meaning: Meaning | None = None,
                  source: Callable[[Passage], str] | None = None,
-                 clauses: bool = True) -> tuple[str, list[Citation], list[str]]:
+                 clauses: bool = True, reader=None) -> tuple[str, list[Citation], list[str]]:
     """Check every claim of `answer` against the passages; `meaning` (see `embed.Similarity`) judges English
     claims by what they say as well as by their numbers and names; with `source` (a passage's whole
     article), only passages whose article names the year, edition or holiday the question is scoped to
     (`asked.in_scope`); with `clauses`, a claim no one passage supports is checked clause by clause
-    (`_fact_clauses`).
+    (`_fact_clauses`); with `reader` (a trained `Reads`), a claim that several spans hold alike is cited to
+    the one the reader says best answers a Chinese question.
 
     Returns (clean answer text with corrected [n] markers, citations, dropped unsupported claims).
     """
@@ -159,6 +180,7 @@ def check_answer(answer: str, passages: list[Passage], question: Question | str 
     question = q.text  # the claims are judged against its words; its analysis is `q`'s
     by_rank = {p.rank: p for p in passages}
     about = [p for p in passages if source is None or in_scope(q, source(p))]
+    table = answering(reader, question, passages) if reader is not None and not q.english and passages else None
     kept, citations, dropped = [], [], []
     seen: set[str] = set()
     for claim in split_claims(answer):
@@ -168,7 +190,7 @@ def check_answer(answer: str, passages: list[Passage], question: Question | str 
         if is_refusal(claim.text):  # "资料中没有找到……" for one part of a question states no fact
             continue
         seen.add(said)
-        if found := _supporting(claim.text, claim.cited, about, question, meaning):
+        if found := _supporting(claim.text, claim.cited, about, question, meaning, table=table):
             pieces = [(claim.text, found)]
             seen.update(claim_clauses(claim.text))  # a later claim's clause that says one of them again is not shown
         else:
@@ -177,7 +199,8 @@ def check_answer(answer: str, passages: list[Passage], question: Question | str 
             # a passage of its own is kept with its own citation; the others are dropped.
             parts = [c for c in _fact_clauses(claim.text, question) if c not in seen] if clauses else []
             seen.update(parts)
-            pieces = [(c, f) for c in parts if (f := _supporting(c, claim.cited, about, question, meaning, claim.text))]
+            pieces = [(c, f) for c in parts
+                      if (f := _supporting(c, claim.cited, about, question, meaning, claim.text, table))]
             shown = {c for c, _ in pieces}
             dropped += [c for c in parts if c not in shown] if pieces else [claim.text]
         for text, (rank, start, end) in pieces:
@@ -191,9 +214,10 @@ def check_answer(answer: str, passages: list[Passage], question: Question | str 
 
 
 def _supporting(text: str, cited: tuple[int, ...], about: list[Passage], question: str,
-                meaning: Meaning | None, claim: str = "") -> tuple[int, int, int] | None:
+                meaning: Meaning | None, claim: str = "", table: Answering | None = None) -> tuple[int, int, int] | None:
     """(rank, start, end) of the span that best supports `text` (a claim, or a clause of `claim`) among the
-    passages `about`, the ones the model cited winning a tie; None when none does."""
+    passages `about`, the ones the model cited winning a tie, then (with the reader's `table`) the one that
+    best answers the question; None when none does."""
     scored = []
     if is_latin(text):
         # a claim of figures alone ("132人") is found by its values; meaning is for words, and a clause's
@@ -201,14 +225,15 @@ def _supporting(text: str, cited: tuple[int, ...], about: list[Passage], questio
         words = meaning if re.search(r"[A-Za-z]{2}", claim or text) else None
         if found := english_span(text, about, question, words, meant=claim):
             score, rank, start, end = found
-            scored.append((True, 1 if rank in cited else 0, score, rank, start, end))
+            scored.append((True, 1 if rank in cited else 0, score, 0.0, rank, start, end))
     else:
         for p in about:
             score, start, end = best_span(text, p, question)
-            scored.append((score >= SUPPORT_THRESHOLD, 1 if p.rank in cited else 0, score, p.rank, start, end))
+            read = _answers(table, p.rank, start - p.chunk.start, end - p.chunk.start)
+            scored.append((score >= SUPPORT_THRESHOLD, 1 if p.rank in cited else 0, score, read, p.rank, start, end))
     if not scored:
         return None
-    ok, _, _, rank, start, end = max(scored, key=lambda t: (t[0], t[1], t[2]))
+    ok, _, _, _, rank, start, end = max(scored, key=lambda t: (t[0], t[1], t[2], round(t[3], 2)))
     return (rank, start, end) if ok else None
 
 

@@ -18,6 +18,7 @@ from rag.answer.prompt import refusal_for
 from rag.asked import Question, answers_asked, question_of, unanswered_parts
 from rag.embed import Similarity
 from rag.errors import InputError
+from rag.reader.model import Reads
 from rag.settings import Settings
 from rag.types import Answer, Passage
 
@@ -28,6 +29,8 @@ STEPS = {
     "reader_prompt": "the first prompt shows the sentences the trained reader scores highest, each with the one "
                      "before it, within the prompt budget (Chinese questions; off: the sentences that cover most of "
                      "the question's words)",
+    "reader_cite": "a claim that several sentences hold alike (a name found in three passages) is cited to the one "
+                   "the trained reader says best answers the question, not the first (Chinese questions)",
     "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "
                    "passages in full (within twice the prompt budget, when there is one)",
     "follow_up": "each part of the question the checked answer leaves out is asked again in the same conversation",
@@ -72,6 +75,7 @@ class Checker:
     meaning: Similarity | None = None  # judges English claims by what they say (the `meaning` step)
     # a passage's whole article (title, date, text), for the scope check; the passage alone by default
     article_text: Callable[[Passage], str] = passage_text
+    reader: Reads | None = None  # the trained reader, for the `reader_cite` step
     _last: tuple | None = dataclasses.field(default=None, init=False, repr=False)  # the last check made
 
     def check(self, raw: str, passages: list[Passage], question: Question | str):
@@ -84,7 +88,8 @@ class Checker:
             return last[1]
         result = check_answer(raw, passages, question, meaning=self.meaning,
                               source=self.article_text if "scope_check" in self.steps else None,
-                              clauses="clauses" in self.steps)
+                              clauses="clauses" in self.steps,
+                              reader=self.reader if "reader_cite" in self.steps else None)
         self._last = (key, result)  # one assignment: another thread reads the old pair or the new one whole
         return result
 
