@@ -53,7 +53,7 @@ class Settings:
     follow_up_parts: int = 2  # parts of a question the answer left out that are asked again (0: never)
     # The answer steps that are on (see rag/answer/steps.py, STEPS); `rag eval --suite … --without STEP` measures
     # the suite with one switched off.
-    steps: str = "second_look,kind_check,scope_check,clauses,meaning,confirm"
+    steps: str = "second_look,kind_check,scope_check,clauses,reader_cite,meaning,confirm"
     # the confirm step refuses an answer the model doubts more than this (rag/answer/confirm.py)
     confirm_threshold: float = 0.25
     # the certainty step refuses an answer whose least sure words are below this log-probability (rag/answer/

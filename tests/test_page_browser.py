@@ -46,7 +46,7 @@ class Bilingual:
 def page_url(seeds_copy: Path, tmp_path: Path):
     import app as app_module
 
-    steps = "second_look,kind_check,scope_check,clauses"  # the default less the model's doubt and meaning
+    steps = "second_look,kind_check,scope_check,clauses,reader_cite"  # the default less the model's doubt and meaning
     s = Settings(seeds_dir=str(seeds_copy), index_dir=str(tmp_path / "idx"), cache_dir=str(tmp_path / "c"),
                  data_dir=str(tmp_path / "data"), steps=steps)
     pipe = Pipeline(s, HashingEmbedder(), Bilingual())
