@@ -15,7 +15,7 @@ from rag.types import Answer, Passage
 _SPACE = re.compile(r"\s+")
 
 
-def _norm(text: str) -> str:
+def normalized(text: str) -> str:
     return _SPACE.sub("", text).lower()
 
 
@@ -35,10 +35,10 @@ def load_items(path: str | Path) -> list[dict]:
 
 def holds_golds(item: dict, text: str) -> bool:
     """All gold answers in `text` (match=all) or any one (match=any), whitespace and case ignored."""
-    golds = [_norm(a) for a in item.get("answers", [])]
+    golds = [normalized(a) for a in item.get("answers", [])]
     if not golds:
         return False
-    text = _norm(text)
+    text = normalized(text)
     hits = [g in text for g in golds]
     return all(hits) if item.get("match", "all") == "all" else any(hits)
 
@@ -56,10 +56,10 @@ def draft_holds_answer(item: dict, raw: str) -> bool:
 
 def evidence_rank(item: dict, passages: Sequence[Passage]) -> int | None:
     """1-based rank of the first passage holding an evidence quote (or from a `sources` article)."""
-    quotes = [_norm(q) for q in item.get("evidence", [])]
+    quotes = [normalized(q) for q in item.get("evidence", [])]
     sources = set(map(str, item.get("sources", [])))
     for p in passages:
-        text = _norm(p.chunk.text)
+        text = normalized(p.chunk.text)
         if any(q and q in text for q in quotes) or p.chunk.article_id in sources:
             return p.rank
     return None
@@ -78,12 +78,12 @@ def citation_precise(item: dict, answer: Answer) -> list[bool]:
     number and name of its claim (when the claim has any)."""
     from rag.names import names
 
-    quotes = [_norm(q) for q in item.get("evidence", [])]
+    quotes = [normalized(q) for q in item.get("evidence", [])]
     out = []
     for c in answer.citations:
-        quote = _norm(c.quote)
+        quote = normalized(c.quote)
         facts = re.findall(r"\d+(?:\.\d+)?", c.claim) + sorted(names(c.claim))
-        out.append(any(q in quote or quote in q for q in quotes if q) or bool(facts) and all(_norm(f) in quote for f in facts))
+        out.append(any(q in quote or quote in q for q in quotes if q) or bool(facts) and all(normalized(f) in quote for f in facts))
     return out
 
 

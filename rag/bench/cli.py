@@ -16,7 +16,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     args.out = args.out or f"bench/{args.what}.json"
     others = {"answer": _bench_answer, "store": _bench_store, "budget": _bench_budget, "typing": _bench_typing,
               "draft": _bench_draft, "soak": _bench_soak, "reader": _bench_reader, "confirm": _bench_confirm,
-              "prompt": _bench_prompt}
+              "prompt": _bench_prompt, "ceiling": _bench_ceiling}
     if args.what in others:
         return others[args.what](args)
     from rag.bench import retrieval
@@ -207,6 +207,21 @@ def _bench_prompt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_ceiling(args: argparse.Namespace) -> int:
+    """The model's drafts from the product's prompt and from the answer's own sentences (an oracle prompt)."""
+    from rag import suite
+    from rag.bench.ceiling import ceiling_bench, ceiling_table
+
+    # the model's words stay in the work folder: RGB's text is never copied into bench/
+    drafts = Path(args.work) / f"{Path(args.out).stem}-drafts.jsonl"
+    result = ceiling_bench(_settings(args), Path(args.shared) / "eval", Path(args.work) / "suite",
+                           suite.select(args.sets), args.sample, _log, drafts, oracle=not args.product_only)
+    save(result, Path(args.out))
+    print(ceiling_table(result))
+    print(f"saved {args.out} (the drafts themselves in {drafts})")
+    return 0
+
+
 def _bench_confirm(args: argparse.Namespace) -> int:
     """The confirm step's threshold, chosen on held-out training questions answered by the whole pipeline."""
     from rag.bench.confirm_fit import confirm_fit_table, fit_confirm
@@ -258,13 +273,13 @@ def add_bench_parser(sub) -> None:
     """The `rag bench` subcommand and its options."""
     p = sub.add_parser("bench", help="benchmarks that print figures: answer speed (default), retrieval or store")
     p.add_argument("what", nargs="?", default="answer", choices=["answer", "retrieval", "store", "budget", "typing", "draft", "soak",
-                                                                      "reader", "confirm", "prompt"])
+                                                                      "reader", "confirm", "prompt", "ceiling"])
     p.add_argument("--drafts", default="ngram_simple:4:8,ngram_simple:3:4,ngram_map_k:4:8",
                    help="draft: speculative configurations KIND:MATCH:MAX to compare with plain decoding")
     p.add_argument("--budgets", default="0,80,120,160,240", help="budget, prompt: prompt token budgets to compare "
                    "(budget's 0: the earlier per-passage cut, the before)")
-    p.add_argument("--sample", type=int, default=10, help="budget, typing: questions per suite set (0: all)")
-    p.add_argument("--sets", default="all", help="budget, typing: suite sets (dev, dev_en, crud, rgb)")
+    p.add_argument("--sample", type=int, default=10, help="budget, typing, ceiling: questions per suite set (0: all)")
+    p.add_argument("--sets", default="all", help="budget, typing, prompt, ceiling: suite sets (dev, dev_en, crud, rgb)")
     p.add_argument("--backends", default="llamacpp", help="answer: comma-separated, e.g. llamacpp,transformers")
     p.add_argument("--questions", type=int, default=0, help="answer, draft: first N (answerable) dev questions (0: all)")
     p.add_argument("--shared", default="../shared", help="folder with eval/dev.jsonl and peer/ (default ../shared)")
@@ -286,6 +301,8 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--per-kind", type=int, default=60, help="confirm: answerable and unanswerable questions of the "
                    "choosing split, each")
     p.add_argument("--reuse", action="store_true", help="confirm: choose again from the answers an earlier run saved")
+    p.add_argument("--product-only", action="store_true", help="ceiling: ask the product's prompt only, not the "
+                   "answer's sentences")
     p.add_argument("--stores", default="local,milvus", help="store: comma-separated backends to measure")
     p.add_argument("--milvus-uri", default="", help="store: a Milvus server to measure (default: Milvus Lite in a temp folder)")
     p.set_defaults(func=cmd_bench)
