@@ -204,6 +204,38 @@ def test_with_reader_prompt_the_model_is_shown_the_readers_order_and_nothing_is_
     assert fake_pipeline("x", steps="kind_check").prompts.reader is None
 
 
+@pytest.mark.parametrize("question, reads", [
+    ("对接会上有多少家单位签约？", True),  # one thing asked
+    ("对接会上有多少家单位签约？签约金额是多少？", False),  # two parts: the words cover each
+    ("甲州灯会的开幕时间和地点？", False),  # two parts joined by 和
+    ("对接会上有哪些单位签约？", False),  # a list runs over several sentences
+    ("甲州和乙县的灯会分别展出了多少组花灯？", False),  # 分别: one answer each
+    ("How many units signed at the meeting?", False),  # the reader reads no English
+])
+def test_the_reader_orders_the_prompt_of_a_question_that_asks_one_thing(question, reads) -> None:
+    from rag.answer.prompt import reads_for
+    from rag.asked import question_of
+
+    assert reads_for(question_of(question)) is reads
+
+
+def test_with_reader_prompt_a_question_of_two_parts_is_shown_the_words_choice(fake_pipeline) -> None:
+    from rag.answer.budget import format_budgeted
+    from rag.answer.prompt import build_messages, term_weights
+    from rag.guard import masked
+
+    question = "对接会上有多少家单位签约？签约金额是多少？"
+    pipe = fake_pipeline("16家单位签约[1]，金额3亿元[1]。", steps="reader_prompt")
+    answer = pipe.ask(question)
+    budget = pipe.settings.prompt_tokens
+    assert pipe.generator.prompts[0] == build_messages(question, answer.passages, 0, budget=budget)
+    # the reader's own order would have shown other sentences
+    texts = [masked(p.chunk.text) for p in answer.passages]
+    ordered = format_budgeted(answer.passages, term_weights(question, texts), budget, texts,
+                              pipe.prompts.reader.scores(question, texts))
+    assert ordered not in pipe.generator.prompts[0][1]["content"]
+
+
 def test_probabilities_are_probabilities() -> None:
     reader = Reader.load()
     p = reader.probabilities(QUESTION, [Candidate(s) for s in (ANSWERING, TOPIC_ONLY, ELSEWHERE, "。", "")])

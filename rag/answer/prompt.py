@@ -96,6 +96,12 @@ def trim_passage(question: str, text: str, max_chars: int, weights: dict[str, fl
     return ("…" if runs[0][0] > 0 else "") + body + ("…" if runs[-1][1] < len(sents) - 1 else "")
 
 
+def reads_for(question: Question) -> bool:
+    """Whether the reader orders the prompt's sentences for `question` (the `reader_prompt` step): a Chinese
+    question of one part that asks for no list."""
+    return not question.english and len(question.parts) < 2 and not asks_for_list(question.text)
+
+
 def format_passages(passages: list[Passage], question: Question | str = "", max_chars: int = 0, budget: int = 0,
                     reader: Reads | None = None) -> str:
     """The numbered passage blocks: within `budget` prompt tokens when that is set (`budget.format_budgeted`;
@@ -108,8 +114,10 @@ def format_passages(passages: list[Passage], question: Question | str = "", max_
         # An English question's words match none of the Chinese passages: its passages are then shown in rank
         # order. (Its pinyin names as the passages write them, "Changsha": 长沙, were tried as its words: a common
         # place name spent the budget on every passage naming it, and the answer sentence was left out.) The
-        # reader reads Chinese words too.
-        scores = reader.scores(question, texts) if reader is not None and not q.english else None
+        # reader reads Chinese words too. The reader scores a sentence against the whole question, so it orders
+        # the sentences of a question that asks one thing; the answer to one of several parts, or a list, runs
+        # over several sentences, which the words gather part by part.
+        scores = reader.scores(question, texts) if reader is not None and reads_for(q) else None
         return format_budgeted(passages, term_weights(question, texts), budget, texts, scores)
     weights = term_weights(question, texts) if max_chars > 0 else None
     blocks = []

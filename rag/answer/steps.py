@@ -27,8 +27,8 @@ STEPS = {
     "reader": "the trained reader (rag/reader) scores every sentence of the passages; when none reaches its "
               "threshold the answer is the refusal, at once, without a model call (Chinese questions)",
     "reader_prompt": "the first prompt shows the sentences the trained reader scores highest, each with the one "
-                     "before it, within the prompt budget (Chinese questions; off: the sentences that cover most of "
-                     "the question's words)",
+                     "before it, within the prompt budget (Chinese questions of one part that ask for no list; off, "
+                     "and for other questions: the sentences that cover most of the question's words)",
     "reader_cite": "a claim that several sentences hold alike (a name found in three passages) is cited to the one "
                    "the trained reader says best answers the question, not the first (Chinese questions)",
     "second_look": "a refusal, or an answer without the kind of fact asked, gets one more look at the best two "

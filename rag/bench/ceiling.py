@@ -74,8 +74,8 @@ def ask_both(generator, prompts: Prompts, item: dict, passages: list[Passage], m
     cut = answer_sentences(item, passages)
     record["held"] = cut is not None
     if cut is not None and oracle:
-        oracle = _ask(generator, build_messages(item["question"], cut, 0, SYSTEM, 0), max_tokens)
-        record["answer_sentences"] = oracle | {"right": draft_holds_answer(item, oracle["raw"])}
+        told = _ask(generator, build_messages(item["question"], cut, 0, SYSTEM, 0), max_tokens)
+        record["answer_sentences"] = told | {"right": draft_holds_answer(item, told["raw"])}
     return record
 
 
@@ -85,7 +85,7 @@ def ceiling_rows(name: str, records: list[dict], rows: dict[str, str] | None = N
     for r in records:
         groups.setdefault((rows or {}).get(r["type"], name), []).append(r)
 
-    def p50(values) -> float | None:
+    def p50(values) -> int | None:
         values = [v for v in values if v is not None]
         return round(statistics.median(values)) if values else None
 
