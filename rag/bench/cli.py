@@ -1,5 +1,5 @@
 """`rag bench`: the benchmarks that print figures (answer speed, retrieval, stores, the prompt budget, typing in
-the page, speculative decoding, the soak of the page), each saved as JSON under bench/."""
+the page, speculative decoding, the soak of the page, the model's ceiling), each saved as JSON under bench/."""
 from __future__ import annotations
 
 import argparse
