@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from rag.answer.prompt import SYSTEM, Prompts, build_messages
+from rag.bench.common import set_pipeline
 from rag.chunk import sentence_spans
 from rag.evaluate import draft_holds_answer, load_items, normalized
 from rag.types import Passage
@@ -117,9 +118,8 @@ def ceiling_bench(settings, folder: Path, work: Path, sets=None, sample: int = 0
     step is on). Each question's record is appended to `drafts` (the model's words included) as it comes; the
     result holds the rows and the records without the words."""
     from rag.answer.steps import steps_of
-    from rag.factory import embedder_for, generator_for, reader_for
-    from rag.pipeline import Pipeline
-    from rag.suite import SETS, set_settings
+    from rag.factory import generator_for, reader_for
+    from rag.suite import SETS
     from rag.suite import sample as spread
 
     generator = generator_for(settings)
@@ -129,10 +129,7 @@ def ceiling_bench(settings, folder: Path, work: Path, sets=None, sample: int = 0
     sink = drafts.open("w", encoding="utf-8") if drafts else None
     try:
         for qs in sets or SETS:
-            s = set_settings(settings, qs, Path(folder), Path(work))
-            embedders.setdefault(s.embedder, embedder_for(s))
-            pipe = Pipeline(s, embedders[s.embedder], None)
-            log(f"[{qs.name}] index: {pipe.ensure_index() or 'up to date'}".strip())
+            pipe = set_pipeline(settings, qs, folder, work, embedders, log)
             items = spread([it for it in load_items(Path(folder) / qs.questions) if it.get("answerable", True)],
                            sample)
             records = []

@@ -62,10 +62,10 @@ def shown_rows(name: str, questions: list[tuple[dict, list]], budgets: Sequence[
 def prompt_bench(settings, folder: Path, work: Path, train: Path, budgets: Sequence[int], log=print,
                  sets=None, weights: Path | None = None) -> dict:
     """The rows of `shown_rows` for the training questions of the choosing split and for each suite set."""
+    from rag.bench.common import set_pipeline
     from rag.bench.confirm_fit import choosing_questions
-    from rag.factory import embedder_for, reader_for
-    from rag.pipeline import Pipeline
-    from rag.suite import SETS, QuestionSet, set_settings
+    from rag.factory import reader_for
+    from rag.suite import SETS, QuestionSet
 
     reader = reader_for(settings, path=weights)
     chosen = work / "confirm" / "prompt-choose.jsonl"
@@ -77,10 +77,7 @@ def prompt_bench(settings, folder: Path, work: Path, train: Path, budgets: Seque
     embedders: dict = {}
     rows = []
     for qs, place in [(training, work / "confirm"), *((s, work / "suite") for s in (sets or SETS))]:
-        s = set_settings(settings, qs, Path(folder), place)
-        embedders.setdefault(s.embedder, embedder_for(s))
-        pipe = Pipeline(s, embedders[s.embedder], None)
-        log(f"[{qs.name}] index: {pipe.ensure_index() or 'up to date'}".strip())
+        pipe = set_pipeline(settings, qs, folder, place, embedders, log)
         items = [it for it in load_items(Path(folder) / qs.questions)
                  if it.get("answerable", True) and not is_english(it["question"])]
         questions = [(it, pipe.retrieve(it["question"], None, "hybrid")) for it in items]

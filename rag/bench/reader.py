@@ -19,9 +19,9 @@ from rag.reader.model import Reads
 
 
 def reader_bench(settings, folder: Path, work: Path, against: Path, log=print, reader: Reads | None = None) -> dict:
-    from rag.factory import embedder_for, reader_for
-    from rag.pipeline import Pipeline
-    from rag.suite import SETS, set_settings
+    from rag.bench.common import set_pipeline
+    from rag.factory import reader_for
+    from rag.suite import SETS
 
     reader = reader or reader_for(settings)
     saved = {(r["set"], r["id"]): r for r in map(json.loads, against.read_text(encoding="utf-8").splitlines())}
@@ -29,10 +29,7 @@ def reader_bench(settings, folder: Path, work: Path, against: Path, log=print, r
     embedders: dict = {}
     rows, times, seen = [], [], []
     for qs in SETS:
-        s = set_settings(settings, qs, Path(folder), Path(work))
-        embedders.setdefault(s.embedder, embedder_for(s))
-        pipe = Pipeline(s, embedders[s.embedder], None)
-        log(f"[{qs.name}] index: {pipe.ensure_index() or 'up to date'}".strip())
+        pipe = set_pipeline(settings, qs, folder, work, embedders, log)
         counts: Counter = Counter()
         for item in load_items(Path(folder) / qs.questions):
             before = saved.get((qs.name, item.get("id")))
