@@ -424,11 +424,11 @@ STORE = [passage(1, "据悉，这家公司在当地的招聘页面列出了多�
     ("甲州[1]", "这家公司的第一家旗舰店开在哪个城市？", True, 1),  # the model's own [n] holds it: kept
 ])
 def test_a_claim_that_several_passages_hold_alike_is_cited_to_the_one_the_reader_says_answers(
-        answer: str, question: str, with_reader: bool, cited: int | None) -> None:
+        answer: str, question: str, with_reader: bool, cited: int) -> None:
     from rag.reader.model import Reader
 
     _, cits, _ = check_answer(answer, STORE, question, reader=Reader.load() if with_reader else None)
-    assert [c.n for c in cits] == ([cited] if cited else [])
+    assert [c.n for c in cits] == [cited]
 
 
 def test_the_reader_leaves_the_citations_of_an_english_question_as_they_were() -> None:

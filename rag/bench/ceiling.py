@@ -30,8 +30,8 @@ from rag.types import Passage
 def answer_sentences(item: dict, passages: list[Passage]) -> list[Passage] | None:
     """`passages` cut to the sentences that hold `item`'s gold answers (each with the sentence before it),
     renumbered from 1; passages holding none are left out. A sentence is taken for a gold answer no sentence
-    taken before holds; with match "any" one answer is enough. None when the passages do not hold the golds
-    as `rag eval` would count them."""
+    taken before holds; with match "any" one answer is enough. None when their sentences do not hold the golds
+    as `rag eval` would count them (each gold within one sentence)."""
     golds = [g for g in (normalized(a) for a in item.get("answers", [])) if g]
     want_all = item.get("match", "all") == "all"
     held: set[str] = set()
@@ -126,6 +126,8 @@ def ceiling_bench(settings, folder: Path, work: Path, sets=None, sample: int = 0
     prompts = Prompts.of(settings, reader_for(settings) if "reader_prompt" in steps_of(settings.steps) else None)
     embedders: dict = {}
     rows, questions = [], []
+    if drafts:
+        drafts.parent.mkdir(parents=True, exist_ok=True)  # a fresh --work folder
     sink = drafts.open("w", encoding="utf-8") if drafts else None
     try:
         for qs in sets or SETS:
